@@ -1,0 +1,2 @@
+//! The `dhi-verify` command.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Test fixtures for dhi-verify: DHI-shaped images, attestations and signatures.
