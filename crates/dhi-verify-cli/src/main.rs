@@ -1,2 +1,34 @@
-//! The `dhi-verify` command.
-fn main() {}
+//! The `dhi-verify` command: may this container image run?
+//!
+//! `main` only composes: parse flags, build the library's verifier, render the
+//! verdict, and map the outcome to an exit code in one place
+//! (0 pass, 1 fail, 2 usage, 3 error).
+#![forbid(unsafe_code)]
+
+mod args;
+mod image;
+mod keys;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+/// Exit code for bad arguments, unreadable keys or policies.
+pub const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap's own exit code for usage errors is 2; help and version are 0.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let code = match cli.command {
+        args::Command::Image(a) => image::run(a),
+        args::Command::Keys => keys::run(),
+    };
+    ExitCode::from(code)
+}

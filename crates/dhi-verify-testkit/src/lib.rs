@@ -1,1 +1,19 @@
-//! Test fixtures for dhi-verify: DHI-shaped images, attestations and signatures.
+//! Test fixtures for dhi-verify: DHI-shaped images with attestations and
+//! cosign simple-signing signatures in the exact wire format of
+//! `DHI-FORMAT.md`, written as OCI image layouts, with any single link of the
+//! chain breakable on purpose ([`Tamper`]).
+//!
+//! Everything is deterministic: keys derive from names, ECDSA signatures use
+//! RFC 6979 nonces, JSON is written with sorted keys. The same call writes the
+//! same bytes.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: failing loudly is the point
+#![allow(missing_docs)]
+
+pub mod image;
+pub mod keys;
+pub mod layout;
+
+pub use image::{AttestationInfo, DhiImage, Fixture, PredicateKind, Tamper};
+pub use keys::TestKey;
+pub use layout::LayoutWriter;

@@ -1,7 +1,63 @@
 //! `dhi-verify`: may this container image run?
 //!
 //! Resolves an image reference, discovers the signatures, SBOMs and build
-//! provenance attached to it, verifies every link of the chain against trusted
-//! keys, and returns a typed verdict that names the exact digest it approved.
+//! provenance attached to it (OCI referrers), verifies every link of the chain
+//! against trusted keys, evaluates a policy, and returns a [`Verdict`] that
+//! names the exact digest it approved. Docker Hardened Images are the
+//! first-class target: their keys are embedded ([`TrustRoot::dhi_embedded`]).
+//!
+//! Principal types: [`Verifier`] (built from a [`TrustRoot`] and a [`Policy`]),
+//! [`Verdict`] (outcome, digest, checks, per-platform attestation reports),
+//! [`Error`] (only for "could not check"; a failed image is a verdict).
+//!
+//! ```no_run
+//! # async fn gate() -> Result<(), dhi_verify::Error> {
+//! use dhi_verify::{Platform, Policy, TrustRoot, Verifier};
+//! let verifier = Verifier::builder()
+//!     .trust(TrustRoot::dhi_embedded())
+//!     .policy(Policy::dhi_default())
+//!     .platforms([Platform::linux_amd64()])
+//!     .build()?;
+//! let verdict = verifier.verify("oci:testdata/demo:3.13").await?;
+//! if verdict.passed() {
+//!     println!("deploy {}", verdict.digest()); // pin what was verified, never the tag
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Layers: `source` (the only I/O) → `discover` (evidence) → `chain`,
+//! `signature`, `statement` (pure checks) → `policy` → [`Verdict`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod chain;
+pub mod digest;
+mod discover;
+pub mod error;
+pub mod limits;
+pub mod oci;
+pub mod platform;
+pub mod policy;
+pub mod reference;
+pub mod requirement;
+pub mod signature;
+pub mod source;
+pub mod statement;
+pub mod trust;
+pub mod verdict;
+mod verifier;
+
+pub use digest::Digest;
+pub use discover::PlatformSelection;
+pub use error::{ConfigError, Error, ErrorClass, Outcome, SourceError, VerifyError};
+pub use limits::Limits;
+pub use platform::Platform;
+pub use policy::Policy;
+pub use reference::Reference;
+pub use requirement::Requirement;
+pub use trust::{KeyState, TrustRoot, TrustedKey};
+pub use verdict::{
+    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, Verdict,
+    VerifiedAttestation,
+};
+pub use verifier::{Verifier, VerifierBuilder};

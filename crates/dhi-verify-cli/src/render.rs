@@ -1,0 +1,92 @@
+//! Renders verdicts: a readable summary (failing checks first) or JSON.
+
+use dhi_verify::requirement::describe_predicate_type;
+use dhi_verify::{CheckStatus, Error, Verdict};
+use serde_json::json;
+
+/// The JSON form: the verdict itself, or for an error an object with the same
+/// `schemaVersion`, `reference`, `passed: false`, `outcome` and an `error`.
+pub fn json_value(reference: &str, result: &Result<Verdict, Error>) -> serde_json::Value {
+    match result {
+        Ok(v) => serde_json::to_value(v).unwrap_or_else(|e| {
+            json!({"schemaVersion": dhi_verify::verdict::SCHEMA_VERSION, "reference": reference, "passed": false, "outcome": "error",
+                   "error": {"message": format!("serializing the verdict: {e}")}})
+        }),
+        Err(e) => json!({
+            "schemaVersion": dhi_verify::verdict::SCHEMA_VERSION,
+            "reference": reference,
+            "passed": false,
+            "outcome": if e.exit_code() == crate::EXIT_USAGE { "usage" } else { "error" },
+            "error": {"message": e.to_string()},
+        }),
+    }
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "✓"
+    } else {
+        "✗"
+    }
+}
+
+/// The text form, on stdout.
+pub fn text(reference: &str, result: &Result<Verdict, Error>) {
+    let v = match result {
+        Ok(v) => v,
+        Err(e) => {
+            println!("ERROR {reference}");
+            println!("  could not verify: {e}");
+            return;
+        }
+    };
+    println!("{} {}", if v.passed { "PASS" } else { "FAIL" }, v.reference);
+    println!("  digest {}", v.digest);
+    let failing: Vec<_> = v
+        .all_checks()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .collect();
+    if !failing.is_empty() {
+        println!("  failed checks:");
+        for c in failing {
+            println!("    ✗ {}: {}", c.id, c.message);
+        }
+    }
+    for c in v.checks.iter().filter(|c| c.status != CheckStatus::Fail) {
+        println!("  {} {}: {}", mark(true), c.id, c.message);
+    }
+    for p in &v.platforms {
+        println!("  {} {}", p.platform, p.digest);
+        for a in &p.attestations {
+            let what = a
+                .predicate_type
+                .as_deref()
+                .map_or_else(|| "(no predicate type)".to_owned(), describe_predicate_type);
+            let detail = if a.verified {
+                let signer = a
+                    .verified_attestation
+                    .as_ref()
+                    .map(|va| va.signer().to_owned())
+                    .unwrap_or_default();
+                format!("signed by {signer}")
+            } else {
+                a.reason.clone().unwrap_or_default()
+            };
+            println!(
+                "    {} {:<26} {}  {}",
+                mark(a.verified),
+                what,
+                a.manifest_digest.short(),
+                detail
+            );
+        }
+        for c in p.checks.iter().filter(|c| c.status != CheckStatus::Fail) {
+            println!(
+                "    {} {}: {}",
+                mark(c.status == CheckStatus::Pass),
+                c.id,
+                c.message
+            );
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! DHI-shaped images: an index of platform manifests, each with attestation
+//! manifests (raw in-toto statements) signed by cosign simple signing, stored
+//! as OCI referrers (DHI-FORMAT.md §2–§5). [`Tamper`] breaks one link.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::keys::TestKey;
+use crate::layout::{Blob, LayoutWriter};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub const EMPTY: &str = "application/vnd.oci.empty.v1+json";
+pub const COSIGN_SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
+
+/// The attestations DHI images carry (DHI-FORMAT.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PredicateKind {
+    ProvenanceV1,
+    ProvenanceV02,
+    CycloneDx16,
+    Spdx23,
+    OpenVex,
+    DhiSource,
+}
+
+impl PredicateKind {
+    pub fn predicate_type(self) -> &'static str {
+        match self {
+            PredicateKind::ProvenanceV1 => "https://slsa.dev/provenance/v1",
+            PredicateKind::ProvenanceV02 => "https://slsa.dev/provenance/v0.2",
+            PredicateKind::CycloneDx16 => "https://cyclonedx.org/bom/v1.6",
+            PredicateKind::Spdx23 => "https://spdx.dev/Document",
+            PredicateKind::OpenVex => "https://openvex.dev/ns/v0.2.0",
+            PredicateKind::DhiSource => "https://docker.com/dhi/source/v0.1",
+        }
+    }
+
+    /// A small, realistic predicate body.
+    pub fn predicate(self, name: &str, platform: &str) -> Value {
+        match self {
+            PredicateKind::ProvenanceV1 => json!({
+                "buildDefinition": {
+                    "buildType": "https://mobyproject.org/buildkit@v1",
+                    "externalParameters": {"configSource": {"uri": "https://github.com/docker-hardened-images/definitions.git", "digest": {"sha1": "0123456789abcdef0123456789abcdef01234567"}, "path": format!("image/{name}/debian-13/3.13")}, "request": {"frontend": "gateway.v0"}},
+                    "resolvedDependencies": [{"uri": "pkg:docker/dhi/debian-base@13?platform=".to_owned() + &platform.replace('/', "%2F"), "digest": {"sha256": "6a1d6b0a0c0e3b8f2f0d3c5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a"}}]
+                },
+                "runDetails": {"builder": {"id": "https://github.com/docker-hardened-images/builder"}, "metadata": {"invocationID": "ups6p9t2ddd9i2m6gywsjjhjp", "startedOn": "2026-09-23T07:51:02Z", "finishedOn": "2026-09-23T08:01:21Z"}}
+            }),
+            PredicateKind::ProvenanceV02 => json!({
+                "builder": {"id": "https://github.com/docker-hardened-images/builder"},
+                "buildType": "https://mobyproject.org/buildkit@v1",
+                "invocation": {"configSource": {"uri": "https://github.com/docker-hardened-images/definitions.git", "entryPoint": "Dockerfile"}},
+                "materials": [],
+                "metadata": {"buildStartedOn": "2026-09-23T07:51:02Z", "buildFinishedOn": "2026-09-23T08:01:21Z"}
+            }),
+            PredicateKind::CycloneDx16 => json!({
+                "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+                "metadata": {"component": {"type": "container", "name": format!("dhi/{name}")}},
+                "components": [
+                    {"type": "library", "name": "python", "version": "3.13.15", "purl": "pkg:generic/python@3.13.15", "licenses": [{"license": {"id": "PSF-2.0"}}]},
+                    {"type": "library", "name": "openssl", "version": "3.5.1-1", "purl": "pkg:deb/debian/openssl@3.5.1-1?distro=debian-13", "licenses": [{"expression": "Apache-2.0"}]},
+                    {"type": "library", "name": "libc6", "version": "2.41-12", "purl": "pkg:deb/debian/libc6@2.41-12?distro=debian-13", "licenses": [{"license": {"id": "LGPL-2.1-or-later"}}]}
+                ]
+            }),
+            PredicateKind::Spdx23 => json!({
+                "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
+                "name": format!("dhi/{name}"), "documentNamespace": format!("https://docker.com/dhi/{name}/{platform}"),
+                "creationInfo": {"created": "2026-09-23T08:01:21Z", "creators": ["Tool: dhi-verify-testkit"]},
+                "packages": [
+                    {"SPDXID": "SPDXRef-python", "name": "python", "versionInfo": "3.13.15", "licenseConcluded": "PSF-2.0", "downloadLocation": "NOASSERTION",
+                     "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:generic/python@3.13.15"}]},
+                    {"SPDXID": "SPDXRef-openssl", "name": "openssl", "versionInfo": "3.5.1-1", "licenseConcluded": "Apache-2.0", "downloadLocation": "NOASSERTION",
+                     "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:deb/debian/openssl@3.5.1-1?distro=debian-13"}]}
+                ]
+            }),
+            PredicateKind::OpenVex => json!({
+                "@context": "https://openvex.dev/ns/v0.2.0", "@id": format!("https://docker.com/dhi/vex/{name}"),
+                "author": "Docker Hardened Images <dhi@docker.com>", "timestamp": "2026-09-23T08:01:21Z", "version": 1,
+                "statements": [{"vulnerability": {"name": "CVE-2024-0001"}, "products": [{"@id": "pkg:generic/python@3.13.15"}],
+                                "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]
+            }),
+            PredicateKind::DhiSource => {
+                json!({"source": {"name": format!("dhi/{name}"), "digest": {"sha256": "9f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c"}}})
+            }
+        }
+    }
+}
+
+/// One way to break exactly one link of the chain for the target attestation
+/// (the first platform's attestation of [`DhiImage::tamper_target`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tamper {
+    /// Signed by a key the verifier does not trust.
+    WrongKey,
+    /// Statement blob bytes changed after its digest was recorded.
+    StatementBytes,
+    /// Statement blob deleted from the layout.
+    StatementMissing,
+    /// Signature payload blob bytes changed after its digest was recorded.
+    PayloadBytes,
+    /// Attestation manifest blob bytes changed after its digest was recorded.
+    AttestationManifestBytes,
+    /// The payload signs another attestation manifest (the same platform's next one).
+    PayloadNamesOtherManifest,
+    /// The statement's subject is the other platform's manifest.
+    SubjectOtherPlatform,
+    /// The attestation manifest's `subject` is the other platform's manifest.
+    AttestationSubjectOtherPlatform,
+    /// The manifest annotation says one predicate type, the statement another.
+    PredicateTypeConfusion,
+    /// The layer annotation disagrees with the manifest annotation.
+    LayerAnnotationDisagrees,
+    /// The payload's `optional.predicateType` names another predicate type.
+    PayloadPredicateType,
+    /// No signature at all.
+    Unsigned,
+    /// `critical.type` is not "cosign container image signature".
+    WrongCriticalType,
+    /// The signature annotation is not base64.
+    SignatureNotBase64,
+    /// The signature annotation is base64 of something that is not DER.
+    SignatureNotDer,
+    /// The signature manifest's `subject` names another manifest (but is listed under the target).
+    SignatureSubjectOther,
+    /// The statement's `_type` is not an in-toto Statement type.
+    StatementType,
+    /// The attestation manifest has a second layer.
+    ExtraLayer,
+    /// The index blob's bytes changed after its digest was recorded.
+    IndexBytes,
+    /// The first platform manifest's bytes changed after its digest was recorded.
+    PlatformManifestBytes,
+}
+
+/// A DHI-shaped image to write.
+#[derive(Clone)]
+pub struct DhiImage {
+    pub name: String,
+    pub tag: String,
+    pub platforms: Vec<String>,
+    pub kinds: Vec<PredicateKind>,
+    pub key: TestKey,
+    pub tamper: Option<Tamper>,
+    pub tamper_target: PredicateKind,
+    /// Write `sha256-<hex>` fallback tags (as `regctl image copy --referrers` does).
+    pub fallback_tags: bool,
+    /// Extra bytes of padding in the SBOM statements (for size tests).
+    pub sbom_padding: usize,
+}
+
+/// What was written, for assertions.
+#[derive(Clone, Debug)]
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub referrers_dir: PathBuf,
+    pub index_digest: String,
+    pub platforms: Vec<(String, String)>,
+    pub attestations: Vec<AttestationInfo>,
+    pub public_pem: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct AttestationInfo {
+    pub platform: String,
+    pub kind: PredicateKind,
+    pub manifest_digest: String,
+    pub statement_digest: String,
+    pub signature_digest: Option<String>,
+    pub payload_digest: Option<String>,
+}
+
+impl Fixture {
+    /// `oci:<dir>:<tag>`.
+    pub fn reference(&self, tag: &str) -> String {
+        format!("oci:{}:{tag}", self.dir.display())
+    }
+    pub fn attestation(&self, platform: &str, kind: PredicateKind) -> &AttestationInfo {
+        self.attestations
+            .iter()
+            .find(|a| a.platform == platform && a.kind == kind)
+            .unwrap()
+    }
+}
+
+impl DhiImage {
+    /// `dhi/python:3.13` for linux/amd64 and linux/arm64 with the five
+    /// attestations DHI images carry, signed by `TestKey::new("dhi-test")`.
+    pub fn python() -> Self {
+        DhiImage {
+            name: "python".into(),
+            tag: "3.13".into(),
+            platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+            kinds: vec![
+                PredicateKind::ProvenanceV1,
+                PredicateKind::CycloneDx16,
+                PredicateKind::Spdx23,
+                PredicateKind::OpenVex,
+                PredicateKind::DhiSource,
+            ],
+            key: TestKey::new("dhi-test"),
+            tamper: None,
+            tamper_target: PredicateKind::ProvenanceV1,
+            fallback_tags: true,
+            sbom_padding: 0,
+        }
+    }
+
+    pub fn tamper(mut self, t: Tamper) -> Self {
+        self.tamper = Some(t);
+        self
+    }
+
+    pub fn target(mut self, kind: PredicateKind) -> Self {
+        self.tamper_target = kind;
+        self
+    }
+
+    pub fn kinds(mut self, kinds: &[PredicateKind]) -> Self {
+        self.kinds = kinds.to_vec();
+        self
+    }
+
+    pub fn without_fallback_tags(mut self) -> Self {
+        self.fallback_tags = false;
+        self
+    }
+
+    fn is(&self, t: Tamper, platform_idx: usize, kind: PredicateKind) -> bool {
+        self.tamper == Some(t) && platform_idx == 0 && kind == self.tamper_target
+    }
+
+    /// Writes the image and its referrers into one layout at `dir`.
+    pub fn write_layout(&self, dir: &Path) -> Fixture {
+        self.write(dir, None)
+    }
+
+    /// Writes the image at `dir` and its attestations and signatures into a
+    /// second layout at `referrers_dir` (external referrers).
+    pub fn write_split(&self, dir: &Path, referrers_dir: &Path) -> Fixture {
+        self.write(dir, Some(referrers_dir))
+    }
+
+    fn write(&self, dir: &Path, referrers_dir: Option<&Path>) -> Fixture {
+        let mut image = LayoutWriter::create(dir);
+        let mut refs = referrers_dir.map(LayoutWriter::create);
+        let untrusted = TestKey::new("someone-else");
+
+        // Platform manifests.
+        let mut platform_blobs: Vec<(String, Blob)> = Vec::new();
+        for (i, p) in self.platforms.iter().enumerate() {
+            let mut parts = p.split('/');
+            let (os, arch) = (parts.next().unwrap(), parts.next().unwrap());
+            let config = json!({"architecture": arch, "os": os, "config": {"User": "65532", "Env": ["PATH=/opt/python/bin:/usr/bin"], "Entrypoint": ["python3"]},
+                                "rootfs": {"type": "layers", "diff_ids": []}, "created": "2026-09-23T08:01:21Z"});
+            let config = image.put_json("application/vnd.oci.image.config.v1+json", &config);
+            let layer = image.put(
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                format!("layer {} {p} {i}", self.name).as_bytes(),
+            );
+            let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": [layer.descriptor()]});
+            let blob = image.put_json(OCI_MANIFEST, &manifest);
+            platform_blobs.push((p.clone(), blob));
+        }
+
+        // Index.
+        let manifests: Vec<Value> = platform_blobs
+            .iter()
+            .map(|(p, b)| {
+                let mut parts = p.split('/');
+                let (os, arch) = (parts.next().unwrap(), parts.next().unwrap());
+                let mut d = b.descriptor();
+                d["platform"] = json!({"os": os, "architecture": arch});
+                d["annotations"] = json!({"com.docker.dhi.build.id": format!("builder-test/{}/{}", p.replace('/', "-"), self.tag)});
+                d
+            })
+            .collect();
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests,
+            "annotations": {"com.docker.dhi.name": self.name, "com.docker.dhi.version": self.tag, "com.docker.dhi.variant": "runtime",
+                            "com.docker.dhi.shell": "", "com.docker.dhi.package-manager": "", "com.docker.dhi.date.end-of-life": "2029-10-31",
+                            "com.docker.dhi.distro": "debian-13", "org.opencontainers.image.title": format!("dhi/{}", self.name)}});
+        let index_blob = image.put_json(OCI_INDEX, &index);
+        image.tag(&index_blob, &self.tag, BTreeMap::new());
+
+        let empty = {
+            let w = refs.as_mut().unwrap_or(&mut image);
+            w.put(EMPTY, b"{}")
+        };
+        let mut attestations = Vec::new();
+        let mut corrupt_later: Vec<String> = Vec::new();
+        let mut delete_later: Vec<String> = Vec::new();
+        for (pi, (platform, pblob)) in platform_blobs.iter().enumerate() {
+            let other_platform = &platform_blobs[(pi + 1) % platform_blobs.len()].1;
+            // Build every attestation manifest of this platform first, so a
+            // payload can name a sibling.
+            let mut built: Vec<(PredicateKind, Blob, Blob)> = Vec::new();
+            for &kind in &self.kinds {
+                let w = refs.as_mut().unwrap_or(&mut image);
+                let pt = kind.predicate_type();
+                let subject_hex = if self.is(Tamper::SubjectOtherPlatform, pi, kind) {
+                    other_platform.hex()
+                } else {
+                    pblob.hex()
+                };
+                let statement_pt = if self.is(Tamper::PredicateTypeConfusion, pi, kind) {
+                    if kind == PredicateKind::CycloneDx16 {
+                        PredicateKind::ProvenanceV1.predicate_type()
+                    } else {
+                        PredicateKind::CycloneDx16.predicate_type()
+                    }
+                } else {
+                    pt
+                };
+                let statement_type = if self.is(Tamper::StatementType, pi, kind) {
+                    "https://in-toto.io/Statement/v9"
+                } else {
+                    STATEMENT_V01
+                };
+                let mut predicate = kind.predicate(&self.name, platform);
+                if self.sbom_padding > 0
+                    && matches!(kind, PredicateKind::CycloneDx16 | PredicateKind::Spdx23)
+                {
+                    predicate["padding"] = json!("x".repeat(self.sbom_padding));
+                }
+                let statement = json!({"_type": statement_type, "predicateType": statement_pt,
+                    "subject": [{"name": format!("pkg:docker/dhi/{}@{}?platform={}", self.name, self.tag, platform.replace('/', "%2F")), "digest": {"sha256": subject_hex}}],
+                    "predicate": predicate});
+                let statement = w.put_json(IN_TOTO, &statement);
+                let layer_pt = if self.is(Tamper::LayerAnnotationDisagrees, pi, kind) {
+                    "https://spdx.dev/Document"
+                } else {
+                    pt
+                };
+                let mut layer = statement.descriptor();
+                layer["annotations"] = json!({"in-toto.io/predicate-type": layer_pt});
+                let mut layers = vec![layer];
+                if self.is(Tamper::ExtraLayer, pi, kind) {
+                    layers.push(statement.descriptor());
+                }
+                let subject = if self.is(Tamper::AttestationSubjectOtherPlatform, pi, kind) {
+                    other_platform
+                } else {
+                    pblob
+                };
+                let mut config = empty.descriptor();
+                config["data"] = json!("e30=");
+                let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": IN_TOTO, "config": config,
+                    "layers": layers, "subject": subject.descriptor(), "annotations": {"in-toto.io/predicate-type": pt}});
+                let manifest_blob = w.put_json(OCI_MANIFEST, &manifest);
+                if self.is(Tamper::StatementBytes, pi, kind) {
+                    corrupt_later.push(statement.digest.clone());
+                }
+                if self.is(Tamper::StatementMissing, pi, kind) {
+                    delete_later.push(statement.digest.clone());
+                }
+                if self.is(Tamper::AttestationManifestBytes, pi, kind) {
+                    corrupt_later.push(manifest_blob.digest.clone());
+                }
+                built.push((kind, manifest_blob, statement));
+            }
+            let mut att_descriptors = Vec::new();
+            for (ki, (kind, manifest_blob, statement)) in built.iter().enumerate() {
+                let kind = *kind;
+                let w = refs.as_mut().unwrap_or(&mut image);
+                let mut d = manifest_blob.descriptor();
+                d["artifactType"] = json!(IN_TOTO);
+                d["annotations"] = json!({"in-toto.io/predicate-type": kind.predicate_type()});
+                att_descriptors.push(d);
+                let mut info = AttestationInfo {
+                    platform: platform.clone(),
+                    kind,
+                    manifest_digest: manifest_blob.digest.clone(),
+                    statement_digest: statement.digest.clone(),
+                    signature_digest: None,
+                    payload_digest: None,
+                };
+                if !self.is(Tamper::Unsigned, pi, kind) {
+                    let signed = if self.is(Tamper::PayloadNamesOtherManifest, pi, kind) {
+                        &built[(ki + 1) % built.len()].1.digest
+                    } else {
+                        &manifest_blob.digest
+                    };
+                    let critical_type = if self.is(Tamper::WrongCriticalType, pi, kind) {
+                        "cosign container image sig"
+                    } else {
+                        "cosign container image signature"
+                    };
+                    let payload_pt = if self.is(Tamper::PayloadPredicateType, pi, kind) {
+                        "https://spdx.dev/Document"
+                    } else {
+                        kind.predicate_type()
+                    };
+                    let payload = json!({"critical": {"identity": {"docker-reference": format!("registry.scout.docker.com/dhi/{}", self.name)},
+                                                      "image": {"docker-manifest-digest": signed}, "type": critical_type},
+                                         "optional": {"type": STATEMENT_V01, "predicateType": payload_pt,
+                                                      "subject": format!("dhi/{}@{}", self.name, pblob.digest)}});
+                    let payload = w.put_json(SIMPLE_SIGNING, &payload);
+                    let payload_bytes = std::fs::read(w.blob_path(&payload.digest)).unwrap();
+                    let key = if self.is(Tamper::WrongKey, pi, kind) {
+                        &untrusted
+                    } else {
+                        &self.key
+                    };
+                    let signature = if self.is(Tamper::SignatureNotBase64, pi, kind) {
+                        "not base64 at all!".to_owned()
+                    } else if self.is(Tamper::SignatureNotDer, pi, kind) {
+                        "AAECAwQFBgcICQ==".to_owned()
+                    } else {
+                        key.sign_b64(&payload_bytes)
+                    };
+                    let mut layer = payload.descriptor();
+                    layer["annotations"] = json!({"dev.cosignproject.cosign/signature": signature});
+                    let sig_subject = if self.is(Tamper::SignatureSubjectOther, pi, kind) {
+                        built[(ki + 1) % built.len()].1.descriptor()
+                    } else {
+                        manifest_blob.descriptor()
+                    };
+                    let mut config = empty.descriptor();
+                    config["data"] = json!("e30=");
+                    let sig_manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": COSIGN_SIG, "config": config,
+                                              "layers": [layer], "subject": sig_subject});
+                    let sig_blob = w.put_json(OCI_MANIFEST, &sig_manifest);
+                    if self.is(Tamper::PayloadBytes, pi, kind) {
+                        corrupt_later.push(payload.digest.clone());
+                    }
+                    if self.fallback_tags {
+                        let mut sd = sig_blob.descriptor();
+                        sd["artifactType"] = json!(COSIGN_SIG);
+                        let sig_index =
+                            json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [sd]});
+                        let sig_index = w.put_json(OCI_INDEX, &sig_index);
+                        w.tag(
+                            &sig_index,
+                            &format!("sha256-{}", manifest_blob.hex()),
+                            BTreeMap::new(),
+                        );
+                    }
+                    info.signature_digest = Some(sig_blob.digest.clone());
+                    info.payload_digest = Some(payload.digest.clone());
+                }
+                attestations.push(info);
+            }
+            if self.fallback_tags {
+                let w = refs.as_mut().unwrap_or(&mut image);
+                let att_index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": att_descriptors});
+                let att_index = w.put_json(OCI_INDEX, &att_index);
+                w.tag(
+                    &att_index,
+                    &format!("sha256-{}", pblob.hex()),
+                    BTreeMap::new(),
+                );
+            }
+        }
+        if self.tamper == Some(Tamper::IndexBytes) {
+            corrupt_later.push(index_blob.digest.clone());
+        }
+        if self.tamper == Some(Tamper::PlatformManifestBytes) {
+            corrupt_later.push(platform_blobs[0].1.digest.clone());
+        }
+
+        let referrers_root = refs
+            .as_ref()
+            .map(|r| r.root().to_owned())
+            .unwrap_or_else(|| dir.to_owned());
+        for digest in corrupt_later {
+            let path = [dir, referrers_root.as_path()]
+                .iter()
+                .map(|r| r.join("blobs/sha256").join(&digest[7..]))
+                .find(|p| p.exists())
+                .unwrap();
+            let mut bytes = std::fs::read(&path).unwrap();
+            // Flip one byte inside a JSON string so the document still parses.
+            let at = bytes
+                .iter()
+                .rposition(|b| b.is_ascii_alphanumeric())
+                .unwrap();
+            bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
+            std::fs::write(&path, bytes).unwrap();
+        }
+        for digest in delete_later {
+            let path = referrers_root.join("blobs/sha256").join(&digest[7..]);
+            std::fs::remove_file(path).unwrap();
+        }
+        image.finish();
+        if let Some(r) = refs {
+            r.finish();
+        }
+        Fixture {
+            dir: dir.to_owned(),
+            referrers_dir: referrers_root,
+            index_digest: index_blob.digest,
+            platforms: platform_blobs
+                .iter()
+                .map(|(p, b)| (p.clone(), b.digest.clone()))
+                .collect(),
+            attestations,
+            public_pem: self.key.public_pem(),
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! The chain of trust, checked link by link over gathered evidence
+//! (DHI-FORMAT.md §1): trusted key → signature over the payload → payload
+//! names the attestation manifest → manifest names the statement → statement
+//! names this platform's manifest → platform listed in the index.
+//!
+//! Pure: evidence, trust, limits and an explicit time in; reports and checks
+//! out. Nothing here reads the network, the disk or the clock.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::digest::Digest;
+use crate::discover::{AttestationEvidence, Evidence, PlatformEvidence, SignatureEvidence};
+use crate::error::{Outcome, VerifyError};
+use crate::limits::Limits;
+use crate::oci::{annotation, media_type, Descriptor, ImageManifest, Manifest};
+use crate::policy::Policy;
+use crate::requirement::describe_predicate_type;
+use crate::signature::simple_signing::{check_payload_claims, verify_signature};
+use crate::statement::check_statement;
+use crate::trust::{TrustRoot, TrustedKey};
+use crate::verdict::{
+    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, Verdict,
+    VerifiedAttestation, SCHEMA_VERSION,
+};
+
+/// What the checks need besides the evidence.
+pub(crate) struct Context<'a> {
+    pub trust: &'a TrustRoot,
+    pub policy: &'a Policy,
+    pub limits: &'a Limits,
+    pub at: SystemTime,
+}
+
+/// The single in-toto layer of an attestation manifest. DHI-FORMAT.md §4:
+/// "One predicate per manifest"; the layer is a raw in-toto Statement.
+pub(crate) fn attestation_layer(m: &ImageManifest) -> Result<&Descriptor, VerifyError> {
+    match m.layers.as_slice() {
+        [layer] if layer.media_type == media_type::IN_TOTO => Ok(layer),
+        layers => Err(VerifyError::AttestationLayers {
+            expected: media_type::IN_TOTO,
+            found: layers.iter().map(|l| l.media_type.clone()).collect(),
+        }),
+    }
+}
+
+/// The predicate type an attestation manifest declares: the manifest
+/// annotation is required; a layer annotation, when present, must agree.
+fn declared_predicate_type(m: &ImageManifest, layer: &Descriptor) -> Result<String, VerifyError> {
+    let manifest_pt = m
+        .annotation(annotation::PREDICATE_TYPE)
+        .ok_or(VerifyError::MissingPredicateTypeAnnotation)?;
+    if let Some(layer_pt) = layer.annotation(annotation::PREDICATE_TYPE) {
+        if layer_pt != manifest_pt {
+            return Err(VerifyError::PredicateTypeAnnotationsDisagree {
+                manifest: manifest_pt.to_owned(),
+                layer: layer_pt.to_owned(),
+            });
+        }
+    }
+    Ok(manifest_pt.to_owned())
+}
+
+/// Checks one signature over the attestation manifest `signed`; returns the
+/// key that verified it.
+fn verify_one_signature<'t>(
+    sig: &SignatureEvidence,
+    signed: &Digest,
+    predicate_type: Option<&str>,
+    ctx: &Context<'t>,
+) -> Result<&'t TrustedKey, VerifyError> {
+    let m = sig.manifest.as_ref().map_err(|e| VerifyError::Content {
+        step: "signature manifest",
+        source: e.clone(),
+    })?;
+    // distribution-spec: a referrer's `subject` names the manifest it refers
+    // to; a signature listed under one manifest but naming another is rejected.
+    let subject = m.subject.as_ref().map(|s| s.digest);
+    if subject != Some(*signed) {
+        return Err(VerifyError::SignatureSubject {
+            expected: *signed,
+            found: subject,
+        });
+    }
+    let artifact_type = m.effective_artifact_type();
+    if artifact_type != media_type::COSIGN_SIGNATURE
+        && m.config.media_type != media_type::COSIGN_SIGNATURE
+    {
+        return Err(VerifyError::UnsupportedSignatureFormat {
+            artifact_type: artifact_type.to_owned(),
+        });
+    }
+    let layer = m.layers.first().ok_or(VerifyError::SignatureLayer {
+        expected: media_type::SIMPLE_SIGNING,
+        found: String::new(),
+    })?;
+    if layer.media_type != media_type::SIMPLE_SIGNING {
+        return Err(VerifyError::SignatureLayer {
+            expected: media_type::SIMPLE_SIGNING,
+            found: layer.media_type.clone(),
+        });
+    }
+    let signature = layer
+        .annotation(annotation::COSIGN_SIGNATURE)
+        .ok_or(VerifyError::MissingSignature)?;
+    let payload = match &sig.payload {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            return Err(VerifyError::Content {
+                step: "signature payload",
+                source: e.clone(),
+            })
+        }
+        None => {
+            return Err(VerifyError::SignatureLayer {
+                expected: media_type::SIMPLE_SIGNING,
+                found: String::new(),
+            })
+        }
+    };
+    // cosign SIGNATURE_SPEC: the signature is over the exact payload bytes;
+    // verify it before trusting anything the payload says.
+    let key = verify_signature(payload, signature, ctx.trust, ctx.at)?;
+    check_payload_claims(payload, signed, predicate_type)?;
+    Ok(key)
+}
+
+fn signature_report(
+    sig: &SignatureEvidence,
+    result: &Result<&TrustedKey, VerifyError>,
+) -> SignatureReport {
+    let tlog_entry = sig
+        .manifest
+        .as_ref()
+        .ok()
+        .and_then(|m| m.layers.first())
+        .is_some_and(|l| l.annotations.contains_key(annotation::COSIGN_BUNDLE));
+    let (key, key_id) = match result {
+        Ok(k) => (Some(k.name().to_owned()), Some(*k.fingerprint())),
+        Err(VerifyError::KeyNotUsable {
+            key, fingerprint, ..
+        }) => (Some(key.clone()), Some(*fingerprint)),
+        Err(_) => (None, None),
+    };
+    SignatureReport {
+        digest: sig.descriptor.digest,
+        artifact_type: sig.descriptor.artifact_type.clone(),
+        key,
+        key_id,
+        verified: result.is_ok(),
+        reason: result.as_ref().err().map(ToString::to_string),
+        tlog_entry,
+    }
+}
+
+/// Verifies one attestation of the platform manifest `platform`.
+pub(crate) fn verify_attestation(
+    a: &AttestationEvidence,
+    platform: &Digest,
+    ctx: &Context<'_>,
+) -> AttestationReport {
+    let manifest_digest = a.descriptor.digest;
+    let manifest = a.manifest.as_ref().ok();
+    let layer = manifest.and_then(|m| attestation_layer(m).ok());
+    let predicate_type = manifest
+        .and_then(|m| m.annotation(annotation::PREDICATE_TYPE))
+        .map(str::to_owned);
+
+    // Signatures are checked whatever else fails, so the report says who signed.
+    let (signatures, signature_result): (Vec<SignatureReport>, Result<&TrustedKey, VerifyError>) =
+        match &a.signatures {
+            Err(e) => (
+                Vec::new(),
+                Err(VerifyError::Content {
+                    step: "signature referrers",
+                    source: e.clone(),
+                }),
+            ),
+            Ok(sigs) if sigs.is_empty() => (
+                Vec::new(),
+                Err(VerifyError::Unsigned {
+                    manifest: manifest_digest,
+                }),
+            ),
+            Ok(sigs) => {
+                let results: Vec<_> = sigs
+                    .iter()
+                    .map(|s| {
+                        verify_one_signature(s, &manifest_digest, predicate_type.as_deref(), ctx)
+                    })
+                    .collect();
+                let reports = sigs
+                    .iter()
+                    .zip(&results)
+                    .map(|(s, r)| signature_report(s, r))
+                    .collect();
+                // One valid signature by a trusted key suffices (DHI-FORMAT.md §5).
+                let result = match results.iter().find_map(|r| r.as_ref().ok()) {
+                    Some(k) => Ok(*k),
+                    None => Err(VerifyError::NoValidSignature {
+                        tried: results.len(),
+                        first: results
+                            .iter()
+                            .find_map(|r| r.as_ref().err())
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    }),
+                };
+                (reports, result)
+            }
+        };
+
+    let chain = (|| -> Result<(VerifiedAttestation, Digest), VerifyError> {
+        let m = a.manifest.as_ref().map_err(|e| VerifyError::Content {
+            step: "attestation manifest",
+            source: e.clone(),
+        })?;
+        if m.effective_artifact_type() != media_type::IN_TOTO {
+            return Err(VerifyError::AttestationArtifactType {
+                expected: media_type::IN_TOTO,
+                found: m.effective_artifact_type().to_owned(),
+            });
+        }
+        // The attestation must be about this platform's manifest.
+        let subject = m.subject.as_ref().map(|s| s.digest);
+        if subject != Some(*platform) {
+            return Err(VerifyError::AttestationSubject {
+                expected: *platform,
+                found: subject,
+            });
+        }
+        let layer = attestation_layer(m)?;
+        let pt = declared_predicate_type(m, layer)?;
+        let statement = match &a.statement {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                return Err(VerifyError::Content {
+                    step: "statement",
+                    source: e.clone(),
+                })
+            }
+            // Discovery fetches the statement whenever the layer is well formed.
+            None => {
+                return Err(VerifyError::Content {
+                    step: "statement",
+                    source: crate::error::SourceError::Missing {
+                        digest: layer.digest,
+                        location: "the gathered evidence".into(),
+                    },
+                })
+            }
+        };
+        check_statement(statement, &pt, platform, ctx.limits.max_statement_subjects)?;
+        let key = signature_result.as_ref().map_err(Clone::clone)?;
+        Ok((
+            VerifiedAttestation::new(
+                pt,
+                manifest_digest,
+                layer.digest,
+                *platform,
+                key,
+                Arc::from(statement.as_slice()),
+            ),
+            layer.digest,
+        ))
+    })();
+
+    match chain {
+        Ok((verified, _)) => AttestationReport {
+            predicate_type,
+            manifest_digest,
+            statement_digest: layer.map(|l| l.digest),
+            verified: true,
+            reason: None,
+            signatures,
+            signatures_not_tried: a.signatures_not_tried,
+            error: None,
+            verified_attestation: Some(verified),
+        },
+        Err(e) => AttestationReport {
+            predicate_type,
+            manifest_digest,
+            statement_digest: layer.map(|l| l.digest),
+            verified: false,
+            reason: Some(e.to_string()),
+            signatures,
+            signatures_not_tried: a.signatures_not_tried,
+            error: Some(e),
+            verified_attestation: None,
+        },
+    }
+}
+
+fn verify_platform(p: &PlatformEvidence, ctx: &Context<'_>) -> PlatformVerdict {
+    let digest = p.descriptor.digest;
+    let mut checks = Vec::new();
+    match &p.manifest {
+        Ok(_) => checks.push(Check::pass(
+            "platform.manifest",
+            format!("platform manifest {digest} matches its digest"),
+        )),
+        Err(e) => checks.push(
+            Check::fail("platform.manifest", format!("platform manifest: {e}"))
+                .with_evidence([digest.to_string()]),
+        ),
+    }
+    let attestations: Vec<AttestationReport> = p
+        .attestations
+        .iter()
+        .map(|a| verify_attestation(a, &digest, ctx))
+        .collect();
+    match &p.referrers {
+        Ok(list) => checks.push(Check::pass(
+            "referrers",
+            format!(
+                "{} referrer(s) of {digest}, {} attestation(s)",
+                list.len(),
+                attestations.len()
+            ),
+        )),
+        Err(e) => checks.push(
+            Check::fail("referrers", format!("referrers of {digest}: {e}"))
+                .with_evidence([digest.to_string()]),
+        ),
+    }
+    for req in ctx.policy.requirements() {
+        let id = format!("require.{}", req.name());
+        let candidates: Vec<&AttestationReport> = attestations
+            .iter()
+            .filter(|a| {
+                a.predicate_type
+                    .as_deref()
+                    .is_some_and(|pt| req.accepts(pt))
+            })
+            .collect();
+        let check = match candidates
+            .iter()
+            .find_map(|a| a.verified_attestation.as_ref())
+        {
+            Some(v) => Check::pass(
+                id,
+                format!(
+                    "{} verified: {} signed by {}",
+                    describe_predicate_type(v.predicate_type()),
+                    v.manifest_digest().short(),
+                    v.signer()
+                ),
+            )
+            .with_evidence([v.manifest_digest().to_string()]),
+            None if candidates.is_empty() => Check::fail(
+                id,
+                format!("no {} attestation found for {digest}", req.description()),
+            ),
+            None => Check::fail(
+                id,
+                format!(
+                    "no verified {} for {digest}: {}",
+                    req.description(),
+                    candidates
+                        .iter()
+                        .map(|a| format!(
+                            "{}: {}",
+                            a.manifest_digest.short(),
+                            a.reason.as_deref().unwrap_or("not verified")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+            .with_evidence(candidates.iter().map(|a| a.manifest_digest.to_string())),
+        };
+        checks.push(check);
+    }
+    PlatformVerdict {
+        platform: p.platform.clone(),
+        digest,
+        attestations,
+        checks,
+    }
+}
+
+/// Turns the evidence for one image into its verdict.
+pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>) -> Verdict {
+    let mut checks = Vec::new();
+    let top = evidence.top.digest;
+    match &evidence.top_manifest {
+        Ok(Manifest::Index(_)) => checks.push(Check::pass(
+            "image.index",
+            format!(
+                "index {top} matches its digest and lists {} platform(s)",
+                evidence.available_platforms.len()
+            ),
+        )),
+        Ok(Manifest::Image(_)) => checks.push(Check::pass(
+            "image.index",
+            format!("single-platform manifest {top} matches its digest"),
+        )),
+        Err(e) => checks.push(
+            Check::fail("image.index", format!("index: {e}")).with_evidence([top.to_string()]),
+        ),
+    }
+    for missing in &evidence.missing_platforms {
+        let offered: Vec<String> = evidence
+            .available_platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        checks.push(Check::fail(
+            format!("platform.{missing}"),
+            format!(
+                "platform {missing} is not in {top}; it offers: {}",
+                if offered.is_empty() {
+                    "none".into()
+                } else {
+                    offered.join(", ")
+                }
+            ),
+        ));
+    }
+    if evidence.top_manifest.is_ok()
+        && evidence.platforms.is_empty()
+        && evidence.missing_platforms.is_empty()
+    {
+        checks.push(Check::fail(
+            "platform.selected",
+            format!("{top} lists no platform image to verify"),
+        ));
+    }
+    if !evidence.integrity_problems.is_empty() {
+        checks.push(Check::fail(
+            "source.integrity",
+            format!(
+                "{} blob(s) in the source do not match their digest: {}",
+                evidence.integrity_problems.len(),
+                evidence
+                    .integrity_problems
+                    .iter()
+                    .take(3)
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ));
+    }
+    let platforms: Vec<PlatformVerdict> = evidence
+        .platforms
+        .iter()
+        .map(|p| verify_platform(p, ctx))
+        .collect();
+    let failed = checks
+        .iter()
+        .chain(platforms.iter().flat_map(|p| p.checks.iter()))
+        .any(|c| c.status == CheckStatus::Fail);
+    let outcome = if failed || platforms.is_empty() {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    };
+    Verdict {
+        schema_version: SCHEMA_VERSION,
+        reference,
+        digest: top,
+        passed: outcome == Outcome::Pass,
+        outcome,
+        checks,
+        platforms,
+    }
+}

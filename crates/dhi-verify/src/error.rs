@@ -1,0 +1,418 @@
+//! Errors, one enum per layer, and the outcome each one means.
+//!
+//! The rule that keeps the gate honest: an error *knows its outcome*.
+//! [`SourceError::outcome`] says whether a failed fetch is evidence of
+//! tampering ([`Outcome::Fail`]: bytes that do not match their digest, content
+//! named by a digest that is absent) or a failure to check at all
+//! ([`Outcome::Error`]: I/O, network). Nothing maps to [`Outcome::Pass`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::reference::ReferenceError;
+
+/// The result of verifying an image. Never conflated: "could not check" is
+/// `Error`, "checked, and it failed" is `Fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every required check passed.
+    Pass,
+    /// Verification or policy failed, including integrity mismatches.
+    Fail,
+    /// Verification could not finish (I/O, network, registry errors).
+    Error,
+}
+
+impl Outcome {
+    /// The CLI exit code: 0 pass, 1 fail, 3 error (2 is reserved for usage errors).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Pass => 0,
+            Outcome::Fail => 1,
+            Outcome::Error => 3,
+        }
+    }
+}
+
+/// A failure to get bytes from a source (layout or registry).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The bytes fetched do not hash to the digest that named them.
+    #[error("content of {expected} does not match its digest: it hashes to {found}")]
+    DigestMismatch {
+        /// The digest that named the content.
+        expected: Digest,
+        /// The digest of the bytes actually found.
+        found: Digest,
+    },
+    /// The content is not the size its descriptor declares.
+    #[error("{digest} is {found} bytes, but its descriptor declares {expected}")]
+    SizeMismatch {
+        /// The content's digest.
+        digest: Digest,
+        /// The size the descriptor declares.
+        expected: u64,
+        /// The size found.
+        found: u64,
+    },
+    /// The content is larger than the limit for its kind.
+    #[error(
+        "{digest} is larger than the {limit_name} limit of {limit} bytes (found {found} bytes)"
+    )]
+    TooLarge {
+        /// The content's digest.
+        digest: Digest,
+        /// Which limit (a field of [`crate::Limits`]).
+        limit_name: &'static str,
+        /// The limit.
+        limit: u64,
+        /// The size seen (at least limit + 1).
+        found: u64,
+    },
+    /// Content named by a digest is absent.
+    #[error("{digest} is missing from {location}")]
+    Missing {
+        /// The digest that named it.
+        digest: Digest,
+        /// Where it was looked for.
+        location: String,
+    },
+    /// A manifest or index (digest already checked) does not parse.
+    #[error("{digest} is not a valid {expected}: {reason}")]
+    Malformed {
+        /// The content's digest.
+        digest: Digest,
+        /// What it should have been, e.g. "OCI image manifest".
+        expected: &'static str,
+        /// The parser's message.
+        reason: String,
+    },
+    /// More referrers than [`crate::Limits::max_referrers`].
+    #[error("{subject} has more than {limit} referrers (found {found}); refusing to truncate")]
+    TooManyReferrers {
+        /// The digest whose referrers were listed.
+        subject: Digest,
+        /// The limit.
+        limit: usize,
+        /// How many were found.
+        found: usize,
+    },
+    /// A tag is not in the source.
+    #[error("tag {tag:?} not found in {location}")]
+    TagNotFound {
+        /// The tag.
+        tag: String,
+        /// Where it was looked for.
+        location: String,
+    },
+    /// A layout reference named no tag and the layout holds several manifests.
+    #[error("{location} holds {count} manifests; name one with :<tag> or @sha256:<hex>")]
+    AmbiguousReference {
+        /// The layout.
+        location: String,
+        /// How many manifests it lists.
+        count: usize,
+    },
+    /// The directory is not an OCI image layout.
+    #[error("{} is not an OCI image layout: {reason}", path.display())]
+    InvalidLayout {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading from disk failed.
+    #[error("reading {}: {message}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+impl SourceError {
+    /// Whether this failure means "checked, and it failed" or "could not check".
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            SourceError::DigestMismatch { .. }
+            | SourceError::SizeMismatch { .. }
+            | SourceError::TooLarge { .. }
+            | SourceError::Missing { .. }
+            | SourceError::Malformed { .. }
+            | SourceError::TooManyReferrers { .. } => Outcome::Fail,
+            SourceError::TagNotFound { .. }
+            | SourceError::AmbiguousReference { .. }
+            | SourceError::InvalidLayout { .. }
+            | SourceError::Io { .. } => Outcome::Error,
+        }
+    }
+}
+
+/// Invalid configuration: bad keys, contradictory options. Always a usage error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A public key could not be read.
+    #[error("public key {name:?}: {reason}")]
+    InvalidKey {
+        /// The key's name (file name or embedded name).
+        name: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A predicate type requirement is neither a known alias nor a URI.
+    #[error("unknown requirement {input:?}: expected a predicate type URI or one of {aliases}")]
+    UnknownRequirement {
+        /// The requirement as written.
+        input: String,
+        /// The aliases that exist.
+        aliases: String,
+    },
+    /// The trust root holds no key that could ever verify a signature.
+    #[error("the trust root has no active key: nothing could verify")]
+    NoActiveKey,
+    /// A platform list was given but empty.
+    #[error("no platform selected")]
+    NoPlatform,
+}
+
+/// Why verification could not produce a verdict. Failures of the image itself
+/// are a [`crate::Verdict`] with outcome `fail`, never an `Err`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The reference does not parse.
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// The verifier's configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A source failed in a way that means the check could not be made.
+    #[error("{step} ({subject}): {source}")]
+    Source {
+        /// The step that failed, e.g. "resolve reference", "list referrers".
+        step: &'static str,
+        /// What the step was about: a reference or a digest.
+        subject: String,
+        /// The underlying failure.
+        source: SourceError,
+    },
+    /// The reference is valid but its kind is not supported yet.
+    #[error("{reference}: {what} is not supported yet")]
+    Unsupported {
+        /// The reference.
+        reference: String,
+        /// What is missing.
+        what: &'static str,
+    },
+}
+
+/// Whose problem an [`Error`] is, for the CLI's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The caller's input is wrong (exit 2).
+    Usage,
+    /// Verification could not finish (exit 3).
+    Error,
+}
+
+impl Error {
+    /// Usage errors come from the caller's input; everything else is "could not check".
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Reference(_) | Error::Config(_) => ErrorClass::Usage,
+            Error::Source { .. } | Error::Unsupported { .. } => ErrorClass::Error,
+        }
+    }
+
+    /// The CLI exit code for this error: 2 usage, 3 error.
+    pub fn exit_code(&self) -> u8 {
+        match self.class() {
+            ErrorClass::Usage => 2,
+            ErrorClass::Error => 3,
+        }
+    }
+}
+
+/// A broken link in the chain from trusted key to platform manifest
+/// (DHI-FORMAT.md §1). Each variant is one check; each says what was expected
+/// and what was found. All of them mean [`Outcome::Fail`] for the attestation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Fetching content of this attestation failed its integrity checks.
+    #[error("{step}: {source}")]
+    Content {
+        /// Which content ("attestation manifest", "statement", "signature payload", …).
+        step: &'static str,
+        /// The source's failure.
+        source: SourceError,
+    },
+    /// The attestation manifest is not `artifactType: application/vnd.in-toto+json`.
+    #[error("attestation manifest artifact type is {found:?}, expected {expected:?}")]
+    AttestationArtifactType {
+        /// The in-toto media type.
+        expected: &'static str,
+        /// What the manifest declares.
+        found: String,
+    },
+    /// The attestation manifest's `subject` is not this platform's manifest.
+    #[error("attestation manifest subject is {found:?}, expected {expected}")]
+    AttestationSubject {
+        /// This platform's manifest digest.
+        expected: Digest,
+        /// The subject found (None: no subject).
+        found: Option<Digest>,
+    },
+    /// The attestation manifest does not have exactly one in-toto layer.
+    #[error("attestation manifest has layers {found:?}, expected exactly one {expected:?} layer")]
+    AttestationLayers {
+        /// The in-toto media type.
+        expected: &'static str,
+        /// The media types of the layers found.
+        found: Vec<String>,
+    },
+    /// No `in-toto.io/predicate-type` annotation on the attestation manifest.
+    #[error("attestation manifest has no in-toto.io/predicate-type annotation")]
+    MissingPredicateTypeAnnotation,
+    /// The manifest and layer annotations disagree on the predicate type.
+    #[error("attestation manifest says predicate type {manifest:?} but its layer says {layer:?}")]
+    PredicateTypeAnnotationsDisagree {
+        /// The manifest's annotation.
+        manifest: String,
+        /// The layer's annotation.
+        layer: String,
+    },
+    /// The statement does not parse as an in-toto Statement.
+    #[error("statement is not a valid in-toto Statement: {reason}")]
+    StatementMalformed {
+        /// The parser's message.
+        reason: String,
+    },
+    /// The statement's `_type` is not an in-toto Statement type.
+    #[error("statement _type is {found:?}, expected https://in-toto.io/Statement/v0.1 or v1")]
+    StatementType {
+        /// The `_type` found.
+        found: String,
+    },
+    /// The statement's `predicateType` differs from the manifest's annotation.
+    #[error("statement predicateType is {found:?} but the attestation manifest says {expected:?}")]
+    StatementPredicateType {
+        /// The manifest annotation.
+        expected: String,
+        /// The statement's predicate type.
+        found: String,
+    },
+    /// No statement subject names this platform's manifest digest.
+    #[error("statement subject does not name {expected}: found {found:?}")]
+    SubjectMismatch {
+        /// This platform's manifest digest.
+        expected: Digest,
+        /// The sha256 digests the subjects name.
+        found: Vec<String>,
+    },
+    /// More subjects than [`crate::Limits::max_statement_subjects`].
+    #[error("statement has {found} subjects, more than the limit of {limit}")]
+    TooManySubjects {
+        /// The limit.
+        limit: usize,
+        /// How many were found.
+        found: usize,
+    },
+    /// No signature referrers at all.
+    #[error("unsigned: no signature refers to attestation manifest {manifest}")]
+    Unsigned {
+        /// The attestation manifest digest.
+        manifest: Digest,
+    },
+    /// Signatures exist but none verified; each one's reason is reported with it.
+    #[error("none of {tried} signature(s) verified with a trusted key; first reason: {first}")]
+    NoValidSignature {
+        /// How many signatures were tried.
+        tried: usize,
+        /// The first signature's reason.
+        first: String,
+    },
+    /// The signature manifest's `subject` is not the attestation manifest.
+    #[error("signature manifest subject is {found:?}, expected {expected}")]
+    SignatureSubject {
+        /// The attestation manifest digest.
+        expected: Digest,
+        /// The subject found.
+        found: Option<Digest>,
+    },
+    /// A signature format that is not supported yet.
+    #[error("signature artifact type {artifact_type:?} is not supported yet")]
+    UnsupportedSignatureFormat {
+        /// The artifact type.
+        artifact_type: String,
+    },
+    /// The signature manifest's first layer is not a simple-signing payload.
+    #[error("signature layer media type is {found:?}, expected {expected:?}")]
+    SignatureLayer {
+        /// The simple-signing media type.
+        expected: &'static str,
+        /// What was found (empty: no layer).
+        found: String,
+    },
+    /// The `dev.cosignproject.cosign/signature` annotation is absent.
+    #[error("signature layer has no dev.cosignproject.cosign/signature annotation")]
+    MissingSignature,
+    /// The signature is not base64 of an ASN.1 DER ECDSA signature.
+    #[error("signature is not base64 of a DER ECDSA signature: {reason}")]
+    SignatureEncoding {
+        /// What is wrong.
+        reason: String,
+    },
+    /// No trusted key verifies the signature.
+    #[error("no trusted key verifies the signature (tried {keys_tried} key(s))")]
+    UntrustedSignature {
+        /// How many keys were tried.
+        keys_tried: usize,
+    },
+    /// A known key verifies the signature, but it may not be trusted.
+    #[error("signed by {key} ({fingerprint}), which is not trusted now: {reason}")]
+    KeyNotUsable {
+        /// The key's name.
+        key: String,
+        /// The key's fingerprint.
+        fingerprint: Digest,
+        /// Why.
+        reason: crate::trust::KeyUnusable,
+    },
+    /// The simple-signing payload does not parse.
+    #[error("simple-signing payload is not valid: {reason}")]
+    PayloadMalformed {
+        /// The parser's message.
+        reason: String,
+    },
+    /// `critical.type` is not `cosign container image signature`.
+    #[error("payload critical.type is {found:?}, expected {expected:?}")]
+    PayloadType {
+        /// The required value.
+        expected: &'static str,
+        /// The value found.
+        found: String,
+    },
+    /// `critical.image.docker-manifest-digest` names another manifest.
+    #[error("payload signs {found:?}, expected attestation manifest {expected}")]
+    PayloadDigest {
+        /// The attestation manifest digest.
+        expected: Digest,
+        /// The digest the payload names.
+        found: String,
+    },
+    /// `optional.predicateType` differs from the attestation's.
+    #[error("payload optional.predicateType is {found:?}, expected {expected:?}")]
+    PayloadPredicateType {
+        /// The attestation's predicate type.
+        expected: String,
+        /// The payload's.
+        found: String,
+    },
+}

@@ -1,0 +1,62 @@
+//! Resource limits applied to everything read from outside, in one place.
+//!
+//! Every fetch is capped *before* it is read (tough's `max_size`, sigstore-go's
+//! `maxAllowedSubjects`): a source refuses to read more than the limit, and the
+//! error names the limit and the size it saw.
+
+/// Caps on untrusted input. `Limits::default()` documents each default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest manifest or index read: 4 MiB (the size registries commonly
+    /// enforce for manifests).
+    pub max_manifest_bytes: u64,
+    /// Largest in-toto statement read: 64 MiB. DHI SBOMs of large images are a
+    /// few MiB; raise this for unusually large SBOMs.
+    pub max_statement_bytes: u64,
+    /// Largest cosign simple-signing payload read: 256 KiB (real ones are < 1 KiB).
+    pub max_payload_bytes: u64,
+    /// Largest image configuration read: 4 MiB.
+    pub max_config_bytes: u64,
+    /// Most referrers followed for one digest: 1 000. More is an error, not a
+    /// silent truncation.
+    pub max_referrers: usize,
+    /// Most signature manifests tried for one attestation: 16.
+    pub max_signatures_per_attestation: usize,
+    /// Most subjects in one in-toto statement: 1 024.
+    pub max_statement_subjects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_statement_bytes: 64 * 1024 * 1024,
+            max_payload_bytes: 256 * 1024,
+            max_config_bytes: 4 * 1024 * 1024,
+            max_referrers: 1_000,
+            max_signatures_per_attestation: 16,
+            max_statement_subjects: 1_024,
+        }
+    }
+}
+
+impl Limits {
+    /// Sets [`Limits::max_statement_bytes`].
+    pub fn with_max_statement_bytes(mut self, bytes: u64) -> Self {
+        self.max_statement_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_manifest_bytes`].
+    pub fn with_max_manifest_bytes(mut self, bytes: u64) -> Self {
+        self.max_manifest_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_referrers`].
+    pub fn with_max_referrers(mut self, count: usize) -> Self {
+        self.max_referrers = count;
+        self
+    }
+}

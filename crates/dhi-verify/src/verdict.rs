@@ -1,0 +1,256 @@
+//! The verdict: outcome, the exact digest approved, one entry per check, and
+//! what was found for each platform. Its JSON form (`schemaVersion` 1) is a
+//! documented wire format: see `docs/verdict.md`.
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::error::{Outcome, VerifyError};
+use crate::platform::Platform;
+use crate::trust::TrustedKey;
+
+/// The JSON schema version of [`Verdict`]; changes only with breaking changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The answer to "may this image run?".
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Verdict {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The reference as given.
+    pub reference: String,
+    /// The digest that was verified: the index, or the single manifest.
+    /// Deploy this, never the tag.
+    pub digest: Digest,
+    /// `outcome == pass`.
+    pub passed: bool,
+    /// Pass or fail (errors are `Err`, not verdicts).
+    pub outcome: Outcome,
+    /// Image-level checks (index, platform selection, source integrity).
+    pub checks: Vec<Check>,
+    /// One entry per verified platform.
+    pub platforms: Vec<PlatformVerdict>,
+}
+
+impl Verdict {
+    /// Whether every required check passed.
+    pub fn passed(&self) -> bool {
+        self.passed
+    }
+
+    /// The digest to deploy: what was verified.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// Every check, image-level first, then per platform.
+    pub fn all_checks(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .chain(self.platforms.iter().flat_map(|p| p.checks.iter()))
+    }
+
+    /// The verified attestations of every platform.
+    pub fn verified_attestations(&self) -> impl Iterator<Item = &VerifiedAttestation> {
+        self.platforms.iter().flat_map(|p| {
+            p.attestations
+                .iter()
+                .filter_map(|a| a.verified_attestation.as_ref())
+        })
+    }
+}
+
+/// What was found and checked for one platform.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PlatformVerdict {
+    /// The platform, `os/arch[/variant]`.
+    #[serde(serialize_with = "serialize_display")]
+    pub platform: Platform,
+    /// The platform manifest digest.
+    pub digest: Digest,
+    /// Every attestation found, verified or not.
+    pub attestations: Vec<AttestationReport>,
+    /// Checks for this platform (manifest, referrers, requirements).
+    pub checks: Vec<Check>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn serialize_display<S: serde::Serializer, T: std::fmt::Display>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// One attestation manifest and what became of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AttestationReport {
+    /// The predicate type its manifest declares (None if it declares none).
+    pub predicate_type: Option<String>,
+    /// The attestation manifest digest.
+    pub manifest_digest: Digest,
+    /// The statement digest, when the manifest names one.
+    pub statement_digest: Option<Digest>,
+    /// Whether every link from a trusted signature to this platform verified.
+    pub verified: bool,
+    /// Why not, when not verified: the first broken link.
+    pub reason: Option<String>,
+    /// Each signature found, with who signed it and whether it verified.
+    pub signatures: Vec<SignatureReport>,
+    /// Signatures beyond [`crate::Limits::max_signatures_per_attestation`], not tried.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub signatures_not_tried: usize,
+    /// The typed failure behind `reason`.
+    #[serde(skip)]
+    pub error: Option<VerifyError>,
+    /// The proof of verification, when verified.
+    #[serde(skip)]
+    pub verified_attestation: Option<VerifiedAttestation>,
+}
+
+/// One signature on an attestation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct SignatureReport {
+    /// The signature manifest digest.
+    pub digest: Digest,
+    /// Its artifact type as listed.
+    pub artifact_type: Option<String>,
+    /// Name of the key that verified it (also set when that key is not trusted now).
+    pub key: Option<String>,
+    /// Fingerprint (SHA-256 of the DER public key) of that key.
+    pub key_id: Option<Digest>,
+    /// Whether it verified with a trusted, usable key and its claims hold.
+    pub verified: bool,
+    /// Why not.
+    pub reason: Option<String>,
+    /// Whether a transparency-log bundle was attached (`dev.sigstore.cosign/bundle`).
+    pub tlog_entry: bool,
+}
+
+/// Status of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// The check passed.
+    Pass,
+    /// The check failed; the verdict fails.
+    Fail,
+    /// The check was not applicable or deliberately not made.
+    Skip,
+}
+
+/// One check: a stable id, a status, and a message saying what was expected
+/// and what was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Check {
+    /// Stable id, e.g. `require.provenance`, `platform.manifest`.
+    pub id: String,
+    /// Pass, fail or skip.
+    pub status: CheckStatus,
+    /// For people.
+    pub message: String,
+    /// Digests or other values the check rests on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+impl Check {
+    pub(crate) fn pass(id: impl Into<String>, message: impl Into<String>) -> Self {
+        Check {
+            id: id.into(),
+            status: CheckStatus::Pass,
+            message: message.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub(crate) fn fail(id: impl Into<String>, message: impl Into<String>) -> Self {
+        Check {
+            id: id.into(),
+            status: CheckStatus::Fail,
+            message: message.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_evidence(mut self, evidence: impl IntoIterator<Item = String>) -> Self {
+        self.evidence.extend(evidence);
+        self
+    }
+}
+
+/// Proof that an attestation verified: built only by the chain verifier, so
+/// anything holding one holds verified content.
+#[derive(Debug, Clone)]
+pub struct VerifiedAttestation {
+    predicate_type: String,
+    manifest_digest: Digest,
+    statement_digest: Digest,
+    subject: Digest,
+    signer: String,
+    signer_fingerprint: Digest,
+    statement: std::sync::Arc<[u8]>,
+}
+
+impl VerifiedAttestation {
+    pub(crate) fn new(
+        predicate_type: String,
+        manifest_digest: Digest,
+        statement_digest: Digest,
+        subject: Digest,
+        signer: &TrustedKey,
+        statement: std::sync::Arc<[u8]>,
+    ) -> Self {
+        VerifiedAttestation {
+            predicate_type,
+            manifest_digest,
+            statement_digest,
+            subject,
+            signer: signer.name().to_owned(),
+            signer_fingerprint: *signer.fingerprint(),
+            statement,
+        }
+    }
+
+    /// The predicate type.
+    pub fn predicate_type(&self) -> &str {
+        &self.predicate_type
+    }
+    /// The attestation manifest digest.
+    pub fn manifest_digest(&self) -> &Digest {
+        &self.manifest_digest
+    }
+    /// The statement digest.
+    pub fn statement_digest(&self) -> &Digest {
+        &self.statement_digest
+    }
+    /// The platform manifest the statement is about.
+    pub fn subject(&self) -> &Digest {
+        &self.subject
+    }
+    /// Name of the key that signed it.
+    pub fn signer(&self) -> &str {
+        &self.signer
+    }
+    /// Fingerprint of the key that signed it.
+    pub fn signer_fingerprint(&self) -> &Digest {
+        &self.signer_fingerprint
+    }
+    /// The verified in-toto statement bytes, exactly as fetched.
+    pub fn statement(&self) -> &[u8] {
+        &self.statement
+    }
+}
