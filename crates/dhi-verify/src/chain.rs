@@ -150,6 +150,7 @@ fn signature_report(
         verified: result.is_ok(),
         reason: result.as_ref().err().map(ToString::to_string),
         tlog_entry,
+        error: result.as_ref().err().cloned(),
     }
 }
 

@@ -136,6 +136,9 @@ pub struct SignatureReport {
     pub reason: Option<String>,
     /// Whether a transparency-log bundle was attached (`dev.sigstore.cosign/bundle`).
     pub tlog_entry: bool,
+    /// The typed failure behind `reason`.
+    #[serde(skip)]
+    pub error: Option<VerifyError>,
 }
 
 /// Status of one check.

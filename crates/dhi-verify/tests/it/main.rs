@@ -1,0 +1,17 @@
+//! Integration tests of the library, one module per topic.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
+
+/// Shared fixture helpers.
+mod util;
+
+/// Every link of the chain broken on purpose, one at a time: each must fail.
+mod tamper;
+
+/// Finding attestations in layouts: tag schema, subject scan, external layouts.
+mod discovery;
+
+/// Platform selection against an index.
+mod platforms;
+
+/// The real DHI keys against a real Docker signature.
+mod real_signature;
