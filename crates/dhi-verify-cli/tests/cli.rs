@@ -33,7 +33,14 @@ const DEMO_KEY: &str = "testdata/demo/cosign.pub";
 
 #[test]
 fn the_readme_demo_passes_with_exit_0() {
-    let o = run(&["image", DEMO, "--key", DEMO_KEY, "--platform", "linux/amd64"]);
+    let o = run(&[
+        "image",
+        DEMO,
+        "--key",
+        DEMO_KEY,
+        "--platform",
+        "linux/amd64",
+    ]);
     let out = stdout(&o);
     assert_eq!(code(&o), 0, "{out}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.starts_with("PASS oci:testdata/demo:3.13\n"), "{out}");
@@ -47,13 +54,27 @@ fn the_committed_demo_is_what_the_testkit_writes() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = DhiImage::python().write_layout(&dir.path().join("demo"));
     let committed = repo().join("testdata/demo");
-    assert_eq!(std::fs::read(committed.join("index.json")).unwrap(), std::fs::read(fixture.dir.join("index.json")).unwrap());
-    assert_eq!(std::fs::read_to_string(committed.join("cosign.pub")).unwrap(), fixture.public_pem);
+    assert_eq!(
+        std::fs::read(committed.join("index.json")).unwrap(),
+        std::fs::read(fixture.dir.join("index.json")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(committed.join("cosign.pub")).unwrap(),
+        fixture.public_pem
+    );
 }
 
 #[test]
 fn json_output_is_the_verdict_with_the_documented_fields() {
-    let o = run(&["image", DEMO, "--key", DEMO_KEY, "--all-platforms", "--format", "json"]);
+    let o = run(&[
+        "image",
+        DEMO,
+        "--key",
+        DEMO_KEY,
+        "--all-platforms",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&o), 0);
     let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON and nothing else");
     assert_eq!(v["schemaVersion"], 1);
@@ -89,7 +110,10 @@ fn the_embedded_dhi_keys_do_not_trust_the_demo_signer() {
     assert_eq!(code(&o), 1);
     let out = stdout(&o);
     assert!(out.starts_with("FAIL "), "{out}");
-    assert!(out.contains("no trusted key verifies the signature"), "{out}");
+    assert!(
+        out.contains("no trusted key verifies the signature"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -108,10 +132,18 @@ fn a_tampered_image_fails_with_exit_1_and_names_the_broken_link() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["outcome"], "fail");
     assert_eq!(v["passed"], false);
-    let failed: Vec<&Value> = v["platforms"][0]["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail").collect();
+    let failed: Vec<&Value> = v["platforms"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["id"], "require.provenance");
-    assert!(failed[0]["message"].as_str().unwrap().contains("statement subject does not name"));
+    assert!(failed[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("statement subject does not name"));
 }
 
 #[test]
@@ -123,7 +155,18 @@ fn attestations_in_another_layout_are_found_with_referrers() {
     let referrers = format!("oci:{}", fixture.referrers_dir.display());
     let key = dir.path().join("k.pub");
     let base = |extra: &[&str]| {
-        bin().args(["image", &fixture.reference("3.13"), "--platform", "linux/amd64", "--key"]).arg(&key).args(extra).output().unwrap()
+        bin()
+            .args([
+                "image",
+                &fixture.reference("3.13"),
+                "--platform",
+                "linux/amd64",
+                "--key",
+            ])
+            .arg(&key)
+            .args(extra)
+            .output()
+            .unwrap()
     };
     assert_eq!(code(&base(&[])), 1);
     assert_eq!(code(&base(&["--referrers", &referrers])), 0);
@@ -131,25 +174,67 @@ fn attestations_in_another_layout_are_found_with_referrers() {
 
 #[test]
 fn require_replaces_the_default_requirements() {
-    let o = run(&["image", DEMO, "--key", DEMO_KEY, "--platform", "linux/amd64", "--require", "vex", "--require", "https://docker.com/dhi/source/v0.1", "--format", "json"]);
+    let o = run(&[
+        "image",
+        DEMO,
+        "--key",
+        DEMO_KEY,
+        "--platform",
+        "linux/amd64",
+        "--require",
+        "vex",
+        "--require",
+        "https://docker.com/dhi/source/v0.1",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&o), 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ids: Vec<&str> = v["platforms"][0]["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"require.vex") && ids.contains(&"require.https://docker.com/dhi/source/v0.1"));
+    let ids: Vec<&str> = v["platforms"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"require.vex") && ids.contains(&"require.https://docker.com/dhi/source/v0.1")
+    );
     assert!(!ids.contains(&"require.provenance"));
-    let o = run(&["image", DEMO, "--key", DEMO_KEY, "--platform", "linux/amd64", "--require", "https://example.com/absent/v1"]);
+    let o = run(&[
+        "image",
+        DEMO,
+        "--key",
+        DEMO_KEY,
+        "--platform",
+        "linux/amd64",
+        "--require",
+        "https://example.com/absent/v1",
+    ]);
     assert_eq!(code(&o), 1);
 }
 
 #[test]
 fn several_references_give_one_verdict_each_and_the_worst_exit_code() {
-    let o = run(&["image", DEMO, "oci:testdata/demo:9.99", "--key", DEMO_KEY, "--platform", "linux/amd64", "--format", "json"]);
+    let o = run(&[
+        "image",
+        DEMO,
+        "oci:testdata/demo:9.99",
+        "--key",
+        DEMO_KEY,
+        "--platform",
+        "linux/amd64",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&o), 3);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let list = v.as_array().unwrap();
     assert_eq!(list[0]["outcome"], "pass");
     assert_eq!(list[1]["outcome"], "error");
-    assert!(list[1]["error"]["message"].as_str().unwrap().contains("9.99"));
+    assert!(list[1]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("9.99"));
 }
 
 #[test]
@@ -162,11 +247,22 @@ fn usage_errors_exit_2() {
         vec!["image", DEMO, "--platform", "linux"],
         vec!["image", DEMO, "--require", "sbomm"],
         vec!["image", "oci:testdata/demo@sha256:123"],
-        vec!["image", DEMO, "--platform", "linux/amd64", "--all-platforms"],
+        vec![
+            "image",
+            DEMO,
+            "--platform",
+            "linux/amd64",
+            "--all-platforms",
+        ],
         vec!["frobnicate"],
     ] {
         let o = run(&args);
-        assert_eq!(code(&o), 2, "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            code(&o),
+            2,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(!o.stderr.is_empty(), "{args:?} says why on stderr");
     }
 }
@@ -178,7 +274,11 @@ fn could_not_verify_exits_3_and_names_the_step() {
     assert!(stdout(&o).contains("open layout"), "{}", stdout(&o));
     let o = run(&["image", "oci:testdata/demo:9.99", "--key", DEMO_KEY]);
     assert_eq!(code(&o), 3);
-    assert!(stdout(&o).contains("tag \"9.99\" not found"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("tag \"9.99\" not found"),
+        "{}",
+        stdout(&o)
+    );
     let o = run(&["image", "dhi.io/python:3.13"]);
     assert_eq!(code(&o), 3);
 }
@@ -188,7 +288,10 @@ fn help_shows_what_to_type_next() {
     let o = run(&["--help"]);
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
-    assert!(out.contains("dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub"), "{out}");
+    assert!(
+        out.contains("dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub"),
+        "{out}"
+    );
     assert!(out.contains("Exit codes"));
 }
 
