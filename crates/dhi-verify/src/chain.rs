@@ -260,7 +260,7 @@ pub(crate) fn verify_attestation(
                 layer.digest,
                 *platform,
                 key,
-                Arc::from(statement.as_slice()),
+                Arc::clone(statement),
             ),
             layer.digest,
         ))

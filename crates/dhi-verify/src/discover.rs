@@ -7,6 +7,8 @@
 //! means "the content is wrong" is kept as evidence, for the verify layer to
 //! turn into a failed check.
 
+use std::sync::Arc;
+
 use crate::chain::attestation_layer;
 use crate::digest::Digest;
 use crate::error::{Error, Outcome, SourceError};
@@ -57,8 +59,9 @@ pub(crate) struct PlatformEvidence {
 pub(crate) struct AttestationEvidence {
     pub descriptor: Descriptor,
     pub manifest: Result<ImageManifest, SourceError>,
-    /// `None` when the manifest did not name a statement to fetch.
-    pub statement: Option<Result<Vec<u8>, SourceError>>,
+    /// `None` when the manifest did not name a statement to fetch. Shared, not
+    /// copied, with the [`crate::VerifiedAttestation`] built from it.
+    pub statement: Option<Result<Arc<Vec<u8>>, SourceError>>,
     pub signatures: Result<Vec<SignatureEvidence>, SourceError>,
     /// Signature referrers beyond [`Limits::max_signatures_per_attestation`], not tried.
     pub signatures_not_tried: usize,
@@ -286,13 +289,16 @@ async fn discover_attestation<R: Source>(
     let manifest = fetch_image_manifest(source, &descriptor, "fetch attestation manifest").await?;
     let statement = match &manifest {
         Ok(m) => match attestation_layer(m) {
-            Ok(layer) => Some(keep(
-                source
-                    .fetch(&layer.digest, Some(layer.size), ContentKind::Statement)
-                    .await,
-                "fetch statement",
-                &layer.digest,
-            )?),
+            Ok(layer) => Some(
+                keep(
+                    source
+                        .fetch(&layer.digest, Some(layer.size), ContentKind::Statement)
+                        .await,
+                    "fetch statement",
+                    &layer.digest,
+                )?
+                .map(Arc::new),
+            ),
             Err(_) => None,
         },
         Err(_) => None,

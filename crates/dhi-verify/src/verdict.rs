@@ -205,7 +205,7 @@ pub struct VerifiedAttestation {
     subject: Digest,
     signer: String,
     signer_fingerprint: Digest,
-    statement: std::sync::Arc<[u8]>,
+    statement: std::sync::Arc<Vec<u8>>,
 }
 
 impl VerifiedAttestation {
@@ -215,7 +215,7 @@ impl VerifiedAttestation {
         statement_digest: Digest,
         subject: Digest,
         signer: &TrustedKey,
-        statement: std::sync::Arc<[u8]>,
+        statement: std::sync::Arc<Vec<u8>>,
     ) -> Self {
         VerifiedAttestation {
             predicate_type,
