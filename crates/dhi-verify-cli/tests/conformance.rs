@@ -624,3 +624,119 @@ fn library_never_panics_on_garbage_bundles() {
         assert!(matches!(e, BundleError::MalformedBundle { .. }), "{e:?}");
     }
 }
+
+#[test]
+fn library_accepts_both_v0_3_media_types() {
+    let trust = SigstoreTrust::public_good().unwrap();
+    let key =
+        PublicKey::from_pem_or_der(&std::fs::read(testdata("dhi-advisories/dhi-2.pub")).unwrap())
+            .unwrap();
+    let policy = BundlePolicy::Key(key);
+    let raw = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let artifact = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    let mut bundle: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(
+        bundle["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    verify_bundle(&raw, Artifact::Bytes(&artifact), &policy, &trust).unwrap();
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.3".into();
+    let alt = serde_json::to_vec(&bundle).unwrap();
+    verify_bundle(&alt, Artifact::Bytes(&artifact), &policy, &trust).unwrap();
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.9+json".into();
+    let unknown = serde_json::to_vec(&bundle).unwrap();
+    let e = verify_bundle(&unknown, Artifact::Bytes(&artifact), &policy, &trust).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BundleError::MalformedBundle { .. } | BundleError::Unsupported { .. }
+        ),
+        "{e:?}"
+    );
+}
+
+// --- Benchmark (not a timed test) ------------------------------------------
+//
+// cargo test --release -p dhi-verify-cli --test conformance -- --ignored --nocapture bench_
+
+fn bench(name: &str, iterations: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let start = std::time::Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    let per = start.elapsed().as_secs_f64() / f64::from(iterations);
+    eprintln!("{name}: {:.1} µs each, {:.0}/s", per * 1e6, 1.0 / per);
+    per
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture in release mode"]
+fn bench_in_process_bundle_verification() {
+    use sigstore_verify::crypto::{KeyPair, VerificationKey};
+    let n = 2000;
+    // The floor: one ECDSA P-256 verification with the same backend.
+    let pair = KeyPair::generate_ecdsa_p256().unwrap();
+    let key = VerificationKey::from_spki(&pair.public_key_der().unwrap()).unwrap();
+    let sig = pair.sign(b"floor").unwrap();
+    let ecdsa = bench("one ECDSA P-256 verification (aws-lc-rs)", n * 5, || {
+        key.verify(b"floor", &sig).unwrap();
+    });
+
+    let trust = SigstoreTrust::public_good().unwrap();
+    let dhi_key =
+        PublicKey::from_pem_or_der(&std::fs::read(testdata("dhi-advisories/dhi-2.pub")).unwrap())
+            .unwrap();
+    let dhi_policy = BundlePolicy::Key(dhi_key);
+    let dhi_bundle = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let dhi_artifact = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    let dhi = bench(
+        "DHI advisory bundle (key, Rekor v1 SET+proof+checkpoint, RFC 3161)",
+        n,
+        || {
+            verify_bundle(
+                &dhi_bundle,
+                Artifact::Bytes(&dhi_artifact),
+                &dhi_policy,
+                &trust,
+            )
+            .unwrap();
+        },
+    );
+
+    let ktrust = keyless_trust();
+    let policy = keyless_policy();
+    let blob = std::fs::read(testdata("keyless/bundle-blob.sigstore.json")).unwrap();
+    let artifact = std::fs::read(testdata("keyless/artifact.txt")).unwrap();
+    let keyless = bench(
+        "keyless blob bundle (Fulcio chain, SCT, SET, proof, checkpoint)",
+        n,
+        || {
+            verify_bundle(&blob, Artifact::Bytes(&artifact), &policy, &ktrust).unwrap();
+        },
+    );
+    let dsse = std::fs::read(testdata("keyless/bundle-dsse.sigstore.json")).unwrap();
+    let digest: [u8; 32] = hex::decode(&KEYLESS_DSSE_SUBJECT[7..])
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let keyless_dsse = bench("keyless DSSE bundle", n, || {
+        verify_bundle(&dsse, Artifact::Digest(digest), &policy, &ktrust).unwrap();
+    });
+    let load = bench(
+        "loading + preparing the embedded public-good root",
+        200,
+        || {
+            SigstoreTrust::public_good().unwrap();
+        },
+    );
+    eprintln!(
+        "ratios to one ECDSA verification: DHI {:.1}x, keyless {:.1}x, keyless DSSE {:.1}x, root load {:.1}x",
+        dhi / ecdsa,
+        keyless / ecdsa,
+        keyless_dsse / ecdsa,
+        load / ecdsa
+    );
+}
