@@ -740,3 +740,87 @@ fn bench_in_process_bundle_verification() {
         load / ecdsa
     );
 }
+
+// --- Legacy cosign Rekor bundle, rebuilt from a real production entry -------
+
+/// Rebuilds the `dev.sigstore.cosign/bundle` annotation cosign would write from
+/// the Rekor v1 entry in Docker's real v0.3 bundle: same SET, same body.
+fn legacy_rekor_bundle_from_real_entry() -> (serde_json::Value, Vec<u8>, Vec<u8>) {
+    let raw = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let bundle: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let log_id = hex::encode(
+        b64.decode(entry["logId"]["keyId"].as_str().unwrap())
+            .unwrap(),
+    );
+    let legacy = serde_json::json!({
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": entry["integratedTime"].as_str().unwrap().parse::<i64>().unwrap(),
+            "logIndex": entry["logIndex"].as_str().unwrap().parse::<i64>().unwrap(),
+            "logID": log_id,
+        }
+    });
+    let signature = b64
+        .decode(bundle["messageSignature"]["signature"].as_str().unwrap())
+        .unwrap();
+    let payload = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    (legacy, signature, payload)
+}
+
+#[test]
+fn legacy_rekor_bundle_from_a_real_docker_entry_verifies_with_the_production_rekor_key() {
+    use dhi_verify::sigstore::verify_cosign_rekor_bundle;
+    let trust = SigstoreTrust::public_good().unwrap();
+    let (legacy, signature, payload) = legacy_rekor_bundle_from_real_entry();
+    let entry =
+        verify_cosign_rekor_bundle(legacy.to_string().as_bytes(), &signature, &payload, &trust)
+            .unwrap();
+    assert_eq!(entry.integrated_time(), 1_775_130_813);
+    assert_eq!(entry.log_index(), 1_216_298_683);
+    assert_eq!(
+        entry.log_id(),
+        "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
+    );
+
+    // Tampering with what the SET covers breaks it.
+    let mut later = legacy.clone();
+    later["Payload"]["integratedTime"] = 1_775_130_814i64.into();
+    let e = verify_cosign_rekor_bundle(later.to_string().as_bytes(), &signature, &payload, &trust)
+        .unwrap_err();
+    assert!(matches!(e, BundleError::SetInvalid { .. }), "{e:?}");
+    let mut index = legacy.clone();
+    index["Payload"]["logIndex"] = 1_216_298_684i64.into();
+    let e = verify_cosign_rekor_bundle(index.to_string().as_bytes(), &signature, &payload, &trust)
+        .unwrap_err();
+    assert!(matches!(e, BundleError::SetInvalid { .. }), "{e:?}");
+
+    // A genuine entry for another payload does not vouch for this one.
+    let mut other = payload.clone();
+    other[0] ^= 1;
+    let e = verify_cosign_rekor_bundle(legacy.to_string().as_bytes(), &signature, &other, &trust)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BundleError::EntryMismatch {
+                field: "spec.data.hash",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    // A log the trusted root does not know is refused.
+    let keyless = keyless_trust();
+    let e = verify_cosign_rekor_bundle(
+        legacy.to_string().as_bytes(),
+        &signature,
+        &payload,
+        &keyless,
+    )
+    .unwrap_err();
+    assert!(matches!(e, BundleError::UnknownLog { .. }), "{e:?}");
+}
