@@ -105,6 +105,21 @@ pub struct VerifiedBundle {
 }
 
 impl VerifiedBundle {
+    /// A key-signed bundle verified without any log entry or timestamp (see `danger`).
+    pub(super) fn without_time(
+        fingerprint: [u8; 32],
+        statement: Option<Vec<u8>>,
+        media_type: &'static str,
+    ) -> Self {
+        Self {
+            signer: Signer::Key { fingerprint },
+            integrated_time: None,
+            verified_times: Vec::new(),
+            statement,
+            media_type,
+        }
+    }
+
     /// Who signed.
     pub fn signer(&self) -> &Signer {
         &self.signer
@@ -257,7 +272,7 @@ pub fn verify_bundle(
     })
 }
 
-fn parse_bundle(bundle_json: &[u8]) -> Result<Bundle, BundleError> {
+pub(super) fn parse_bundle(bundle_json: &[u8]) -> Result<Bundle, BundleError> {
     if bundle_json.len() > MAX_BUNDLE_SIZE {
         return Err(BundleError::MalformedBundle {
             reason: format!(

@@ -24,6 +24,7 @@
 
 mod bundle;
 mod cosign_rekor;
+pub mod danger;
 mod error;
 mod identity;
 mod trusted_root;
