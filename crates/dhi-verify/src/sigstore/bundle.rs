@@ -288,3 +288,58 @@ pub(super) fn parse_bundle(bundle_json: &[u8]) -> Result<Bundle, BundleError> {
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sigstore::ErrorClass;
+
+    #[test]
+    fn public_key_parses_pem_and_der_and_fingerprints_the_spki() {
+        // dhi-2, Docker Hardened Images' active signing key (DHI-FORMAT.md §6).
+        let pem_bytes = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../testdata/dhi-advisories/dhi-2.pub"),
+        )
+        .unwrap();
+        let pem = PublicKey::from_pem_or_der(&pem_bytes).unwrap();
+        let der = PublicKey::from_pem_or_der(pem.der()).unwrap();
+        assert_eq!(pem, der);
+        assert_eq!(
+            hex::encode(pem.fingerprint()),
+            "118ba556dd52f4aec67018efd316c285c783cd3e54cc0f4527605715c643887c"
+        );
+    }
+
+    #[test]
+    fn unparsable_key_is_a_usage_error() {
+        for bad in [
+            &b""[..],
+            b"-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n",
+            b"\x30\x03\x02\x01\x01",
+        ] {
+            let err = PublicKey::from_pem_or_der(bad).unwrap_err();
+            assert!(matches!(err, BundleError::InvalidKey { .. }), "{err:?}");
+            assert_eq!(err.class(), ErrorClass::Usage);
+        }
+    }
+
+    #[test]
+    fn bundle_at_the_size_limit_is_parsed_and_one_byte_more_is_refused() {
+        let mut at_limit = vec![b' '; MAX_BUNDLE_SIZE];
+        at_limit[0] = b'{';
+        at_limit[MAX_BUNDLE_SIZE - 1] = b'}';
+        let err = parse_bundle(&at_limit).unwrap_err();
+        // Parsed (and rejected as an incomplete bundle), not refused for size.
+        assert!(
+            matches!(&err, BundleError::MalformedBundle { reason } if !reason.contains("limit")),
+            "{err:?}"
+        );
+        let over = vec![b' '; MAX_BUNDLE_SIZE + 1];
+        let err = parse_bundle(&over).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::MalformedBundle { reason } if reason.contains("limit")),
+            "{err:?}"
+        );
+    }
+}
