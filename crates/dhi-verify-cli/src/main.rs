@@ -9,6 +9,7 @@ mod args;
 mod image;
 mod keys;
 mod render;
+mod verify_bundle;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         args::Command::Image(a) => image::run(a),
         args::Command::Keys => keys::run(),
+        args::Command::VerifyBundle(a) => return verify_bundle::run(a),
     };
     ExitCode::from(code)
 }

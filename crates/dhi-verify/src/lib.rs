@@ -41,6 +41,7 @@ pub mod policy;
 pub mod reference;
 pub mod requirement;
 pub mod signature;
+pub mod sigstore;
 pub mod source;
 pub mod statement;
 pub mod trust;

@@ -1,0 +1,826 @@
+//! Sigstore conformance through the real `dhi-verify verify-bundle` binary, plus the keyless and DHI bundles.
+//!
+//! Case layout of `testdata/sigstore-conformance/` (sigstore/sigstore-conformance
+//! `test/assets/bundle-verify` @ a73de49): one directory per case, `_fail`
+//! suffix = must fail; optional `artifact`, `identity`, `issuer`, `key.pub`,
+//! `trusted_root.json`, with the defaults below.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use dhi_verify::sigstore::{
+    verify_bundle, Artifact, BundleError, BundlePolicy, ErrorClass, Matcher, PublicKey, Signer,
+    SigstoreTrust,
+};
+use sha2::{Digest as _, Sha256};
+
+const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+const KEYLESS_IDENTITY: &str =
+    "https://github.com/example/dhi-demo/.github/workflows/build.yml@refs/heads/main";
+const KEYLESS_ISSUER: &str = "https://token.actions.githubusercontent.com";
+const KEYLESS_DSSE_SUBJECT: &str =
+    "sha256:9e72b84e8391045d0827119cb0ee817748d392293539a61639bfdcbf44163c53";
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
+/// Runs the binary; returns (exit code, stdout + stderr).
+fn dhi_verify(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dhi-verify"))
+        .args(args)
+        .output()
+        .expect("run dhi-verify");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn sha256_arg(path: &Path) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+    )
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    File,
+    Digest,
+}
+
+/// Runs every conformance case in one mode; returns (passed, total, failures).
+fn run_conformance(mode: Mode) -> (usize, usize, Vec<String>) {
+    let root = testdata("sigstore-conformance");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let must_fail = name.ends_with("_fail");
+        let artifact = if case.join("artifact").exists() {
+            case.join("artifact")
+        } else {
+            root.join("a.txt")
+        };
+        let artifact_arg = match mode {
+            Mode::File => artifact.to_string_lossy().into_owned(),
+            Mode::Digest => sha256_arg(&artifact),
+        };
+        let bundle = case.join("bundle.sigstore.json");
+        let mut args: Vec<String> = vec![
+            "verify-bundle".into(),
+            "--bundle".into(),
+            bundle.to_string_lossy().into_owned(),
+        ];
+        if case.join("key.pub").exists() {
+            args.push("--key".into());
+            args.push(case.join("key.pub").to_string_lossy().into_owned());
+        } else {
+            args.push("--certificate-identity".into());
+            args.push(
+                read_trimmed(&case.join("identity")).unwrap_or_else(|| DEFAULT_IDENTITY.into()),
+            );
+            args.push("--certificate-oidc-issuer".into());
+            args.push(read_trimmed(&case.join("issuer")).unwrap_or_else(|| DEFAULT_ISSUER.into()));
+        }
+        if case.join("trusted_root.json").exists() {
+            args.push("--trusted-root".into());
+            args.push(
+                case.join("trusted_root.json")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+        args.push(artifact_arg);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, output) = dhi_verify(&argv);
+        // A failing case must fail cleanly (1 verification failed, or 2 for an
+        // unparsable key/root), never crash or report "could not complete".
+        let ok = if must_fail {
+            code == 1 || code == 2
+        } else {
+            code == 0
+        };
+        if ok {
+            passed += 1;
+        } else {
+            failures.push(format!("{name}: exit {code}: {}", output.trim()));
+        }
+    }
+    (passed, cases.len(), failures)
+}
+
+// --- Sigstore conformance: both modes -------------------------------------
+
+#[test]
+fn every_conformance_case_gives_the_expected_result_in_file_mode() {
+    let (passed, total, failures) = run_conformance(Mode::File);
+    eprintln!("conformance (file mode): {passed}/{total}");
+    assert!(total >= 36, "expected at least 36 cases, found {total}");
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_conformance_case_gives_the_expected_result_in_digest_mode() {
+    let (passed, total, failures) = run_conformance(Mode::Digest);
+    eprintln!("conformance (digest mode): {passed}/{total}");
+    assert!(total >= 36, "expected at least 36 cases, found {total}");
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+// --- Keyless vectors (local CA, CT log and Rekor-style log) -----------------
+
+fn keyless_args<'a>(bundle: &'a str, root: &'a str, artifact: &'a str) -> Vec<&'a str> {
+    vec![
+        "verify-bundle",
+        "--bundle",
+        bundle,
+        "--certificate-identity",
+        KEYLESS_IDENTITY,
+        "--certificate-oidc-issuer",
+        KEYLESS_ISSUER,
+        "--trusted-root",
+        root,
+        artifact,
+    ]
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn keyless_blob_bundle_verifies_with_its_root_and_identity_in_both_modes() {
+    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
+    let root = s(&testdata("keyless/trusted_root.json"));
+    let artifact = testdata("keyless/artifact.txt");
+    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, &s(&artifact)));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(KEYLESS_IDENTITY), "{out}");
+    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, &sha256_arg(&artifact)));
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn keyless_dsse_bundle_verifies_for_its_subject_digest() {
+    let bundle = s(&testdata("keyless/bundle-dsse.sigstore.json"));
+    let root = s(&testdata("keyless/trusted_root.json"));
+    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, KEYLESS_DSSE_SUBJECT));
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn keyless_dsse_bundle_fails_for_a_digest_that_is_not_a_subject() {
+    let bundle = s(&testdata("keyless/bundle-dsse.sigstore.json"));
+    let root = s(&testdata("keyless/trusted_root.json"));
+    let other = format!("sha256:{}", "ab".repeat(32));
+    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, &other));
+    assert_eq!(code, 1, "{out}");
+}
+
+#[test]
+fn every_keyless_negative_bundle_fails() {
+    let root = s(&testdata("keyless/trusted_root.json"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(testdata("keyless/negative")).unwrap() {
+        let path = entry.unwrap().path();
+        for artifact in [
+            s(&testdata("keyless/artifact.txt")),
+            KEYLESS_DSSE_SUBJECT.into(),
+        ] {
+            let (code, out) = dhi_verify(&keyless_args(&s(&path), &root, &artifact));
+            assert_eq!(code, 1, "{} with {artifact}: {out}", path.display());
+        }
+        n += 1;
+    }
+    assert!(n >= 6, "expected at least 6 negative bundles, found {n}");
+}
+
+#[test]
+fn keyless_bundle_with_wrong_identity_fails() {
+    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
+    let root = s(&testdata("keyless/trusted_root.json"));
+    let artifact = s(&testdata("keyless/artifact.txt"));
+    let mut args = keyless_args(&bundle, &root, &artifact);
+    args[4] = "https://github.com/example/other/.github/workflows/build.yml@refs/heads/main";
+    let (code, out) = dhi_verify(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("identity mismatch"), "{out}");
+}
+
+#[test]
+fn keyless_bundle_with_wrong_issuer_fails() {
+    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
+    let root = s(&testdata("keyless/trusted_root.json"));
+    let artifact = s(&testdata("keyless/artifact.txt"));
+    let mut args = keyless_args(&bundle, &root, &artifact);
+    args[6] = "https://accounts.google.com";
+    let (code, out) = dhi_verify(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("issuer mismatch"), "{out}");
+}
+
+#[test]
+fn keyless_bundle_with_wrong_root_fails() {
+    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
+    let artifact = s(&testdata("keyless/artifact.txt"));
+    // The embedded public-good root (no --trusted-root) does not trust the local CA.
+    let (code, out) = dhi_verify(&[
+        "verify-bundle",
+        "--bundle",
+        &bundle,
+        "--certificate-identity",
+        KEYLESS_IDENTITY,
+        "--certificate-oidc-issuer",
+        KEYLESS_ISSUER,
+        &artifact,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    // And a root from a different instance (a conformance case's) does not either.
+    let other = s(&testdata(
+        "sigstore-conformance/rekor2-happy-path/trusted_root.json",
+    ));
+    let (code, out) = dhi_verify(&keyless_args(&bundle, &other, &artifact));
+    assert_eq!(code, 1, "{out}");
+}
+
+#[test]
+fn identity_regexp_is_anchored() {
+    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
+    let root = s(&testdata("keyless/trusted_root.json"));
+    let artifact = s(&testdata("keyless/artifact.txt"));
+    let run = |identity_re: &str, issuer_re: &str| {
+        dhi_verify(&[
+            "verify-bundle",
+            "--bundle",
+            &bundle,
+            "--certificate-identity-regexp",
+            identity_re,
+            "--certificate-oidc-issuer-regexp",
+            issuer_re,
+            "--trusted-root",
+            &root,
+            &artifact,
+        ])
+    };
+    let (code, out) = run(
+        r"https://github\.com/example/dhi-demo/.*",
+        r"https://token\.actions\.githubusercontent\.com",
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(r"github\.com/example/dhi-demo", r"https://token.*");
+    assert_eq!(code, 1, "unanchored substring must not match: {out}");
+    let (code, out) = run(r"https://github\.com/example/dhi-demo/.*", r"token");
+    assert_eq!(code, 1, "unanchored issuer substring must not match: {out}");
+}
+
+// --- Real Docker (DHI) bundles: key dhi-2, production Rekor, RFC 3161 --------
+
+/// (bundle, artifact argument as file path or sha256:) for each real DHI bundle.
+fn dhi_cases() -> Vec<(PathBuf, String)> {
+    let dir = testdata("dhi-advisories");
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bundle = entry.unwrap().path();
+        let name = bundle.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(artifact_name) = name.strip_suffix(".sig") else {
+            continue;
+        };
+        let artifact = dir.join(artifact_name);
+        let arg = if artifact.exists() {
+            s(&artifact)
+        } else {
+            // Only the digest is committed: `<artifact>.sha256` holds `hex  name`.
+            let line =
+                std::fs::read_to_string(dir.join(format!("{artifact_name}.sha256"))).unwrap();
+            format!("sha256:{}", line.split_whitespace().next().unwrap())
+        };
+        cases.push((bundle, arg));
+    }
+    cases.sort();
+    cases
+}
+
+#[test]
+fn dhi_bundles_verify_with_dhi2_and_the_embedded_public_good_root() {
+    let key = s(&testdata("dhi-advisories/dhi-2.pub"));
+    let cases = dhi_cases();
+    assert_eq!(cases.len(), 4);
+    for (bundle, artifact) in &cases {
+        let (code, out) = dhi_verify(&[
+            "verify-bundle",
+            "--bundle",
+            &s(bundle),
+            "--key",
+            &key,
+            artifact,
+        ]);
+        assert_eq!(code, 0, "{}: {out}", bundle.display());
+        assert!(
+            out.contains("118ba556dd52f4aec67018efd316c285c783cd3e54cc0f4527605715c643887c"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn dhi_bundles_fail_with_dhi1() {
+    let key = s(&testdata("dhi-advisories/dhi-1.pub"));
+    for (bundle, artifact) in dhi_cases() {
+        let (code, out) = dhi_verify(&[
+            "verify-bundle",
+            "--bundle",
+            &s(&bundle),
+            "--key",
+            &key,
+            &artifact,
+        ]);
+        assert_eq!(code, 1, "{}: {out}", bundle.display());
+    }
+}
+
+#[test]
+fn dhi_bundle_fails_with_one_flipped_artifact_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    bytes[10] ^= 0x01;
+    let artifact = dir.path().join("CVE-2022-35929.json");
+    std::fs::write(&artifact, &bytes).unwrap();
+    let (code, out) = dhi_verify(&[
+        "verify-bundle",
+        "--bundle",
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
+        "--key",
+        &s(&testdata("dhi-advisories/dhi-2.pub")),
+        &s(&artifact),
+    ]);
+    assert_eq!(code, 1, "{out}");
+}
+
+fn tampered_set_bundle() -> Vec<u8> {
+    let raw = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let mut bundle: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let set = &mut bundle["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]
+        ["signedEntryTimestamp"];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut sig = b64.decode(set.as_str().unwrap()).unwrap();
+    let i = sig.len() - 5;
+    sig[i] ^= 0x01;
+    *set = b64.encode(sig).into();
+    serde_json::to_vec(&bundle).unwrap()
+}
+
+#[test]
+fn dhi_bundle_fails_with_a_tampered_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("tampered.sig");
+    std::fs::write(&bundle, tampered_set_bundle()).unwrap();
+    let (code, out) = dhi_verify(&[
+        "verify-bundle",
+        "--bundle",
+        &s(&bundle),
+        "--key",
+        &s(&testdata("dhi-advisories/dhi-2.pub")),
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
+    ]);
+    assert_eq!(code, 1, "{out}");
+}
+
+// --- Exit codes for usage problems -----------------------------------------
+
+#[test]
+fn unreadable_key_is_a_usage_error() {
+    let (code, out) = dhi_verify(&[
+        "verify-bundle",
+        "--bundle",
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
+        "--key",
+        "/nonexistent/key.pub",
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
+    ]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn unparsable_trusted_root_is_a_usage_error() {
+    let (code, out) = dhi_verify(&[
+        "verify-bundle",
+        "--bundle",
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
+        "--key",
+        &s(&testdata("dhi-advisories/dhi-2.pub")),
+        "--trusted-root",
+        &s(&testdata("dhi-advisories/dhi-2.pub")),
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
+    ]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn artifact_that_is_neither_file_nor_digest_is_a_usage_error() {
+    for bad in ["/nonexistent/file", "sha256:abcd", "sha512:00"] {
+        let (code, out) = dhi_verify(&[
+            "verify-bundle",
+            "--bundle",
+            &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
+            "--key",
+            &s(&testdata("dhi-advisories/dhi-2.pub")),
+            bad,
+        ]);
+        assert_eq!(code, 2, "{bad}: {out}");
+    }
+}
+
+#[test]
+fn key_together_with_identity_is_a_usage_error() {
+    let (code, out) = dhi_verify(&[
+        "verify-bundle",
+        "--bundle",
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
+        "--key",
+        &s(&testdata("dhi-advisories/dhi-2.pub")),
+        "--certificate-identity",
+        "x",
+        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
+    ]);
+    assert_eq!(code, 2, "{out}");
+}
+
+// --- The library directly: error variants ----------------------------------
+
+fn keyless_trust() -> SigstoreTrust {
+    SigstoreTrust::from_trusted_root_json(
+        &std::fs::read(testdata("keyless/trusted_root.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn keyless_policy() -> BundlePolicy {
+    BundlePolicy::Identity {
+        issuer: Matcher::exact(KEYLESS_ISSUER),
+        subject: Matcher::exact(KEYLESS_IDENTITY),
+    }
+}
+
+#[test]
+fn library_reports_who_signed_and_when_for_the_keyless_dsse_bundle() {
+    let bundle = std::fs::read(testdata("keyless/bundle-dsse.sigstore.json")).unwrap();
+    let digest: [u8; 32] = hex::decode(&KEYLESS_DSSE_SUBJECT[7..])
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let v = verify_bundle(
+        &bundle,
+        Artifact::Digest(digest),
+        &keyless_policy(),
+        &keyless_trust(),
+    )
+    .unwrap();
+    assert_eq!(
+        v.signer(),
+        &Signer::Certificate {
+            identity: KEYLESS_IDENTITY.into(),
+            issuer: KEYLESS_ISSUER.into()
+        }
+    );
+    assert_eq!(v.integrated_time(), Some(1_735_689_630));
+    let statement: serde_json::Value = serde_json::from_slice(v.statement().unwrap()).unwrap();
+    assert_eq!(statement["subject"][0]["name"], "127.0.0.1:5055/dhi/demo");
+}
+
+#[test]
+fn library_names_the_failed_step_for_keyless_negatives() {
+    let trust = keyless_trust();
+    let artifact = std::fs::read(testdata("keyless/artifact.txt")).unwrap();
+    let digest: [u8; 32] = hex::decode(&KEYLESS_DSSE_SUBJECT[7..])
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let check = |file: &str, artifact: Artifact<'_>| {
+        let bundle = std::fs::read(testdata(&format!("keyless/negative/{file}"))).unwrap();
+        verify_bundle(&bundle, artifact, &keyless_policy(), &trust).unwrap_err()
+    };
+    let e = check("neg-set.json", Artifact::Bytes(&artifact));
+    assert!(matches!(e, BundleError::TransparencyLog { .. }), "{e:?}");
+    let e = check("neg-proofhash.json", Artifact::Bytes(&artifact));
+    assert!(matches!(e, BundleError::TransparencyLog { .. }), "{e:?}");
+    let e = check("neg-checkpoint.json", Artifact::Bytes(&artifact));
+    assert!(matches!(e, BundleError::TransparencyLog { .. }), "{e:?}");
+    let e = check("neg-dssesig.json", Artifact::Digest(digest));
+    assert!(matches!(e, BundleError::Signature { .. }), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Fail);
+}
+
+#[test]
+fn library_rejects_a_keyed_bundle_under_an_identity_policy_and_vice_versa() {
+    let trust = SigstoreTrust::public_good().unwrap();
+    let bundle = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let artifact = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    let e = verify_bundle(
+        &bundle,
+        Artifact::Bytes(&artifact),
+        &keyless_policy(),
+        &trust,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        BundleError::SignerKindMismatch {
+            expected: "certificate",
+            ..
+        }
+    ));
+    let key =
+        PublicKey::from_pem_or_der(&std::fs::read(testdata("dhi-advisories/dhi-2.pub")).unwrap())
+            .unwrap();
+    let keyless = std::fs::read(testdata("keyless/bundle-blob.sigstore.json")).unwrap();
+    let e = verify_bundle(
+        &keyless,
+        Artifact::Bytes(b"x"),
+        &BundlePolicy::Key(key),
+        &trust,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        BundleError::SignerKindMismatch {
+            expected: "public key",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn library_reports_dhi2_fingerprint_and_rejects_tampered_set_as_a_log_failure() {
+    let trust = SigstoreTrust::public_good().unwrap();
+    let key =
+        PublicKey::from_pem_or_der(&std::fs::read(testdata("dhi-advisories/dhi-2.pub")).unwrap())
+            .unwrap();
+    let policy = BundlePolicy::Key(key);
+    let bundle = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let artifact = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    let v = verify_bundle(&bundle, Artifact::Bytes(&artifact), &policy, &trust).unwrap();
+    let Signer::Key { fingerprint } = v.signer() else {
+        panic!("expected a key signer")
+    };
+    assert_eq!(
+        hex::encode(fingerprint),
+        "118ba556dd52f4aec67018efd316c285c783cd3e54cc0f4527605715c643887c"
+    );
+    assert_eq!(v.integrated_time(), Some(1_775_130_813));
+    let e = verify_bundle(
+        &tampered_set_bundle(),
+        Artifact::Bytes(&artifact),
+        &policy,
+        &trust,
+    )
+    .unwrap_err();
+    assert!(matches!(e, BundleError::TransparencyLog { .. }), "{e:?}");
+    let mut flipped = artifact.clone();
+    flipped[0] ^= 1;
+    let e = verify_bundle(&bundle, Artifact::Bytes(&flipped), &policy, &trust).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BundleError::ArtifactMismatch { .. } | BundleError::Signature { .. }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn library_never_panics_on_garbage_bundles() {
+    let trust = SigstoreTrust::public_good().unwrap();
+    for junk in [
+        &b""[..],
+        b"{}",
+        b"null",
+        b"[]",
+        b"{\"mediaType\":1}",
+        &[0xff; 64],
+    ] {
+        let e = verify_bundle(junk, Artifact::Bytes(b"x"), &keyless_policy(), &trust).unwrap_err();
+        assert!(matches!(e, BundleError::MalformedBundle { .. }), "{e:?}");
+    }
+}
+
+#[test]
+fn library_accepts_both_v0_3_media_types() {
+    let trust = SigstoreTrust::public_good().unwrap();
+    let key =
+        PublicKey::from_pem_or_der(&std::fs::read(testdata("dhi-advisories/dhi-2.pub")).unwrap())
+            .unwrap();
+    let policy = BundlePolicy::Key(key);
+    let raw = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let artifact = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    let mut bundle: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(
+        bundle["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    verify_bundle(&raw, Artifact::Bytes(&artifact), &policy, &trust).unwrap();
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.3".into();
+    let alt = serde_json::to_vec(&bundle).unwrap();
+    verify_bundle(&alt, Artifact::Bytes(&artifact), &policy, &trust).unwrap();
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.9+json".into();
+    let unknown = serde_json::to_vec(&bundle).unwrap();
+    let e = verify_bundle(&unknown, Artifact::Bytes(&artifact), &policy, &trust).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BundleError::MalformedBundle { .. } | BundleError::Unsupported { .. }
+        ),
+        "{e:?}"
+    );
+}
+
+// --- Benchmark (not a timed test) ------------------------------------------
+//
+// cargo test --release -p dhi-verify-cli --test conformance -- --ignored --nocapture bench_
+
+fn bench(name: &str, iterations: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let start = std::time::Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    let per = start.elapsed().as_secs_f64() / f64::from(iterations);
+    eprintln!("{name}: {:.1} µs each, {:.0}/s", per * 1e6, 1.0 / per);
+    per
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture in release mode"]
+fn bench_in_process_bundle_verification() {
+    use sigstore_verify::crypto::{KeyPair, VerificationKey};
+    let n = 2000;
+    // The floor: one ECDSA P-256 verification with the same backend.
+    let pair = KeyPair::generate_ecdsa_p256().unwrap();
+    let key = VerificationKey::from_spki(&pair.public_key_der().unwrap()).unwrap();
+    let sig = pair.sign(b"floor").unwrap();
+    let ecdsa = bench("one ECDSA P-256 verification (aws-lc-rs)", n * 5, || {
+        key.verify(b"floor", &sig).unwrap();
+    });
+
+    let trust = SigstoreTrust::public_good().unwrap();
+    let dhi_key =
+        PublicKey::from_pem_or_der(&std::fs::read(testdata("dhi-advisories/dhi-2.pub")).unwrap())
+            .unwrap();
+    let dhi_policy = BundlePolicy::Key(dhi_key);
+    let dhi_bundle = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let dhi_artifact = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    let dhi = bench(
+        "DHI advisory bundle (key, Rekor v1 SET+proof+checkpoint, RFC 3161)",
+        n,
+        || {
+            verify_bundle(
+                &dhi_bundle,
+                Artifact::Bytes(&dhi_artifact),
+                &dhi_policy,
+                &trust,
+            )
+            .unwrap();
+        },
+    );
+
+    let ktrust = keyless_trust();
+    let policy = keyless_policy();
+    let blob = std::fs::read(testdata("keyless/bundle-blob.sigstore.json")).unwrap();
+    let artifact = std::fs::read(testdata("keyless/artifact.txt")).unwrap();
+    let keyless = bench(
+        "keyless blob bundle (Fulcio chain, SCT, SET, proof, checkpoint)",
+        n,
+        || {
+            verify_bundle(&blob, Artifact::Bytes(&artifact), &policy, &ktrust).unwrap();
+        },
+    );
+    let dsse = std::fs::read(testdata("keyless/bundle-dsse.sigstore.json")).unwrap();
+    let digest: [u8; 32] = hex::decode(&KEYLESS_DSSE_SUBJECT[7..])
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let keyless_dsse = bench("keyless DSSE bundle", n, || {
+        verify_bundle(&dsse, Artifact::Digest(digest), &policy, &ktrust).unwrap();
+    });
+    let load = bench(
+        "loading + preparing the embedded public-good root",
+        200,
+        || {
+            SigstoreTrust::public_good().unwrap();
+        },
+    );
+    eprintln!(
+        "ratios to one ECDSA verification: DHI {:.1}x, keyless {:.1}x, keyless DSSE {:.1}x, root load {:.1}x",
+        dhi / ecdsa,
+        keyless / ecdsa,
+        keyless_dsse / ecdsa,
+        load / ecdsa
+    );
+}
+
+// --- Legacy cosign Rekor bundle, rebuilt from a real production entry -------
+
+/// Rebuilds the `dev.sigstore.cosign/bundle` annotation cosign would write from
+/// the Rekor v1 entry in Docker's real v0.3 bundle: same SET, same body.
+fn legacy_rekor_bundle_from_real_entry() -> (serde_json::Value, Vec<u8>, Vec<u8>) {
+    let raw = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
+    let bundle: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let log_id = hex::encode(
+        b64.decode(entry["logId"]["keyId"].as_str().unwrap())
+            .unwrap(),
+    );
+    let legacy = serde_json::json!({
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": entry["integratedTime"].as_str().unwrap().parse::<i64>().unwrap(),
+            "logIndex": entry["logIndex"].as_str().unwrap().parse::<i64>().unwrap(),
+            "logID": log_id,
+        }
+    });
+    let signature = b64
+        .decode(bundle["messageSignature"]["signature"].as_str().unwrap())
+        .unwrap();
+    let payload = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    (legacy, signature, payload)
+}
+
+#[test]
+fn legacy_rekor_bundle_from_a_real_docker_entry_verifies_with_the_production_rekor_key() {
+    use dhi_verify::sigstore::verify_cosign_rekor_bundle;
+    let trust = SigstoreTrust::public_good().unwrap();
+    let (legacy, signature, payload) = legacy_rekor_bundle_from_real_entry();
+    let entry =
+        verify_cosign_rekor_bundle(legacy.to_string().as_bytes(), &signature, &payload, &trust)
+            .unwrap();
+    assert_eq!(entry.integrated_time(), 1_775_130_813);
+    assert_eq!(entry.log_index(), 1_216_298_683);
+    assert_eq!(
+        entry.log_id(),
+        "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
+    );
+
+    // Tampering with what the SET covers breaks it.
+    let mut later = legacy.clone();
+    later["Payload"]["integratedTime"] = 1_775_130_814i64.into();
+    let e = verify_cosign_rekor_bundle(later.to_string().as_bytes(), &signature, &payload, &trust)
+        .unwrap_err();
+    assert!(matches!(e, BundleError::SetInvalid { .. }), "{e:?}");
+    let mut index = legacy.clone();
+    index["Payload"]["logIndex"] = 1_216_298_684i64.into();
+    let e = verify_cosign_rekor_bundle(index.to_string().as_bytes(), &signature, &payload, &trust)
+        .unwrap_err();
+    assert!(matches!(e, BundleError::SetInvalid { .. }), "{e:?}");
+
+    // A genuine entry for another payload does not vouch for this one.
+    let mut other = payload.clone();
+    other[0] ^= 1;
+    let e = verify_cosign_rekor_bundle(legacy.to_string().as_bytes(), &signature, &other, &trust)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BundleError::EntryMismatch {
+                field: "spec.data.hash",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    // A log the trusted root does not know is refused.
+    let keyless = keyless_trust();
+    let e = verify_cosign_rekor_bundle(
+        legacy.to_string().as_bytes(),
+        &signature,
+        &payload,
+        &keyless,
+    )
+    .unwrap_err();
+    assert!(matches!(e, BundleError::UnknownLog { .. }), "{e:?}");
+}

@@ -1,0 +1,40 @@
+//! Sigstore verification: bundles (keyed and keyless), trusted roots, identity matching, and cosign's legacy Rekor bundle.
+//!
+//! Pure functions over bytes and prepared trust: no network, no disk. Built on
+//! `sigstore-verify` (sigstore/sigstore-rust); see `docs/sigstore.md` for what
+//! it checks, what this module adds, and the one clock read it makes (the
+//! "integrated time is not in the future" sanity check inside `sigstore-verify`).
+//!
+//! ```no_run
+//! use dhi_verify::sigstore::{verify_bundle, Artifact, BundlePolicy, Matcher, SigstoreTrust};
+//! # fn main() -> Result<(), dhi_verify::sigstore::BundleError> {
+//! let trust = SigstoreTrust::public_good()?;
+//! let policy = BundlePolicy::Identity {
+//!     issuer: Matcher::exact("https://token.actions.githubusercontent.com"),
+//!     subject: Matcher::regex(r"https://github\.com/org/app/.*")?,
+//! };
+//! let bundle = b"{...}";
+//! let verified = verify_bundle(bundle, Artifact::Bytes(b"hello"), &policy, &trust)?;
+//! println!("signed by {:?} at {:?}", verified.signer(), verified.signed_at());
+//! # Ok(()) }
+//! ```
+
+// Tests may unwrap: a panic there is a failed test, not a crash on input.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod bundle;
+mod cosign_rekor;
+pub mod danger;
+mod error;
+mod identity;
+mod trusted_root;
+
+pub use bundle::{
+    verify_bundle, Artifact, BundlePolicy, PublicKey, Signer, VerifiedBundle, MAX_BUNDLE_SIZE,
+};
+pub use cosign_rekor::{
+    verify_cosign_rekor_bundle, VerifiedLogEntry, MAX_COSIGN_REKOR_BUNDLE_SIZE,
+};
+pub use error::{BundleError, ErrorClass};
+pub use identity::Matcher;
+pub use trusted_root::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};
