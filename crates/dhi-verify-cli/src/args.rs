@@ -35,6 +35,17 @@ pub enum Format {
     Json,
 }
 
+/// Transparency-log policy.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tlog {
+    /// Ignore log entries (a downgrade, reported as a skipped check).
+    Never,
+    /// Verify log entries when present (default).
+    IfPresent,
+    /// Require a verified log entry on every signature that counts.
+    Always,
+}
+
 /// `dhi-verify image`.
 #[derive(Args, Debug)]
 #[command(
@@ -62,6 +73,12 @@ pub struct ImageArgs {
     /// (provenance and sbom).
     #[arg(long = "require", value_name = "TYPE")]
     pub requires: Vec<String>,
+    /// Transparency-log entries on signatures (cosign's dev.sigstore.cosign/bundle).
+    #[arg(long, value_enum, default_value_t = Tlog::IfPresent)]
+    pub tlog: Tlog,
+    /// Trust the transparency logs of this Sigstore trusted_root.json instead of the public-good ones.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// Largest in-toto statement to read, in bytes (default 64 MiB).
     #[arg(long, value_name = "BYTES")]
     pub max_statement_size: Option<u64>,

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use dhi_verify::{
-    Error, Limits, Outcome, Platform, Policy, Reference, TrustRoot, TrustedKey, Verifier,
+    Error, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot, TrustedKey, Verifier,
 };
 
-use crate::args::{Format, ImageArgs};
+use crate::args::{Format, ImageArgs, Tlog};
 use crate::render;
 use crate::EXIT_USAGE;
 
@@ -27,11 +27,26 @@ fn build(args: &ImageArgs) -> Result<Verifier, String> {
         }
         TrustRoot::from_keys(keys)
     };
+    let trust = match &args.trusted_root {
+        None => trust,
+        Some(path) => {
+            let json = std::fs::read(path)
+                .map_err(|e| format!("reading trusted root {}: {e}", path.display()))?;
+            let logs = dhi_verify::sigstore::SigstoreTrust::from_trusted_root_json(&json)
+                .map_err(|e| format!("trusted root {}: {e}", path.display()))?;
+            trust.with_transparency_logs(logs)
+        }
+    };
     let policy = if args.requires.is_empty() {
         Policy::dhi_default()
     } else {
         Policy::requiring(&args.requires).map_err(|e| e.to_string())?
     };
+    let policy = policy.with_tlog(match args.tlog {
+        Tlog::Never => TlogMode::Never,
+        Tlog::IfPresent => TlogMode::IfPresent,
+        Tlog::Always => TlogMode::Always,
+    });
     let mut builder = Verifier::builder().trust(trust).policy(policy);
     if args.all_platforms {
         builder = builder.all_platforms();

@@ -136,6 +136,12 @@ pub enum Tamper {
     IndexBytes,
     /// The first platform manifest's bytes changed after its digest was recorded.
     PlatformManifestBytes,
+    /// The Rekor bundle's SET does not cover what it says (integratedTime moved by one second).
+    TlogForgedTime,
+    /// The Rekor bundle's body logs another payload.
+    TlogOtherPayload,
+    /// The target's signature has no Rekor bundle (the others do).
+    TlogMissing,
 }
 
 /// A DHI-shaped image to write.
@@ -150,8 +156,10 @@ pub struct DhiImage {
     pub tamper_target: PredicateKind,
     /// Write `sha256-<hex>` fallback tags (as `regctl image copy --referrers` does).
     pub fallback_tags: bool,
-    /// Extra bytes of padding in the SBOM statements (for size tests).
+    /// Extra bytes of padding in the CycloneDX statements (for size tests).
     pub sbom_padding: usize,
+    /// Attach a legacy cosign Rekor bundle from this log to every signature.
+    pub rekor: Option<crate::rekor::TestRekor>,
 }
 
 /// What was written, for assertions.
@@ -208,6 +216,7 @@ impl DhiImage {
             tamper_target: PredicateKind::ProvenanceV1,
             fallback_tags: true,
             sbom_padding: 0,
+            rekor: None,
         }
     }
 
@@ -223,6 +232,12 @@ impl DhiImage {
 
     pub fn kinds(mut self, kinds: &[PredicateKind]) -> Self {
         self.kinds = kinds.to_vec();
+        self
+    }
+
+    /// Attach legacy cosign Rekor bundles from `TestRekor::default()`.
+    pub fn with_rekor(mut self) -> Self {
+        self.rekor = Some(crate::rekor::TestRekor::default());
         self
     }
 
@@ -415,6 +430,29 @@ impl DhiImage {
                     };
                     let mut layer = payload.descriptor();
                     layer["annotations"] = json!({"dev.cosignproject.cosign/signature": signature});
+                    if let Some(rekor) = &self.rekor {
+                        if !self.is(Tamper::TlogMissing, pi, kind) {
+                            use base64::Engine as _;
+                            let der = base64::engine::general_purpose::STANDARD
+                                .decode(&signature)
+                                .unwrap_or_default();
+                            let logged_payload: &[u8] =
+                                if self.is(Tamper::TlogOtherPayload, pi, kind) {
+                                    b"another payload"
+                                } else {
+                                    &payload_bytes
+                                };
+                            let body = rekor.body(logged_payload, &der, key);
+                            let t = crate::rekor::INTEGRATED_TIME;
+                            let written = if self.is(Tamper::TlogForgedTime, pi, kind) {
+                                t + 1
+                            } else {
+                                t
+                            };
+                            layer["annotations"]["dev.sigstore.cosign/bundle"] =
+                                json!(rekor.bundle(&body, t, written));
+                        }
+                    }
                     let sig_subject = if self.is(Tamper::SignatureSubjectOther, pi, kind) {
                         built[(ki + 1) % built.len()].1.descriptor()
                     } else {

@@ -36,6 +36,22 @@ impl TestKey {
             .unwrap()
     }
 
+    /// The DER SubjectPublicKeyInfo.
+    pub fn public_der(&self) -> Vec<u8> {
+        self.key
+            .verifying_key()
+            .to_public_key_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec()
+    }
+
+    /// The ASN.1 DER ECDSA signature over SHA-256(`msg`).
+    pub fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
+        let sig: Signature = self.key.sign(msg);
+        sig.to_der().as_bytes().to_vec()
+    }
+
     /// Base64 of the ASN.1 DER ECDSA signature over SHA-256(`payload`), as in
     /// the `dev.cosignproject.cosign/signature` annotation.
     pub fn sign_b64(&self, payload: &[u8]) -> String {

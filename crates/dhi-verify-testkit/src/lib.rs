@@ -13,7 +13,9 @@
 pub mod image;
 pub mod keys;
 pub mod layout;
+pub mod rekor;
 
 pub use image::{AttestationInfo, DhiImage, Fixture, PredicateKind, Tamper};
 pub use keys::TestKey;
 pub use layout::LayoutWriter;
+pub use rekor::TestRekor;

@@ -7,20 +7,23 @@
 //! out. Nothing here reads the network, the disk or the clock.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
 
 use crate::digest::Digest;
 use crate::discover::{AttestationEvidence, Evidence, PlatformEvidence, SignatureEvidence};
 use crate::error::{Outcome, VerifyError};
 use crate::limits::Limits;
 use crate::oci::{annotation, media_type, Descriptor, ImageManifest, Manifest};
-use crate::policy::Policy;
+use crate::policy::{Policy, TlogMode};
 use crate::requirement::describe_predicate_type;
 use crate::signature::simple_signing::{check_payload_claims, verify_signature};
+use crate::sigstore::{verify_cosign_rekor_bundle, VerifiedLogEntry};
 use crate::statement::check_statement;
 use crate::trust::{TrustRoot, TrustedKey};
 use crate::verdict::{
-    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, Verdict,
+    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, TlogStatus, Verdict,
     VerifiedAttestation, SCHEMA_VERSION,
 };
 
@@ -61,14 +64,19 @@ fn declared_predicate_type(m: &ImageManifest, layer: &Descriptor) -> Result<Stri
     Ok(manifest_pt.to_owned())
 }
 
-/// Checks one signature over the attestation manifest `signed`; returns the
-/// key that verified it.
+/// A signature that verified: the key, and the log entry when there was one.
+struct SignatureOk<'t> {
+    key: &'t TrustedKey,
+    log: Option<VerifiedLogEntry>,
+}
+
+/// Checks one signature over the attestation manifest `signed`.
 fn verify_one_signature<'t>(
     sig: &SignatureEvidence,
     signed: &Digest,
     predicate_type: Option<&str>,
     ctx: &Context<'t>,
-) -> Result<&'t TrustedKey, VerifyError> {
+) -> Result<SignatureOk<'t>, VerifyError> {
     let m = sig.manifest.as_ref().map_err(|e| VerifyError::Content {
         step: "signature manifest",
         source: e.clone(),
@@ -118,25 +126,87 @@ fn verify_one_signature<'t>(
             })
         }
     };
+    // DHI-FORMAT.md §5: the log is policy — never required by the DHI
+    // default, always verified when present. A verified entry's integrated
+    // time is the signing time the key's validity window is judged at.
+    let log = match (
+        layer.annotation(annotation::COSIGN_BUNDLE),
+        ctx.policy.tlog(),
+    ) {
+        (_, TlogMode::Never) => None,
+        (None, TlogMode::IfPresent) => None,
+        (None, TlogMode::Always) => return Err(VerifyError::TransparencyLogRequired),
+        (Some(bundle), _) => Some(verify_log_entry(bundle, signature, payload, ctx)?),
+    };
+    let at = match &log {
+        Some(entry) => u64::try_from(entry.integrated_time())
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+            .map_err(|_| {
+                VerifyError::TransparencyLog(crate::sigstore::BundleError::MalformedBundle {
+                    reason: format!("negative integratedTime {}", entry.integrated_time()),
+                })
+            })?,
+        None => ctx.at,
+    };
     // cosign SIGNATURE_SPEC: the signature is over the exact payload bytes;
     // verify it before trusting anything the payload says.
-    let key = verify_signature(payload, signature, ctx.trust, ctx.at)?;
+    let key = verify_signature(payload, signature, ctx.trust, at)?;
+    if let Some(recorded) = log.as_ref().and_then(VerifiedLogEntry::body_public_key) {
+        let found = std::str::from_utf8(recorded)
+            .ok()
+            .and_then(|pem| TrustedKey::from_pem("log entry", pem).ok())
+            .map_or_else(|| Digest::of(recorded), |k| *k.fingerprint());
+        if found != *key.fingerprint() {
+            return Err(VerifyError::TransparencyLogKeyMismatch {
+                expected: *key.fingerprint(),
+                found,
+            });
+        }
+    }
     check_payload_claims(payload, signed, predicate_type)?;
-    Ok(key)
+    Ok(SignatureOk { key, log })
+}
+
+/// Verifies a legacy cosign Rekor bundle against the trusted logs.
+fn verify_log_entry(
+    bundle: &str,
+    signature_b64: &str,
+    payload: &[u8],
+    ctx: &Context<'_>,
+) -> Result<VerifiedLogEntry, VerifyError> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(signature_b64.trim())
+        .map_err(|e| VerifyError::SignatureEncoding {
+            reason: format!("base64: {e}"),
+        })?;
+    let logs = ctx.trust.transparency_logs().ok_or_else(|| {
+        VerifyError::TransparencyLog(crate::sigstore::BundleError::InvalidTrustedRoot {
+            reason: "the trust root holds no transparency log".into(),
+        })
+    })?;
+    verify_cosign_rekor_bundle(bundle.as_bytes(), &der, payload, logs)
+        .map_err(VerifyError::TransparencyLog)
 }
 
 fn signature_report(
     sig: &SignatureEvidence,
-    result: &Result<&TrustedKey, VerifyError>,
+    result: &Result<SignatureOk<'_>, VerifyError>,
+    tlog_mode: TlogMode,
 ) -> SignatureReport {
-    let tlog_entry = sig
+    let has_entry = sig
         .manifest
         .as_ref()
         .ok()
         .and_then(|m| m.layers.first())
         .is_some_and(|l| l.annotations.contains_key(annotation::COSIGN_BUNDLE));
+    let tlog = match (has_entry, tlog_mode, result) {
+        (false, _, _) => TlogStatus::Absent,
+        (true, TlogMode::Never, _) => TlogStatus::Ignored,
+        (true, _, Ok(ok)) if ok.log.is_some() => TlogStatus::Verified,
+        (true, _, _) => TlogStatus::Invalid,
+    };
     let (key, key_id) = match result {
-        Ok(k) => (Some(k.name().to_owned()), Some(*k.fingerprint())),
+        Ok(ok) => (Some(ok.key.name().to_owned()), Some(*ok.key.fingerprint())),
         Err(VerifyError::KeyNotUsable {
             key, fingerprint, ..
         }) => (Some(key.clone()), Some(*fingerprint)),
@@ -149,7 +219,12 @@ fn signature_report(
         key_id,
         verified: result.is_ok(),
         reason: result.as_ref().err().map(ToString::to_string),
-        tlog_entry,
+        tlog,
+        signed_at: result
+            .as_ref()
+            .ok()
+            .and_then(|ok| ok.log.as_ref())
+            .map(VerifiedLogEntry::integrated_time),
         error: result.as_ref().err().cloned(),
     }
 }
@@ -193,11 +268,11 @@ pub(crate) fn verify_attestation(
                 let reports = sigs
                     .iter()
                     .zip(&results)
-                    .map(|(s, r)| signature_report(s, r))
+                    .map(|(s, r)| signature_report(s, r, ctx.policy.tlog()))
                     .collect();
                 // One valid signature by a trusted key suffices (DHI-FORMAT.md §5).
                 let result = match results.iter().find_map(|r| r.as_ref().ok()) {
-                    Some(k) => Ok(*k),
+                    Some(ok) => Ok(ok.key),
                     None => Err(VerifyError::NoValidSignature {
                         tried: results.len(),
                         first: results
@@ -323,6 +398,13 @@ fn verify_platform(p: &PlatformEvidence, ctx: &Context<'_>) -> PlatformVerdict {
             Check::fail("referrers", format!("referrers of {digest}: {e}"))
                 .with_evidence([digest.to_string()]),
         ),
+    }
+    if ctx.policy.tlog() == TlogMode::Never {
+        // A downgrade in force is always visible (STYLE.md §6).
+        checks.push(Check::skip(
+            "tlog",
+            "transparency-log entries were not verified: policy tlog mode is never",
+        ));
     }
     for req in ctx.policy.requirements() {
         let id = format!("require.{}", req.name());

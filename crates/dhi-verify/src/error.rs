@@ -391,6 +391,22 @@ pub enum VerifyError {
         /// The parser's message.
         reason: String,
     },
+    /// The signature's transparency-log entry does not verify.
+    #[error("transparency-log entry does not verify: {0}")]
+    TransparencyLog(crate::sigstore::BundleError),
+    /// The policy requires a transparency-log entry and the signature has none.
+    #[error("the policy requires a transparency-log entry (dev.sigstore.cosign/bundle) and the signature has none")]
+    TransparencyLogRequired,
+    /// The log entry records another public key than the one that verified the signature.
+    #[error(
+        "transparency-log entry records key {found}, but the signature verified with {expected}"
+    )]
+    TransparencyLogKeyMismatch {
+        /// Fingerprint of the key that verified the signature.
+        expected: Digest,
+        /// Fingerprint of the key the log entry records (the digest of its bytes if unparsable).
+        found: Digest,
+    },
     /// `critical.type` is not `cosign container image signature`.
     #[error("payload critical.type is {found:?}, expected {expected:?}")]
     PayloadType {

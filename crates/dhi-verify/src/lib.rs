@@ -53,12 +53,12 @@ pub use discover::PlatformSelection;
 pub use error::{ConfigError, Error, ErrorClass, Outcome, SourceError, VerifyError};
 pub use limits::Limits;
 pub use platform::Platform;
-pub use policy::Policy;
+pub use policy::{Policy, TlogMode};
 pub use reference::Reference;
 pub use requirement::Requirement;
 pub use trust::{KeyState, TrustRoot, TrustedKey};
 pub use verdict::{
-    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, Verdict,
+    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, TlogStatus, Verdict,
     VerifiedAttestation,
 };
 pub use verifier::{Verifier, VerifierBuilder};

@@ -5,10 +5,24 @@
 use crate::error::ConfigError;
 use crate::requirement::Requirement;
 
+/// What to do with transparency-log entries on signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlogMode {
+    /// Ignore them, even when present (cosign's `--insecure-ignore-tlog`).
+    /// A downgrade: reported in the verdict as a skipped check.
+    Never,
+    /// Verify them when present; a signature without one still counts. The DHI default.
+    #[default]
+    IfPresent,
+    /// Require a verified entry on every signature that counts.
+    Always,
+}
+
 /// The rules a verified image must meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     requirements: Vec<Requirement>,
+    tlog: TlogMode,
 }
 
 impl Policy {
@@ -20,6 +34,7 @@ impl Policy {
                 .iter()
                 .filter_map(|r| Requirement::parse(r).ok())
                 .collect(),
+            tlog: TlogMode::IfPresent,
         }
     }
 
@@ -35,12 +50,24 @@ impl Policy {
                 .into_iter()
                 .map(|r| Requirement::parse(r.as_ref()))
                 .collect::<Result<_, _>>()?,
+            tlog: TlogMode::IfPresent,
         })
+    }
+
+    /// Sets the transparency-log mode.
+    pub fn with_tlog(mut self, mode: TlogMode) -> Self {
+        self.tlog = mode;
+        self
     }
 
     /// The required predicate types.
     pub fn requirements(&self) -> &[Requirement] {
         &self.requirements
+    }
+
+    /// The transparency-log mode.
+    pub fn tlog(&self) -> TlogMode {
+        self.tlog
     }
 }
 

@@ -6,6 +6,7 @@
 //! be reported by name; it never makes anything verified.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use p256::ecdsa::VerifyingKey;
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::error::ConfigError;
+use crate::sigstore::SigstoreTrust;
 
 /// Docker's DHI signing key `dhi-2`, active (docker-hardened-images/keyring `publickey/dhi-2.pub`).
 pub const DHI_2_PEM: &str = include_str!("../trust/dhi-2.pub");
@@ -168,11 +170,19 @@ pub enum KeyUnusable {
     },
 }
 
-/// The set of keys whose signatures count. Required to build a
-/// [`crate::Verifier`]: there is no "trust nothing" or "trust anything" default.
+/// The set of keys whose signatures count, and the transparency logs whose
+/// entries count. Required to build a [`crate::Verifier`]: there is no "trust
+/// nothing" or "trust anything" default.
 #[derive(Debug, Clone)]
 pub struct TrustRoot {
     keys: Vec<TrustedKey>,
+    logs: Option<Arc<SigstoreTrust>>,
+}
+
+/// The Sigstore public-good trusted root (for its Rekor log keys).
+fn public_good_logs() -> Option<Arc<SigstoreTrust>> {
+    // The embedded root is this crate's own file; a test proves it parses.
+    SigstoreTrust::public_good().ok().map(Arc::new)
 }
 
 impl TrustRoot {
@@ -186,14 +196,31 @@ impl TrustRoot {
         if let Ok(k) = TrustedKey::from_pem("dhi-1", DHI_1_PEM) {
             keys.push(k.inactive());
         }
-        TrustRoot { keys }
+        TrustRoot {
+            keys,
+            logs: public_good_logs(),
+        }
     }
 
-    /// A trust root holding exactly `keys`.
+    /// A trust root holding exactly `keys`, with the Sigstore public-good
+    /// Rekor log for transparency-log entries (as cosign does by default).
     pub fn from_keys(keys: impl IntoIterator<Item = TrustedKey>) -> Self {
         TrustRoot {
             keys: keys.into_iter().collect(),
+            logs: public_good_logs(),
         }
+    }
+
+    /// Trusts the transparency logs of `trust` (a private Sigstore instance's
+    /// `trusted_root.json`) instead of the public-good ones.
+    pub fn with_transparency_logs(mut self, trust: SigstoreTrust) -> Self {
+        self.logs = Some(Arc::new(trust));
+        self
+    }
+
+    /// The trusted transparency logs.
+    pub fn transparency_logs(&self) -> Option<&SigstoreTrust> {
+        self.logs.as_deref()
     }
 
     /// The keys.
@@ -221,6 +248,10 @@ mod tests {
             "118ba556dd52f4aec67018efd316c285c783cd3e54cc0f4527605715c643887c"
         );
         assert_eq!(root.keys()[1].state(), KeyState::Inactive);
+        assert!(
+            root.transparency_logs().is_some(),
+            "the public-good Rekor keys are embedded"
+        );
     }
 
     #[test]

@@ -134,11 +134,28 @@ pub struct SignatureReport {
     pub verified: bool,
     /// Why not.
     pub reason: Option<String>,
-    /// Whether a transparency-log bundle was attached (`dev.sigstore.cosign/bundle`).
-    pub tlog_entry: bool,
+    /// The transparency-log entry (`dev.sigstore.cosign/bundle`): `absent`,
+    /// `verified`, `ignored` (policy `never`) or `invalid`.
+    pub tlog: TlogStatus,
+    /// The verified signing time (the log's integrated time, Unix seconds), when known.
+    pub signed_at: Option<i64>,
     /// The typed failure behind `reason`.
     #[serde(skip)]
     pub error: Option<VerifyError>,
+}
+
+/// What became of a signature's transparency-log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlogStatus {
+    /// No entry attached.
+    Absent,
+    /// Attached and verified.
+    Verified,
+    /// Attached and not looked at (policy `never`).
+    Ignored,
+    /// Attached and did not verify (or was not reached).
+    Invalid,
 }
 
 /// Status of one check.
@@ -184,6 +201,15 @@ impl Check {
         Check {
             id: id.into(),
             status: CheckStatus::Fail,
+            message: message.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub(crate) fn skip(id: impl Into<String>, message: impl Into<String>) -> Self {
+        Check {
+            id: id.into(),
+            status: CheckStatus::Skip,
             message: message.into(),
             evidence: Vec::new(),
         }

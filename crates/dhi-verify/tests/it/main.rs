@@ -13,5 +13,8 @@ mod discovery;
 /// Platform selection against an index.
 mod platforms;
 
+/// Legacy cosign Rekor bundles on simple-signing signatures, and the tlog policy modes.
+mod tlog;
+
 /// The real DHI keys against a real Docker signature.
 mod real_signature;
