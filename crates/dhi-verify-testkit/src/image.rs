@@ -136,6 +136,10 @@ pub enum Tamper {
     IndexBytes,
     /// The first platform manifest's bytes changed after its digest was recorded.
     PlatformManifestBytes,
+    /// The attestation manifest's `subject` has the right digest but the wrong size.
+    AttestationSubjectSize,
+    /// The signature manifest's `subject` has the right digest but a non-manifest media type.
+    SignatureSubjectMediaType,
     /// The Rekor bundle's SET does not cover what it says (integratedTime moved by one second).
     TlogForgedTime,
     /// The Rekor bundle's body logs another payload.
@@ -362,10 +366,14 @@ impl DhiImage {
                 } else {
                     pblob
                 };
+                let mut subject = subject.descriptor();
+                if self.is(Tamper::AttestationSubjectSize, pi, kind) {
+                    subject["size"] = json!(pblob.size + 1);
+                }
                 let mut config = empty.descriptor();
                 config["data"] = json!("e30=");
                 let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": IN_TOTO, "config": config,
-                    "layers": layers, "subject": subject.descriptor(), "annotations": {"in-toto.io/predicate-type": pt}});
+                    "layers": layers, "subject": subject, "annotations": {"in-toto.io/predicate-type": pt}});
                 let manifest_blob = w.put_json(OCI_MANIFEST, &manifest);
                 if self.is(Tamper::StatementBytes, pi, kind) {
                     corrupt_later.push(statement.digest.clone());
@@ -453,11 +461,14 @@ impl DhiImage {
                                 json!(rekor.bundle(&body, t, written));
                         }
                     }
-                    let sig_subject = if self.is(Tamper::SignatureSubjectOther, pi, kind) {
+                    let mut sig_subject = if self.is(Tamper::SignatureSubjectOther, pi, kind) {
                         built[(ki + 1) % built.len()].1.descriptor()
                     } else {
                         manifest_blob.descriptor()
                     };
+                    if self.is(Tamper::SignatureSubjectMediaType, pi, kind) {
+                        sig_subject["mediaType"] = json!("application/octet-stream");
+                    }
                     let mut config = empty.descriptor();
                     config["data"] = json!("e30=");
                     let sig_manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": COSIGN_SIG, "config": config,

@@ -64,6 +64,34 @@ fn declared_predicate_type(m: &ImageManifest, layer: &Descriptor) -> Result<Stri
     Ok(manifest_pt.to_owned())
 }
 
+/// Checks the size and media type of a referrer's `subject` whose digest
+/// already matched: the digest binds the content, and a disagreeing size or
+/// type means the referrer was built for something else (Docker's verifier
+/// checks both too).
+fn check_subject_descriptor(
+    subject: &Descriptor,
+    expected: &Descriptor,
+    referrer: &'static str,
+) -> Result<(), VerifyError> {
+    if subject.size != expected.size {
+        return Err(VerifyError::SubjectDescriptor {
+            referrer,
+            field: "size",
+            expected: expected.size.to_string(),
+            found: subject.size.to_string(),
+        });
+    }
+    if !crate::oci::is_manifest_media_type(&subject.media_type) {
+        return Err(VerifyError::SubjectDescriptor {
+            referrer,
+            field: "mediaType",
+            expected: "an image manifest or index media type".into(),
+            found: subject.media_type.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// A signature that verified: the key, and the log entry when there was one.
 struct SignatureOk<'t> {
     key: &'t TrustedKey,
@@ -73,7 +101,7 @@ struct SignatureOk<'t> {
 /// Checks one signature over the attestation manifest `signed`.
 fn verify_one_signature<'t>(
     sig: &SignatureEvidence,
-    signed: &Digest,
+    signed_manifest: &Descriptor,
     predicate_type: Option<&str>,
     ctx: &Context<'t>,
 ) -> Result<SignatureOk<'t>, VerifyError> {
@@ -83,12 +111,17 @@ fn verify_one_signature<'t>(
     })?;
     // distribution-spec: a referrer's `subject` names the manifest it refers
     // to; a signature listed under one manifest but naming another is rejected.
-    let subject = m.subject.as_ref().map(|s| s.digest);
-    if subject != Some(*signed) {
-        return Err(VerifyError::SignatureSubject {
-            expected: *signed,
-            found: subject,
-        });
+    let signed = &signed_manifest.digest;
+    match &m.subject {
+        Some(s) if s.digest == *signed => {
+            check_subject_descriptor(s, signed_manifest, "signature manifest")?
+        }
+        other => {
+            return Err(VerifyError::SignatureSubject {
+                expected: *signed,
+                found: other.as_ref().map(|s| s.digest),
+            })
+        }
     }
     let artifact_type = m.effective_artifact_type();
     if artifact_type != media_type::COSIGN_SIGNATURE
@@ -232,10 +265,11 @@ fn signature_report(
 /// Verifies one attestation of the platform manifest `platform`.
 pub(crate) fn verify_attestation(
     a: &AttestationEvidence,
-    platform: &Digest,
+    platform_manifest: &Descriptor,
     ctx: &Context<'_>,
 ) -> AttestationReport {
     let manifest_digest = a.descriptor.digest;
+    let platform = &platform_manifest.digest;
     let manifest = a.manifest.as_ref().ok();
     let layer = manifest.and_then(|m| attestation_layer(m).ok());
     let predicate_type = manifest
@@ -261,9 +295,7 @@ pub(crate) fn verify_attestation(
             Ok(sigs) => {
                 let results: Vec<_> = sigs
                     .iter()
-                    .map(|s| {
-                        verify_one_signature(s, &manifest_digest, predicate_type.as_deref(), ctx)
-                    })
+                    .map(|s| verify_one_signature(s, &a.descriptor, predicate_type.as_deref(), ctx))
                     .collect();
                 let reports = sigs
                     .iter()
@@ -298,12 +330,16 @@ pub(crate) fn verify_attestation(
             });
         }
         // The attestation must be about this platform's manifest.
-        let subject = m.subject.as_ref().map(|s| s.digest);
-        if subject != Some(*platform) {
-            return Err(VerifyError::AttestationSubject {
-                expected: *platform,
-                found: subject,
-            });
+        match &m.subject {
+            Some(s) if s.digest == *platform => {
+                check_subject_descriptor(s, platform_manifest, "attestation manifest")?
+            }
+            other => {
+                return Err(VerifyError::AttestationSubject {
+                    expected: *platform,
+                    found: other.as_ref().map(|s| s.digest),
+                })
+            }
         }
         let layer = attestation_layer(m)?;
         let pt = declared_predicate_type(m, layer)?;
@@ -383,7 +419,7 @@ fn verify_platform(p: &PlatformEvidence, ctx: &Context<'_>) -> PlatformVerdict {
     let attestations: Vec<AttestationReport> = p
         .attestations
         .iter()
-        .map(|a| verify_attestation(a, &digest, ctx))
+        .map(|a| verify_attestation(a, &p.descriptor, ctx))
         .collect();
     match &p.referrers {
         Ok(list) => checks.push(Check::pass(

@@ -269,6 +269,18 @@ pub enum VerifyError {
         /// The subject found (None: no subject).
         found: Option<Digest>,
     },
+    /// A referrer's `subject` names the right digest but the wrong size or media type.
+    #[error("{referrer} subject {field} is {found}, expected {expected}")]
+    SubjectDescriptor {
+        /// "attestation manifest" or "signature manifest".
+        referrer: &'static str,
+        /// "size" or "mediaType".
+        field: &'static str,
+        /// What the subject manifest is.
+        expected: String,
+        /// What the referrer says.
+        found: String,
+    },
     /// The attestation manifest does not have exactly one in-toto layer.
     #[error("attestation manifest has layers {found:?}, expected exactly one {expected:?} layer")]
     AttestationLayers {

@@ -172,6 +172,38 @@ fn attestation_manifest_about_another_platform_is_rejected() {
 }
 
 #[test]
+fn attestation_manifest_subject_with_another_size_is_rejected() {
+    let (_, err) = provenance_error(DhiImage::python().tamper(Tamper::AttestationSubjectSize));
+    assert!(
+        matches!(
+            err,
+            VerifyError::SubjectDescriptor {
+                referrer: "attestation manifest",
+                field: "size",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn signature_manifest_subject_that_is_not_a_manifest_type_is_rejected() {
+    let err = signature_error(DhiImage::python().tamper(Tamper::SignatureSubjectMediaType));
+    assert!(
+        matches!(
+            err,
+            VerifyError::SubjectDescriptor {
+                referrer: "signature manifest",
+                field: "mediaType",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn statement_predicate_type_differing_from_the_annotation_is_rejected() {
     let (_, err) = provenance_error(DhiImage::python().tamper(Tamper::PredicateTypeConfusion));
     assert!(
