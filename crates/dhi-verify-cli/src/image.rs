@@ -105,7 +105,13 @@ pub fn run(args: ImageArgs) -> u8 {
         worst = worst_of(worst, code);
         match args.format {
             Format::Text => render::text(reference, &result),
-            Format::Json => json_verdicts.push(render::json_value(reference, &result)),
+            Format::Json => match render::json_value(reference, &result) {
+                Ok(v) => json_verdicts.push(v),
+                Err(e) => {
+                    eprintln!("dhi-verify: serializing the verdict for {reference}: {e}");
+                    return Outcome::Error.exit_code();
+                }
+            },
         }
     }
     if args.format == Format::Json {

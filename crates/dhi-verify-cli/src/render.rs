@@ -6,12 +6,13 @@ use serde_json::json;
 
 /// The JSON form: the verdict itself, or for an error an object with the same
 /// `schemaVersion`, `reference`, `passed: false`, `outcome` and an `error`.
-pub fn json_value(reference: &str, result: &Result<Verdict, Error>) -> serde_json::Value {
-    match result {
-        Ok(v) => serde_json::to_value(v).unwrap_or_else(|e| {
-            json!({"schemaVersion": dhi_verify::verdict::SCHEMA_VERSION, "reference": reference, "passed": false, "outcome": "error",
-                   "error": {"message": format!("serializing the verdict: {e}")}})
-        }),
+/// `Err` when the verdict cannot be serialized: the caller must not exit 0.
+pub fn json_value(
+    reference: &str,
+    result: &Result<Verdict, Error>,
+) -> Result<serde_json::Value, serde_json::Error> {
+    Ok(match result {
+        Ok(v) => serde_json::to_value(v)?,
         Err(e) => json!({
             "schemaVersion": dhi_verify::verdict::SCHEMA_VERSION,
             "reference": reference,
@@ -19,7 +20,7 @@ pub fn json_value(reference: &str, result: &Result<Verdict, Error>) -> serde_jso
             "outcome": if e.exit_code() == crate::EXIT_USAGE { "usage" } else { "error" },
             "error": {"message": e.to_string()},
         }),
-    }
+    })
 }
 
 fn mark(ok: bool) -> &'static str {

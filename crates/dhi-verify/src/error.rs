@@ -176,6 +176,9 @@ pub enum ConfigError {
     /// The trust root holds no key that could ever verify a signature.
     #[error("the trust root has no active key: nothing could verify")]
     NoActiveKey,
+    /// The policy requires no attestation: any image with a valid index would pass.
+    #[error("the policy requires no attestation type: nothing verified would pass any image")]
+    NothingRequired,
     /// A platform list was given but empty.
     #[error("no platform selected")]
     NoPlatform,

@@ -195,6 +195,9 @@ impl VerifierBuilder<Ready> {
         if !s.trust.has_active_key() {
             return Err(ConfigError::NoActiveKey);
         }
+        if s.policy.requirements().is_empty() {
+            return Err(ConfigError::NothingRequired);
+        }
         if matches!(&s.platforms, PlatformSelection::Only(p) if p.is_empty()) {
             return Err(ConfigError::NoPlatform);
         }
@@ -224,6 +227,15 @@ mod tests {
             .policy(Policy::dhi_default())
             .build();
         assert_eq!(r.err(), Some(ConfigError::NoActiveKey));
+    }
+
+    #[test]
+    fn a_policy_requiring_nothing_is_rejected_at_build() {
+        let r = Verifier::builder()
+            .trust(TrustRoot::dhi_embedded())
+            .policy(Policy::requiring(Vec::<String>::new()).unwrap())
+            .build();
+        assert_eq!(r.err(), Some(ConfigError::NothingRequired));
     }
 
     #[test]
