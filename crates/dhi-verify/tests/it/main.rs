@@ -10,6 +10,9 @@ mod tamper;
 /// Finding attestations in layouts: tag schema, subject scan, external layouts.
 mod discovery;
 
+/// Malformed, oversized and random input: never a panic, never a pass.
+mod bad_input;
+
 /// Platform selection against an index.
 mod platforms;
 
