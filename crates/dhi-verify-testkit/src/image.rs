@@ -9,12 +9,14 @@ use serde_json::{json, Value};
 
 use crate::keys::TestKey;
 use crate::layout::{Blob, LayoutWriter};
+use crate::rekor::BundleForgery;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 pub const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 pub const COSIGN_SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 
@@ -146,6 +148,10 @@ pub enum Tamper {
     TlogOtherPayload,
     /// The target's signature has no Rekor bundle (the others do).
     TlogMissing,
+    /// With bundle signatures: the bundle's SET signs other bytes.
+    BundleSet,
+    /// With bundle signatures: the bundle's signature is over other bytes than the manifest.
+    BundleSignatureOverOtherBytes,
 }
 
 /// A DHI-shaped image to write.
@@ -164,6 +170,8 @@ pub struct DhiImage {
     pub sbom_padding: usize,
     /// Attach a legacy cosign Rekor bundle from this log to every signature.
     pub rekor: Option<crate::rekor::TestRekor>,
+    /// Sign with Sigstore bundle referrers (cosign v3) instead of simple signing.
+    pub bundle_signatures: bool,
 }
 
 /// What was written, for assertions.
@@ -221,6 +229,7 @@ impl DhiImage {
             fallback_tags: true,
             sbom_padding: 0,
             rekor: None,
+            bundle_signatures: false,
         }
     }
 
@@ -242,6 +251,13 @@ impl DhiImage {
     /// Attach legacy cosign Rekor bundles from `TestRekor::default()`.
     pub fn with_rekor(mut self) -> Self {
         self.rekor = Some(crate::rekor::TestRekor::default());
+        self
+    }
+
+    /// Sign every attestation with a Sigstore bundle v0.3 referrer logged in
+    /// `TestRekor::default()`, as cosign v3 does.
+    pub fn with_bundle_signatures(mut self) -> Self {
+        self.bundle_signatures = true;
         self
     }
 
@@ -469,9 +485,29 @@ impl DhiImage {
                     if self.is(Tamper::SignatureSubjectMediaType, pi, kind) {
                         sig_subject["mediaType"] = json!("application/octet-stream");
                     }
+                    // cosign v3 attaches a Sigstore bundle over the manifest digest instead.
+                    let (artifact_type, layer) = if self.bundle_signatures {
+                        let rekor = self.rekor.clone().unwrap_or_default();
+                        let manifest_bytes =
+                            std::fs::read(w.blob_path(&manifest_blob.digest)).unwrap();
+                        let forge = if self.is(Tamper::BundleSet, pi, kind) {
+                            BundleForgery::Set
+                        } else if self.is(Tamper::BundleSignatureOverOtherBytes, pi, kind) {
+                            BundleForgery::SignatureOverOtherBytes
+                        } else {
+                            BundleForgery::None
+                        };
+                        let bundle = rekor.keyed_bundle(&manifest_bytes, key, forge);
+                        (
+                            SIGSTORE_BUNDLE,
+                            w.put(SIGSTORE_BUNDLE, bundle.as_bytes()).descriptor(),
+                        )
+                    } else {
+                        (COSIGN_SIG, layer)
+                    };
                     let mut config = empty.descriptor();
                     config["data"] = json!("e30=");
-                    let sig_manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": COSIGN_SIG, "config": config,
+                    let sig_manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type, "config": config,
                                               "layers": [layer], "subject": sig_subject});
                     let sig_blob = w.put_json(OCI_MANIFEST, &sig_manifest);
                     if self.is(Tamper::PayloadBytes, pi, kind) {
@@ -479,7 +515,7 @@ impl DhiImage {
                     }
                     if self.fallback_tags {
                         let mut sd = sig_blob.descriptor();
-                        sd["artifactType"] = json!(COSIGN_SIG);
+                        sd["artifactType"] = json!(artifact_type);
                         let sig_index =
                             json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [sd]});
                         let sig_index = w.put_json(OCI_INDEX, &sig_index);

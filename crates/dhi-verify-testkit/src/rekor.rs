@@ -70,3 +70,67 @@ impl TestRekor {
         .to_string()
     }
 }
+
+impl TestRekor {
+    /// A Sigstore bundle v0.3 by `signer` over `artifact` (a message
+    /// signature, hashedrekord), logged as the only leaf of this log: SET,
+    /// inclusion proof and signed checkpoint, as cosign v3 attaches to a
+    /// manifest. `forge` breaks exactly one part of it.
+    pub fn keyed_bundle(&self, artifact: &[u8], signer: &TestKey, forge: BundleForgery) -> String {
+        let signed: &[u8] = if forge == BundleForgery::SignatureOverOtherBytes {
+            b"other bytes"
+        } else {
+            artifact
+        };
+        let signature = signer.sign_der(signed);
+        let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {"data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(artifact))}},
+                     "signature": {"content": B64.encode(&signature), "publicKey": {"content": B64.encode(signer.public_pem())}}}})
+        .to_string();
+        let body_b64 = B64.encode(&body);
+        let log_id = self.log_id();
+        let canonical = format!("{{\"body\":\"{body_b64}\",\"integratedTime\":{INTEGRATED_TIME},\"logID\":\"{log_id}\",\"logIndex\":0}}");
+        let mut set = self.key.sign_der(canonical.as_bytes());
+        if forge == BundleForgery::Set {
+            set = self.key.sign_der(b"something else");
+        }
+        // RFC 6962: a one-leaf tree's root is the leaf hash SHA-256(0x00 || leaf).
+        let mut leaf = vec![0u8];
+        leaf.extend_from_slice(body.as_bytes());
+        let root = Sha256::digest(&leaf);
+        let note = format!("rekor.test - 1\n1\n{}\n", B64.encode(root));
+        let mut key_and_sig = Sha256::digest(self.key.public_der())[..4].to_vec();
+        key_and_sig.extend(self.key.sign_der(note.as_bytes()));
+        let checkpoint = format!("{note}\n— rekor.test {}\n", B64.encode(key_and_sig));
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "publicKey": {"hint": B64.encode(Sha256::digest(signer.public_der()))},
+                "tlogEntries": [{
+                    "logIndex": "0",
+                    "logId": {"keyId": B64.encode(Sha256::digest(self.key.public_der()))},
+                    "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+                    "integratedTime": INTEGRATED_TIME.to_string(),
+                    "inclusionPromise": {"signedEntryTimestamp": B64.encode(set)},
+                    "inclusionProof": {"logIndex": "0", "rootHash": B64.encode(root), "treeSize": "1", "hashes": [],
+                                       "checkpoint": {"envelope": checkpoint}},
+                    "canonicalizedBody": body_b64
+                }]
+            },
+            "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": B64.encode(Sha256::digest(artifact))},
+                                 "signature": B64.encode(signature)}
+        })
+        .to_string()
+    }
+}
+
+/// One way to break a keyed bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BundleForgery {
+    /// Nothing broken.
+    None,
+    /// The SET signs other bytes.
+    Set,
+    /// The signature is over other bytes than the artifact.
+    SignatureOverOtherBytes,
+}

@@ -19,7 +19,9 @@ use crate::oci::{annotation, media_type, Descriptor, ImageManifest, Manifest};
 use crate::policy::{Policy, TlogMode};
 use crate::requirement::describe_predicate_type;
 use crate::signature::simple_signing::{check_payload_claims, verify_signature};
-use crate::sigstore::{verify_cosign_rekor_bundle, VerifiedLogEntry};
+use crate::sigstore::{
+    verify_bundle, verify_cosign_rekor_bundle, Artifact, BundlePolicy, PublicKey, VerifiedLogEntry,
+};
 use crate::statement::check_statement;
 use crate::trust::{TrustRoot, TrustedKey};
 use crate::verdict::{
@@ -92,10 +94,11 @@ fn check_subject_descriptor(
     Ok(())
 }
 
-/// A signature that verified: the key, and the log entry when there was one.
+/// A signature that verified: the key, and the verified signing time from a
+/// transparency log (or timestamp authority) when there was one.
 struct SignatureOk<'t> {
     key: &'t TrustedKey,
-    log: Option<VerifiedLogEntry>,
+    logged_at: Option<i64>,
 }
 
 /// Checks one signature over the attestation manifest `signed`.
@@ -124,6 +127,9 @@ fn verify_one_signature<'t>(
         }
     }
     let artifact_type = m.effective_artifact_type();
+    if artifact_type == media_type::SIGSTORE_BUNDLE_V03 {
+        return verify_bundle_signature(m, sig, signed, ctx);
+    }
     if artifact_type != media_type::COSIGN_SIGNATURE
         && m.config.media_type != media_type::COSIGN_SIGNATURE
     {
@@ -197,7 +203,98 @@ fn verify_one_signature<'t>(
         }
     }
     check_payload_claims(payload, signed, predicate_type)?;
-    Ok(SignatureOk { key, log })
+    Ok(SignatureOk {
+        key,
+        logged_at: log.as_ref().map(VerifiedLogEntry::integrated_time),
+    })
+}
+
+/// Checks a Sigstore bundle signature manifest (what cosign v3 attaches, and
+/// what Docker's verifier prefers): exactly one bundle layer, whose bundle
+/// is a signature over the attestation manifest's digest by a trusted key,
+/// with its transparency-log entry verified.
+fn verify_bundle_signature<'t>(
+    m: &crate::oci::ImageManifest,
+    sig: &SignatureEvidence,
+    signed: &Digest,
+    ctx: &Context<'t>,
+) -> Result<SignatureOk<'t>, VerifyError> {
+    match m.layers.as_slice() {
+        [layer] if layer.media_type == media_type::SIGSTORE_BUNDLE_V03 => {}
+        layers => {
+            return Err(VerifyError::SignatureLayer {
+                expected: media_type::SIGSTORE_BUNDLE_V03,
+                found: layers
+                    .iter()
+                    .map(|l| l.media_type.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    }
+    let bundle = match &sig.payload {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => {
+            return Err(VerifyError::Content {
+                step: "signature bundle",
+                source: e.clone(),
+            })
+        }
+        None => {
+            return Err(VerifyError::SignatureLayer {
+                expected: media_type::SIGSTORE_BUNDLE_V03,
+                found: String::new(),
+            })
+        }
+    };
+    let logs = ctx.trust.transparency_logs().ok_or_else(|| {
+        VerifyError::Bundle(crate::sigstore::BundleError::InvalidTrustedRoot {
+            reason: "the trust root holds no transparency log".into(),
+        })
+    })?;
+    let mut first_error = None;
+    for key in ctx.trust.keys() {
+        let public = match PublicKey::from_pem_or_der(key.spki_der()) {
+            Ok(k) => k,
+            Err(e) => {
+                first_error.get_or_insert(VerifyError::Bundle(e));
+                continue;
+            }
+        };
+        let artifact = Artifact::Digest(*signed.as_bytes());
+        let verified = if ctx.policy.tlog() == TlogMode::Never {
+            crate::sigstore::danger::verify_unlogged_key_bundle_unsafe(
+                bundle, artifact, &public, logs,
+            )
+        } else {
+            verify_bundle(bundle, artifact, &BundlePolicy::Key(public), logs)
+        };
+        match verified {
+            Ok(v) => {
+                if ctx.policy.tlog() == TlogMode::Always && v.integrated_time().is_none() {
+                    return Err(VerifyError::TransparencyLogRequired);
+                }
+                let at = match v.signed_at().and_then(|t| u64::try_from(t).ok()) {
+                    Some(secs) => UNIX_EPOCH + Duration::from_secs(secs),
+                    None => ctx.at,
+                };
+                key.usable_at(at)
+                    .map_err(|reason| VerifyError::KeyNotUsable {
+                        key: key.name().to_owned(),
+                        fingerprint: *key.fingerprint(),
+                        reason,
+                    })?;
+                return Ok(SignatureOk {
+                    key,
+                    logged_at: v.integrated_time(),
+                });
+            }
+            Err(e) => {
+                first_error.get_or_insert(VerifyError::Bundle(e));
+            }
+        }
+    }
+    Err(first_error.unwrap_or(VerifyError::UntrustedSignature { keys_tried: 0 }))
 }
 
 /// Verifies a legacy cosign Rekor bundle against the trusted logs.
@@ -231,11 +328,15 @@ fn signature_report(
         .as_ref()
         .ok()
         .and_then(|m| m.layers.first())
-        .is_some_and(|l| l.annotations.contains_key(annotation::COSIGN_BUNDLE));
+        .is_some_and(|l| {
+            l.annotations.contains_key(annotation::COSIGN_BUNDLE)
+                || l.media_type == media_type::SIGSTORE_BUNDLE_V03
+        });
     let tlog = match (has_entry, tlog_mode, result) {
         (false, _, _) => TlogStatus::Absent,
         (true, TlogMode::Never, _) => TlogStatus::Ignored,
-        (true, _, Ok(ok)) if ok.log.is_some() => TlogStatus::Verified,
+        (true, _, Ok(ok)) if ok.logged_at.is_some() => TlogStatus::Verified,
+        (true, _, Ok(_)) => TlogStatus::Absent,
         (true, _, _) => TlogStatus::Invalid,
     };
     let (key, key_id) = match result {
@@ -253,11 +354,7 @@ fn signature_report(
         verified: result.is_ok(),
         reason: result.as_ref().err().map(ToString::to_string),
         tlog,
-        signed_at: result
-            .as_ref()
-            .ok()
-            .and_then(|ok| ok.log.as_ref())
-            .map(VerifiedLogEntry::integrated_time),
+        signed_at: result.as_ref().ok().and_then(|ok| ok.logged_at),
         error: result.as_ref().err().cloned(),
     }
 }

@@ -409,6 +409,9 @@ pub enum VerifyError {
     /// The signature's transparency-log entry does not verify.
     #[error("transparency-log entry does not verify: {0}")]
     TransparencyLog(crate::sigstore::BundleError),
+    /// A Sigstore bundle signature does not verify with any trusted key.
+    #[error("Sigstore bundle does not verify with a trusted key: {0}")]
+    Bundle(crate::sigstore::BundleError),
     /// The policy requires a transparency-log entry and the signature has none.
     #[error("the policy requires a transparency-log entry (dev.sigstore.cosign/bundle) and the signature has none")]
     TransparencyLogRequired,

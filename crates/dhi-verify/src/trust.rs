@@ -41,6 +41,7 @@ pub struct TrustedKey {
     name: String,
     key: VerifyingKey,
     fingerprint: Digest,
+    spki_der: Vec<u8>,
     state: KeyState,
     not_before: Option<SystemTime>,
     not_after: Option<SystemTime>,
@@ -79,6 +80,7 @@ impl TrustedKey {
             name,
             key,
             fingerprint: Digest::of(der.as_bytes()),
+            spki_der: der.as_bytes().to_vec(),
             state: KeyState::Active,
             not_before: None,
             not_after: None,
@@ -116,6 +118,10 @@ impl TrustedKey {
     /// The key's state.
     pub fn state(&self) -> KeyState {
         self.state
+    }
+
+    pub(crate) fn spki_der(&self) -> &[u8] {
+        &self.spki_der
     }
 
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {

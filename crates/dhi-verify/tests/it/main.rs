@@ -19,5 +19,8 @@ mod platforms;
 /// Legacy cosign Rekor bundles on simple-signing signatures, and the tlog policy modes.
 mod tlog;
 
+/// Sigstore bundle referrers (cosign v3) as attestation signatures.
+mod bundle_signatures;
+
 /// The real DHI keys against a real Docker signature.
 mod real_signature;

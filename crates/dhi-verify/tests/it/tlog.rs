@@ -167,3 +167,36 @@ fn a_keys_validity_window_is_judged_at_the_logged_signing_time() {
         })
     ));
 }
+
+mod keyed_bundle_fixture {
+    use dhi_verify::sigstore::{verify_bundle, Artifact, BundlePolicy, PublicKey, SigstoreTrust};
+    use dhi_verify_testkit::rekor::BundleForgery;
+    use dhi_verify_testkit::{TestKey, TestRekor};
+
+    fn check(forge: BundleForgery) -> Result<(), dhi_verify::sigstore::BundleError> {
+        let rekor = TestRekor::default();
+        let signer = TestKey::new("bundle-signer");
+        let bundle = rekor.keyed_bundle(b"manifest bytes", &signer, forge);
+        let trust =
+            SigstoreTrust::from_trusted_root_json(rekor.trusted_root_json().as_bytes()).unwrap();
+        let key = PublicKey::from_pem_or_der(signer.public_pem().as_bytes()).unwrap();
+        verify_bundle(
+            bundle.as_bytes(),
+            Artifact::Bytes(b"manifest bytes"),
+            &BundlePolicy::Key(key),
+            &trust,
+        )
+        .map(|_| ())
+    }
+
+    #[test]
+    fn the_testkit_bundle_is_accepted_by_the_sigstore_verifier() {
+        check(BundleForgery::None).unwrap();
+    }
+
+    #[test]
+    fn the_testkit_bundle_forgeries_are_rejected_by_the_sigstore_verifier() {
+        assert!(check(BundleForgery::Set).is_err());
+        assert!(check(BundleForgery::SignatureOverOtherBytes).is_err());
+    }
+}
