@@ -73,6 +73,26 @@ pub struct ImageArgs {
     /// (provenance and sbom).
     #[arg(long = "require", value_name = "TYPE")]
     pub requires: Vec<String>,
+    /// Accept keyless (Fulcio certificate) signatures for exactly this identity.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Accept keyless signatures whose whole identity matches this regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer keyless signatures must come from, exactly.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The OIDC issuer keyless signatures must come from, as an anchored regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
     /// Transparency-log entries on signatures (cosign's dev.sigstore.cosign/bundle).
     #[arg(long, value_enum, default_value_t = Tlog::IfPresent)]
     pub tlog: Tlog,

@@ -3,17 +3,48 @@
 
 use std::time::Duration;
 
+use dhi_verify::sigstore::Matcher;
 use dhi_verify::{
-    Error, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot, TrustedKey, Verifier,
+    Error, KeylessIdentity, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot,
+    TrustedKey, Verifier,
 };
 
 use crate::args::{Format, ImageArgs, Tlog};
 use crate::render;
 use crate::EXIT_USAGE;
 
+/// The keyless identity the flags name: both an identity and an issuer, or neither.
+fn keyless_identity(args: &ImageArgs) -> Result<Option<KeylessIdentity>, String> {
+    let matcher =
+        |exact: &Option<String>, regexp: &Option<String>| -> Result<Option<Matcher>, String> {
+            match (exact, regexp) {
+                (Some(e), _) => Ok(Some(Matcher::exact(e.clone()))),
+                (None, Some(r)) => Matcher::regex(r).map(Some).map_err(|e| e.to_string()),
+                (None, None) => Ok(None),
+            }
+        };
+    let subject = matcher(
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    )?;
+    let issuer = matcher(
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+    )?;
+    match (issuer, subject) {
+        (Some(issuer), Some(subject)) => Ok(Some(KeylessIdentity::new(issuer, subject))),
+        (None, None) => Ok(None),
+        _ => Err("keyless verification needs both --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]".into()),
+    }
+}
+
 /// Builds the verifier from flags; `Err` is a usage message.
 fn build(args: &ImageArgs) -> Result<Verifier, String> {
-    let trust = if args.keys.is_empty() {
+    let identity = keyless_identity(args)?;
+    let trust = if args.keys.is_empty() && identity.is_some() {
+        // Keyless only: the embedded DHI keys are not implied.
+        TrustRoot::from_keys([])
+    } else if args.keys.is_empty() {
         TrustRoot::dhi_embedded()
     } else {
         let mut keys = Vec::new();
@@ -34,8 +65,12 @@ fn build(args: &ImageArgs) -> Result<Verifier, String> {
                 .map_err(|e| format!("reading trusted root {}: {e}", path.display()))?;
             let logs = dhi_verify::sigstore::SigstoreTrust::from_trusted_root_json(&json)
                 .map_err(|e| format!("trusted root {}: {e}", path.display()))?;
-            trust.with_transparency_logs(logs)
+            trust.with_sigstore_trust(logs)
         }
+    };
+    let trust = match identity {
+        Some(identity) => trust.with_identity(identity),
+        None => trust,
     };
     let policy = if args.requires.is_empty() {
         Policy::dhi_default()

@@ -303,3 +303,68 @@ fn keys_lists_the_embedded_dhi_keys() {
     assert!(out.contains("dhi-2  sha256:118ba556dd52f4aec67018efd316c285c783cd3e54cc0f4527605715c643887c  active"), "{out}");
     assert!(out.contains("dhi-1"));
 }
+
+#[test]
+fn keyless_signatures_verify_with_identity_flags_and_the_instances_trusted_root() {
+    use dhi_verify_testkit::{KeylessSigner, TestKey, TestRekor};
+    let keyless = repo().join("testdata/keyless");
+    let read = |p: &str| std::fs::read_to_string(keyless.join(p)).unwrap();
+    let signer = KeylessSigner {
+        rekor: TestRekor {
+            key: TestKey::from_pem("rekor", &read("keys/rekor.key.pem")),
+        },
+        key: TestKey::from_pem("leaf", &read("keys/leaf.key.pem")),
+        cert_pem: read("keys/leaf.crt.pem"),
+        time: 1_735_689_630,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = DhiImage::python()
+        .with_keyless_bundles(signer)
+        .write_layout(&dir.path().join("layout"));
+    let identity =
+        "https://github.com/example/dhi-demo/.github/workflows/build.yml@refs/heads/main";
+    let run_with = |extra: &[&str]| {
+        let mut c = bin();
+        c.args([
+            "image",
+            &fixture.reference("3.13"),
+            "--platform",
+            "linux/amd64",
+            "--trusted-root",
+        ])
+        .arg(keyless.join("trusted_root.json"));
+        c.args(extra).output().unwrap()
+    };
+    let issuer = [
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+    ];
+    let ok = run_with(&[&["--certificate-identity", identity][..], &issuer[..]].concat());
+    assert_eq!(code(&ok), 0, "{}", stdout(&ok));
+    assert!(
+        stdout(&ok).contains(&format!("signed by {identity}")),
+        "{}",
+        stdout(&ok)
+    );
+    let regexp = run_with(
+        &[
+            &[
+                "--certificate-identity-regexp",
+                r"https://github\.com/example/.*",
+            ][..],
+            &issuer[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&regexp), 0);
+    let unanchored = run_with(
+        &[
+            &["--certificate-identity-regexp", "example/dhi-demo"][..],
+            &issuer[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&unanchored), 1);
+    let no_issuer = run_with(&["--certificate-identity", identity]);
+    assert_eq!(code(&no_issuer), 2);
+}

@@ -172,6 +172,18 @@ pub struct DhiImage {
     pub rekor: Option<crate::rekor::TestRekor>,
     /// Sign with Sigstore bundle referrers (cosign v3) instead of simple signing.
     pub bundle_signatures: bool,
+    /// With bundle signatures: sign keyless with this certificate instead of `key`.
+    pub keyless: Option<KeylessSigner>,
+}
+
+/// A keyless signer: a certificate's private key, the certificate, the log
+/// that records the signature and the (in-validity) time it logs.
+#[derive(Clone)]
+pub struct KeylessSigner {
+    pub rekor: crate::rekor::TestRekor,
+    pub key: TestKey,
+    pub cert_pem: String,
+    pub time: i64,
 }
 
 /// What was written, for assertions.
@@ -230,6 +242,7 @@ impl DhiImage {
             sbom_padding: 0,
             rekor: None,
             bundle_signatures: false,
+            keyless: None,
         }
     }
 
@@ -258,6 +271,13 @@ impl DhiImage {
     /// `TestRekor::default()`, as cosign v3 does.
     pub fn with_bundle_signatures(mut self) -> Self {
         self.bundle_signatures = true;
+        self
+    }
+
+    /// Sign every attestation keyless with a Sigstore bundle v0.3 referrer.
+    pub fn with_keyless_bundles(mut self, signer: KeylessSigner) -> Self {
+        self.bundle_signatures = true;
+        self.keyless = Some(signer);
         self
     }
 
@@ -474,7 +494,7 @@ impl DhiImage {
                                 t
                             };
                             layer["annotations"]["dev.sigstore.cosign/bundle"] =
-                                json!(rekor.bundle(&body, t, written));
+                                json!(rekor.legacy_bundle(&body, t, written));
                         }
                     }
                     let mut sig_subject = if self.is(Tamper::SignatureSubjectOther, pi, kind) {
@@ -497,7 +517,18 @@ impl DhiImage {
                         } else {
                             BundleForgery::None
                         };
-                        let bundle = rekor.keyed_bundle(&manifest_bytes, key, forge);
+                        let bundle = match &self.keyless {
+                            Some(k) => k.rekor.sigstore_bundle(
+                                &manifest_bytes,
+                                crate::rekor::BundleSigner::Certificate {
+                                    key: &k.key,
+                                    cert_pem: &k.cert_pem,
+                                },
+                                k.time,
+                                forge,
+                            ),
+                            None => rekor.keyed_bundle(&manifest_bytes, key, forge),
+                        };
                         (
                             SIGSTORE_BUNDLE,
                             w.put(SIGSTORE_BUNDLE, bundle.as_bytes()).descriptor(),

@@ -28,6 +28,18 @@ impl TestKey {
         }
     }
 
+    /// A key read from a PEM private key (PKCS#8 or SEC1 `EC PRIVATE KEY`).
+    pub fn from_pem(name: &str, pem: &str) -> Self {
+        use p256::pkcs8::DecodePrivateKey;
+        let key = SigningKey::from_pkcs8_pem(pem)
+            .or_else(|_| p256::SecretKey::from_sec1_pem(pem).map(SigningKey::from))
+            .unwrap();
+        TestKey {
+            name: name.to_owned(),
+            key,
+        }
+    }
+
     /// The public key as cosign writes `cosign.pub`.
     pub fn public_pem(&self) -> String {
         self.key

@@ -15,7 +15,7 @@ pub mod keys;
 pub mod layout;
 pub mod rekor;
 
-pub use image::{AttestationInfo, DhiImage, Fixture, PredicateKind, Tamper};
+pub use image::{AttestationInfo, DhiImage, Fixture, KeylessSigner, PredicateKind, Tamper};
 pub use keys::TestKey;
 pub use layout::LayoutWriter;
 pub use rekor::TestRekor;

@@ -62,7 +62,7 @@ impl TestRekor {
     /// The legacy cosign bundle for `body`: a SET over the canonical JSON of
     /// `{body, integratedTime, logID, logIndex}`. `signed_time` is the time the
     /// SET covers; `written_time` the time written (differing = a forged time).
-    pub fn bundle(&self, body: &str, signed_time: i64, written_time: i64) -> String {
+    pub fn legacy_bundle(&self, body: &str, signed_time: i64, written_time: i64) -> String {
         let log_id = self.log_id();
         let canonical = format!("{{\"body\":\"{body}\",\"integratedTime\":{signed_time},\"logID\":\"{log_id}\",\"logIndex\":7}}");
         json!({"SignedEntryTimestamp": B64.encode(self.key.sign_der(canonical.as_bytes())),
@@ -77,19 +77,43 @@ impl TestRekor {
     /// inclusion proof and signed checkpoint, as cosign v3 attaches to a
     /// manifest. `forge` breaks exactly one part of it.
     pub fn keyed_bundle(&self, artifact: &[u8], signer: &TestKey, forge: BundleForgery) -> String {
+        self.sigstore_bundle(artifact, BundleSigner::Key(signer), INTEGRATED_TIME, forge)
+    }
+
+    /// A Sigstore bundle v0.3 by `signer` over `artifact`, logged at `time`.
+    pub fn sigstore_bundle(
+        &self,
+        artifact: &[u8],
+        signer: BundleSigner<'_>,
+        time: i64,
+        forge: BundleForgery,
+    ) -> String {
         let signed: &[u8] = if forge == BundleForgery::SignatureOverOtherBytes {
             b"other bytes"
         } else {
             artifact
         };
-        let signature = signer.sign_der(signed);
+        let key = match signer {
+            BundleSigner::Key(k) | BundleSigner::Certificate { key: k, .. } => k,
+        };
+        let signature = key.sign_der(signed);
+        let (logged_key, material) = match signer {
+            BundleSigner::Key(k) => (
+                k.public_pem(),
+                json!({"publicKey": {"hint": B64.encode(Sha256::digest(k.public_der()))}}),
+            ),
+            BundleSigner::Certificate { cert_pem, .. } => (
+                cert_pem.to_owned(),
+                json!({"certificate": {"rawBytes": B64.encode(pem_body(cert_pem))}}),
+            ),
+        };
         let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord",
             "spec": {"data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(artifact))}},
-                     "signature": {"content": B64.encode(&signature), "publicKey": {"content": B64.encode(signer.public_pem())}}}})
+                     "signature": {"content": B64.encode(&signature), "publicKey": {"content": B64.encode(logged_key)}}}})
         .to_string();
         let body_b64 = B64.encode(&body);
         let log_id = self.log_id();
-        let canonical = format!("{{\"body\":\"{body_b64}\",\"integratedTime\":{INTEGRATED_TIME},\"logID\":\"{log_id}\",\"logIndex\":0}}");
+        let canonical = format!("{{\"body\":\"{body_b64}\",\"integratedTime\":{time},\"logID\":\"{log_id}\",\"logIndex\":0}}");
         let mut set = self.key.sign_der(canonical.as_bytes());
         if forge == BundleForgery::Set {
             set = self.key.sign_der(b"something else");
@@ -102,15 +126,14 @@ impl TestRekor {
         let mut key_and_sig = Sha256::digest(self.key.public_der())[..4].to_vec();
         key_and_sig.extend(self.key.sign_der(note.as_bytes()));
         let checkpoint = format!("{note}\n— rekor.test {}\n", B64.encode(key_and_sig));
-        json!({
+        let mut bundle = json!({
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
             "verificationMaterial": {
-                "publicKey": {"hint": B64.encode(Sha256::digest(signer.public_der()))},
                 "tlogEntries": [{
                     "logIndex": "0",
                     "logId": {"keyId": B64.encode(Sha256::digest(self.key.public_der()))},
                     "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
-                    "integratedTime": INTEGRATED_TIME.to_string(),
+                    "integratedTime": time.to_string(),
                     "inclusionPromise": {"signedEntryTimestamp": B64.encode(set)},
                     "inclusionProof": {"logIndex": "0", "rootHash": B64.encode(root), "treeSize": "1", "hashes": [],
                                        "checkpoint": {"envelope": checkpoint}},
@@ -119,9 +142,25 @@ impl TestRekor {
             },
             "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": B64.encode(Sha256::digest(artifact))},
                                  "signature": B64.encode(signature)}
-        })
-        .to_string()
+        });
+        for (k, v) in material.as_object().unwrap() {
+            bundle["verificationMaterial"][k] = v.clone();
+        }
+        bundle.to_string()
     }
+}
+
+/// Who signs a bundle: a managed key, or a certificate's key (keyless).
+#[derive(Clone, Copy)]
+pub enum BundleSigner<'a> {
+    Key(&'a TestKey),
+    Certificate { key: &'a TestKey, cert_pem: &'a str },
+}
+
+/// The DER inside a single-block PEM.
+fn pem_body(pem: &str) -> Vec<u8> {
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    B64.decode(b64).unwrap()
 }
 
 /// One way to break a keyed bundle.

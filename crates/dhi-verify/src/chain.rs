@@ -25,8 +25,8 @@ use crate::sigstore::{
 use crate::statement::check_statement;
 use crate::trust::{TrustRoot, TrustedKey};
 use crate::verdict::{
-    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, TlogStatus, Verdict,
-    VerifiedAttestation, SCHEMA_VERSION,
+    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, Signer, TlogStatus,
+    Verdict, VerifiedAttestation, SCHEMA_VERSION,
 };
 
 /// What the checks need besides the evidence.
@@ -96,8 +96,8 @@ fn check_subject_descriptor(
 
 /// A signature that verified: the key, and the verified signing time from a
 /// transparency log (or timestamp authority) when there was one.
-struct SignatureOk<'t> {
-    key: &'t TrustedKey,
+struct SignatureOk {
+    signer: Signer,
     logged_at: Option<i64>,
 }
 
@@ -107,7 +107,7 @@ fn verify_one_signature<'t>(
     signed_manifest: &Descriptor,
     predicate_type: Option<&str>,
     ctx: &Context<'t>,
-) -> Result<SignatureOk<'t>, VerifyError> {
+) -> Result<SignatureOk, VerifyError> {
     let m = sig.manifest.as_ref().map_err(|e| VerifyError::Content {
         step: "signature manifest",
         source: e.clone(),
@@ -204,7 +204,7 @@ fn verify_one_signature<'t>(
     }
     check_payload_claims(payload, signed, predicate_type)?;
     Ok(SignatureOk {
-        key,
+        signer: Signer::key(key),
         logged_at: log.as_ref().map(VerifiedLogEntry::integrated_time),
     })
 }
@@ -218,7 +218,7 @@ fn verify_bundle_signature<'t>(
     sig: &SignatureEvidence,
     signed: &Digest,
     ctx: &Context<'t>,
-) -> Result<SignatureOk<'t>, VerifyError> {
+) -> Result<SignatureOk, VerifyError> {
     match m.layers.as_slice() {
         [layer] if layer.media_type == media_type::SIGSTORE_BUNDLE_V03 => {}
         layers => {
@@ -247,7 +247,7 @@ fn verify_bundle_signature<'t>(
             })
         }
     };
-    let logs = ctx.trust.transparency_logs().ok_or_else(|| {
+    let logs = ctx.trust.sigstore_trust().ok_or_else(|| {
         VerifyError::Bundle(crate::sigstore::BundleError::InvalidTrustedRoot {
             reason: "the trust root holds no transparency log".into(),
         })
@@ -285,7 +285,45 @@ fn verify_bundle_signature<'t>(
                         reason,
                     })?;
                 return Ok(SignatureOk {
-                    key,
+                    signer: Signer::key(key),
+                    logged_at: v.integrated_time(),
+                });
+            }
+            Err(e) => {
+                first_error.get_or_insert(VerifyError::Bundle(e));
+            }
+        }
+    }
+    // Keyless: a Fulcio certificate for a trusted identity, logged while the
+    // certificate was valid (sigstore-verify checks the chain, SCT and log).
+    for identity in ctx.trust.identities() {
+        let policy = BundlePolicy::Identity {
+            issuer: identity.issuer().clone(),
+            subject: identity.subject().clone(),
+        };
+        match verify_bundle(bundle, Artifact::Digest(*signed.as_bytes()), &policy, logs) {
+            Ok(v) => {
+                if ctx.policy.tlog() == TlogMode::Always && v.integrated_time().is_none() {
+                    return Err(VerifyError::TransparencyLogRequired);
+                }
+                let signer = match v.signer() {
+                    crate::sigstore::Signer::Certificate { identity, issuer } => Signer::Keyless {
+                        identity: identity.clone(),
+                        issuer: issuer.clone(),
+                    },
+                    // An identity policy only accepts certificates; be exact anyway.
+                    other => {
+                        return Err(VerifyError::Bundle(
+                            crate::sigstore::BundleError::MalformedBundle {
+                                reason: format!(
+                                    "identity policy verified a non-certificate signer {other:?}"
+                                ),
+                            },
+                        ))
+                    }
+                };
+                return Ok(SignatureOk {
+                    signer,
                     logged_at: v.integrated_time(),
                 });
             }
@@ -309,7 +347,7 @@ fn verify_log_entry(
         .map_err(|e| VerifyError::SignatureEncoding {
             reason: format!("base64: {e}"),
         })?;
-    let logs = ctx.trust.transparency_logs().ok_or_else(|| {
+    let logs = ctx.trust.sigstore_trust().ok_or_else(|| {
         VerifyError::TransparencyLog(crate::sigstore::BundleError::InvalidTrustedRoot {
             reason: "the trust root holds no transparency log".into(),
         })
@@ -320,7 +358,7 @@ fn verify_log_entry(
 
 fn signature_report(
     sig: &SignatureEvidence,
-    result: &Result<SignatureOk<'_>, VerifyError>,
+    result: &Result<SignatureOk, VerifyError>,
     tlog_mode: TlogMode,
 ) -> SignatureReport {
     let has_entry = sig
@@ -340,7 +378,10 @@ fn signature_report(
         (true, _, _) => TlogStatus::Invalid,
     };
     let (key, key_id) = match result {
-        Ok(ok) => (Some(ok.key.name().to_owned()), Some(*ok.key.fingerprint())),
+        Ok(ok) => (
+            Some(ok.signer.name().to_owned()),
+            ok.signer.fingerprint().copied(),
+        ),
         Err(VerifyError::KeyNotUsable {
             key, fingerprint, ..
         }) => (Some(key.clone()), Some(*fingerprint)),
@@ -351,6 +392,10 @@ fn signature_report(
         artifact_type: sig.descriptor.artifact_type.clone(),
         key,
         key_id,
+        issuer: result
+            .as_ref()
+            .ok()
+            .and_then(|ok| ok.signer.issuer().map(str::to_owned)),
         verified: result.is_ok(),
         reason: result.as_ref().err().map(ToString::to_string),
         tlog,
@@ -374,7 +419,7 @@ pub(crate) fn verify_attestation(
         .map(str::to_owned);
 
     // Signatures are checked whatever else fails, so the report says who signed.
-    let (signatures, signature_result): (Vec<SignatureReport>, Result<&TrustedKey, VerifyError>) =
+    let (signatures, signature_result): (Vec<SignatureReport>, Result<Signer, VerifyError>) =
         match &a.signatures {
             Err(e) => (
                 Vec::new(),
@@ -401,7 +446,7 @@ pub(crate) fn verify_attestation(
                     .collect();
                 // One valid signature by a trusted key suffices (DHI-FORMAT.md §5).
                 let result = match results.iter().find_map(|r| r.as_ref().ok()) {
-                    Some(ok) => Ok(ok.key),
+                    Some(ok) => Ok(ok.signer.clone()),
                     None => Err(VerifyError::NoValidSignature {
                         tried: results.len(),
                         first: results
@@ -460,14 +505,14 @@ pub(crate) fn verify_attestation(
             }
         };
         check_statement(statement, &pt, platform, ctx.limits.max_statement_subjects)?;
-        let key = signature_result.as_ref().map_err(Clone::clone)?;
+        let signer = signature_result.as_ref().map_err(Clone::clone)?;
         Ok((
             VerifiedAttestation::new(
                 pt,
                 manifest_digest,
                 layer.digest,
                 *platform,
-                key,
+                signer.clone(),
                 Arc::clone(statement),
             ),
             layer.digest,

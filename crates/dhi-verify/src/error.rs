@@ -173,8 +173,8 @@ pub enum ConfigError {
         /// The aliases that exist.
         aliases: String,
     },
-    /// The trust root holds no key that could ever verify a signature.
-    #[error("the trust root has no active key: nothing could verify")]
+    /// The trust root holds no key or identity that could ever verify a signature.
+    #[error("the trust root has no active key and no keyless identity: nothing could verify")]
     NoActiveKey,
     /// The policy requires no attestation: any image with a valid index would pass.
     #[error("the policy requires no attestation type: nothing verified would pass any image")]

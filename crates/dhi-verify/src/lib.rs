@@ -56,7 +56,7 @@ pub use platform::Platform;
 pub use policy::{Policy, TlogMode};
 pub use reference::Reference;
 pub use requirement::Requirement;
-pub use trust::{KeyState, TrustRoot, TrustedKey};
+pub use trust::{KeyState, KeylessIdentity, TrustRoot, TrustedKey};
 pub use verdict::{
     AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, TlogStatus, Verdict,
     VerifiedAttestation,

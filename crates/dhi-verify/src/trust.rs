@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::error::ConfigError;
-use crate::sigstore::SigstoreTrust;
+use crate::sigstore::{Matcher, SigstoreTrust};
 
 /// Docker's DHI signing key `dhi-2`, active (docker-hardened-images/keyring `publickey/dhi-2.pub`).
 pub const DHI_2_PEM: &str = include_str!("../trust/dhi-2.pub");
@@ -183,6 +183,32 @@ pub enum KeyUnusable {
 pub struct TrustRoot {
     keys: Vec<TrustedKey>,
     logs: Option<Arc<SigstoreTrust>>,
+    identities: Vec<KeylessIdentity>,
+}
+
+/// A keyless signer: a Fulcio certificate whose OIDC issuer and identity
+/// (SAN) match, both always anchored (see [`Matcher`]).
+#[derive(Debug, Clone)]
+pub struct KeylessIdentity {
+    issuer: Matcher,
+    subject: Matcher,
+}
+
+impl KeylessIdentity {
+    /// Certificates issued for `subject` by the OIDC provider `issuer`.
+    pub fn new(issuer: Matcher, subject: Matcher) -> Self {
+        KeylessIdentity { issuer, subject }
+    }
+
+    /// The OIDC issuer matcher.
+    pub fn issuer(&self) -> &Matcher {
+        &self.issuer
+    }
+
+    /// The certificate identity matcher.
+    pub fn subject(&self) -> &Matcher {
+        &self.subject
+    }
 }
 
 /// The Sigstore public-good trusted root (for its Rekor log keys).
@@ -205,6 +231,7 @@ impl TrustRoot {
         TrustRoot {
             keys,
             logs: public_good_logs(),
+            identities: Vec::new(),
         }
     }
 
@@ -214,19 +241,28 @@ impl TrustRoot {
         TrustRoot {
             keys: keys.into_iter().collect(),
             logs: public_good_logs(),
+            identities: Vec::new(),
         }
     }
 
-    /// Trusts the transparency logs of `trust` (a private Sigstore instance's
-    /// `trusted_root.json`) instead of the public-good ones.
-    pub fn with_transparency_logs(mut self, trust: SigstoreTrust) -> Self {
+    /// Trusts the Sigstore material of `trust` — transparency logs, Fulcio
+    /// certificate authorities, CT logs, timestamp authorities — from a private
+    /// instance's `trusted_root.json`, instead of the public-good ones.
+    pub fn with_sigstore_trust(mut self, trust: SigstoreTrust) -> Self {
         self.logs = Some(Arc::new(trust));
         self
     }
 
-    /// The trusted transparency logs.
-    pub fn transparency_logs(&self) -> Option<&SigstoreTrust> {
+    /// The trusted Sigstore material (logs, certificate authorities).
+    pub fn sigstore_trust(&self) -> Option<&SigstoreTrust> {
         self.logs.as_deref()
+    }
+
+    /// Also accepts keyless signatures (Sigstore bundles with a Fulcio
+    /// certificate) by `identity`.
+    pub fn with_identity(mut self, identity: KeylessIdentity) -> Self {
+        self.identities.push(identity);
+        self
     }
 
     /// The keys.
@@ -234,8 +270,14 @@ impl TrustRoot {
         &self.keys
     }
 
-    pub(crate) fn has_active_key(&self) -> bool {
-        self.keys.iter().any(|k| k.state == KeyState::Active)
+    /// The keyless identities.
+    pub fn identities(&self) -> &[KeylessIdentity] {
+        &self.identities
+    }
+
+    /// Whether anything could ever verify: an active key or a keyless identity.
+    pub(crate) fn can_verify(&self) -> bool {
+        self.keys.iter().any(|k| k.state == KeyState::Active) || !self.identities.is_empty()
     }
 }
 
@@ -255,7 +297,7 @@ mod tests {
         );
         assert_eq!(root.keys()[1].state(), KeyState::Inactive);
         assert!(
-            root.transparency_logs().is_some(),
+            root.sigstore_trust().is_some(),
             "the public-good Rekor keys are embedded"
         );
     }

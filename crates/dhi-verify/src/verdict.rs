@@ -9,6 +9,60 @@ use crate::error::{Outcome, VerifyError};
 use crate::platform::Platform;
 use crate::trust::TrustedKey;
 
+/// Who made a signature that counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+#[non_exhaustive]
+pub enum Signer {
+    /// A trusted public key.
+    Key {
+        /// The key's name.
+        name: String,
+        /// SHA-256 of its DER SubjectPublicKeyInfo.
+        fingerprint: Digest,
+    },
+    /// A keyless (Fulcio certificate) signer.
+    Keyless {
+        /// The certificate identity (SAN).
+        identity: String,
+        /// The OIDC issuer.
+        issuer: String,
+    },
+}
+
+impl Signer {
+    pub(crate) fn key(k: &TrustedKey) -> Self {
+        Signer::Key {
+            name: k.name().to_owned(),
+            fingerprint: *k.fingerprint(),
+        }
+    }
+
+    /// The key name or the certificate identity.
+    pub fn name(&self) -> &str {
+        match self {
+            Signer::Key { name, .. } => name,
+            Signer::Keyless { identity, .. } => identity,
+        }
+    }
+
+    /// The key fingerprint, for key signers.
+    pub fn fingerprint(&self) -> Option<&Digest> {
+        match self {
+            Signer::Key { fingerprint, .. } => Some(fingerprint),
+            Signer::Keyless { .. } => None,
+        }
+    }
+
+    /// The OIDC issuer, for keyless signers.
+    pub fn issuer(&self) -> Option<&str> {
+        match self {
+            Signer::Key { .. } => None,
+            Signer::Keyless { issuer, .. } => Some(issuer),
+        }
+    }
+}
+
 /// The JSON schema version of [`Verdict`]; changes only with breaking changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -130,6 +184,9 @@ pub struct SignatureReport {
     pub key: Option<String>,
     /// Fingerprint (SHA-256 of the DER public key) of that key.
     pub key_id: Option<Digest>,
+    /// The OIDC issuer, for a keyless signature (then `key` is the certificate identity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// Whether it verified with a trusted, usable key and its claims hold.
     pub verified: bool,
     /// Why not.
@@ -229,8 +286,7 @@ pub struct VerifiedAttestation {
     manifest_digest: Digest,
     statement_digest: Digest,
     subject: Digest,
-    signer: String,
-    signer_fingerprint: Digest,
+    signer: Signer,
     statement: std::sync::Arc<Vec<u8>>,
 }
 
@@ -240,7 +296,7 @@ impl VerifiedAttestation {
         manifest_digest: Digest,
         statement_digest: Digest,
         subject: Digest,
-        signer: &TrustedKey,
+        signer: Signer,
         statement: std::sync::Arc<Vec<u8>>,
     ) -> Self {
         VerifiedAttestation {
@@ -248,8 +304,7 @@ impl VerifiedAttestation {
             manifest_digest,
             statement_digest,
             subject,
-            signer: signer.name().to_owned(),
-            signer_fingerprint: *signer.fingerprint(),
+            signer,
             statement,
         }
     }
@@ -270,13 +325,13 @@ impl VerifiedAttestation {
     pub fn subject(&self) -> &Digest {
         &self.subject
     }
-    /// Name of the key that signed it.
+    /// The key name or certificate identity that signed it.
     pub fn signer(&self) -> &str {
-        &self.signer
+        self.signer.name()
     }
-    /// Fingerprint of the key that signed it.
-    pub fn signer_fingerprint(&self) -> &Digest {
-        &self.signer_fingerprint
+    /// Who signed it, in full.
+    pub fn signed_by(&self) -> &Signer {
+        &self.signer
     }
     /// The verified in-toto statement bytes, exactly as fetched.
     pub fn statement(&self) -> &[u8] {

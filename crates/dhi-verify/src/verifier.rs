@@ -192,7 +192,7 @@ impl VerifierBuilder<Ready> {
     /// Builds the verifier; fails only on contradictions.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         let s = self.state;
-        if !s.trust.has_active_key() {
+        if !s.trust.can_verify() {
             return Err(ConfigError::NoActiveKey);
         }
         if s.policy.requirements().is_empty() {

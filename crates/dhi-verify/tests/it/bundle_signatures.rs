@@ -13,7 +13,7 @@ fn trust(image: &DhiImage) -> TrustRoot {
         SigstoreTrust::from_trusted_root_json(TestRekor::default().trusted_root_json().as_bytes())
             .unwrap();
     TrustRoot::from_keys([TrustedKey::from_pem("dhi-test", &image.key.public_pem()).unwrap()])
-        .with_transparency_logs(logs)
+        .with_sigstore_trust(logs)
 }
 
 fn run(image: &DhiImage, mode: TlogMode) -> (Verdict, dhi_verify_testkit::Fixture) {
@@ -129,4 +129,166 @@ fn ignoring_the_log_still_requires_the_bundle_signature_to_verify() {
     let (v, _) = run(&good, TlogMode::Never);
     assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
     assert_eq!(check(&v, "tlog").status, CheckStatus::Skip);
+}
+
+/// Keyless signing material from `testdata/keyless/` (a local Fulcio-like CA,
+/// CT log and Rekor-like log; see its README).
+pub mod keyless {
+    use std::path::PathBuf;
+
+    use dhi_verify::sigstore::SigstoreTrust;
+    use dhi_verify_testkit::{TestKey, TestRekor};
+
+    pub const IDENTITY: &str =
+        "https://github.com/example/dhi-demo/.github/workflows/build.yml@refs/heads/main";
+    pub const ISSUER: &str = "https://token.actions.githubusercontent.com";
+    /// Inside the leaf certificate's ten-minute validity on 2025-01-01.
+    pub const SIGNED_AT: i64 = 1_735_689_630;
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/keyless")
+    }
+
+    pub fn read(name: &str) -> String {
+        std::fs::read_to_string(dir().join(name)).unwrap()
+    }
+
+    pub fn leaf() -> (TestKey, String) {
+        (
+            TestKey::from_pem("leaf", &read("keys/leaf.key.pem")),
+            read("keys/leaf.crt.pem"),
+        )
+    }
+
+    pub fn rekor() -> TestRekor {
+        TestRekor {
+            key: TestKey::from_pem("rekor.local", &read("keys/rekor.key.pem")),
+        }
+    }
+
+    pub fn trust() -> SigstoreTrust {
+        SigstoreTrust::from_trusted_root_json(read("trusted_root.json").as_bytes()).unwrap()
+    }
+}
+
+#[test]
+fn a_keyless_testkit_bundle_is_accepted_by_the_sigstore_verifier_for_its_identity_only() {
+    use dhi_verify::sigstore::{verify_bundle, Artifact, BundlePolicy, Matcher};
+    use dhi_verify_testkit::rekor::{BundleForgery, BundleSigner};
+    let (key, cert) = keyless::leaf();
+    let bundle = keyless::rekor().sigstore_bundle(
+        b"manifest",
+        BundleSigner::Certificate {
+            key: &key,
+            cert_pem: &cert,
+        },
+        keyless::SIGNED_AT,
+        BundleForgery::None,
+    );
+    let policy = |subject: &str| BundlePolicy::Identity {
+        issuer: Matcher::exact(keyless::ISSUER),
+        subject: Matcher::exact(subject),
+    };
+    let v = verify_bundle(
+        bundle.as_bytes(),
+        Artifact::Bytes(b"manifest"),
+        &policy(keyless::IDENTITY),
+        &keyless::trust(),
+    )
+    .unwrap();
+    assert_eq!(v.integrated_time(), Some(keyless::SIGNED_AT));
+    assert!(verify_bundle(
+        bundle.as_bytes(),
+        Artifact::Bytes(b"manifest"),
+        &policy("https://github.com/evil/x"),
+        &keyless::trust()
+    )
+    .is_err());
+}
+
+fn keyless_image() -> DhiImage {
+    let (key, cert_pem) = keyless::leaf();
+    DhiImage::python().with_keyless_bundles(dhi_verify_testkit::KeylessSigner {
+        rekor: keyless::rekor(),
+        key,
+        cert_pem,
+        time: keyless::SIGNED_AT,
+    })
+}
+
+fn keyless_trust(
+    issuer: dhi_verify::sigstore::Matcher,
+    subject: dhi_verify::sigstore::Matcher,
+) -> TrustRoot {
+    TrustRoot::from_keys([])
+        .with_sigstore_trust(keyless::trust())
+        .with_identity(dhi_verify::KeylessIdentity::new(issuer, subject))
+}
+
+fn run_keyless(trust: TrustRoot) -> Verdict {
+    let image = keyless_image();
+    let w = write(&image);
+    verify(
+        &verifier_with(trust, Policy::dhi_default(), Limits::default()),
+        &w.fixture.reference("3.13"),
+    )
+}
+
+#[test]
+fn keyless_bundle_signatures_verify_for_the_trusted_identity() {
+    use dhi_verify::sigstore::Matcher;
+    let v = run_keyless(keyless_trust(
+        Matcher::exact(keyless::ISSUER),
+        Matcher::exact(keyless::IDENTITY),
+    ));
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+    let s = &v.platforms[0].attestations[0].signatures[0];
+    assert_eq!(s.key.as_deref(), Some(keyless::IDENTITY));
+    assert_eq!(s.issuer.as_deref(), Some(keyless::ISSUER));
+    assert_eq!(s.key_id, None);
+    let regexp = run_keyless(keyless_trust(
+        Matcher::exact(keyless::ISSUER),
+        Matcher::regex(r"https://github\.com/example/dhi-demo/.*").unwrap(),
+    ));
+    assert_eq!(regexp.outcome, Outcome::Pass);
+}
+
+#[test]
+fn keyless_bundle_signatures_fail_for_another_identity_issuer_or_an_unanchored_lookalike() {
+    use dhi_verify::sigstore::Matcher;
+    for (issuer, subject) in [
+        (
+            Matcher::exact(keyless::ISSUER),
+            Matcher::exact(
+                "https://github.com/example/other/.github/workflows/build.yml@refs/heads/main",
+            ),
+        ),
+        (
+            Matcher::exact("https://accounts.google.com"),
+            Matcher::exact(keyless::IDENTITY),
+        ),
+        // Anchored: a pattern matching only part of the identity does not match.
+        (
+            Matcher::exact(keyless::ISSUER),
+            Matcher::regex("github.com/example").unwrap(),
+        ),
+    ] {
+        let v = run_keyless(keyless_trust(issuer, subject));
+        assert_eq!(v.outcome, Outcome::Fail);
+        assert!(matches!(
+            v.platforms[0].attestations[0].signatures[0].error,
+            Some(VerifyError::Bundle(_))
+        ));
+    }
+}
+
+#[test]
+fn keyless_bundle_signatures_fail_without_the_instances_trusted_root() {
+    use dhi_verify::sigstore::Matcher;
+    // The public-good root does not hold the local CA.
+    let trust = TrustRoot::from_keys([]).with_identity(dhi_verify::KeylessIdentity::new(
+        Matcher::exact(keyless::ISSUER),
+        Matcher::exact(keyless::IDENTITY),
+    ));
+    assert_eq!(run_keyless(trust).outcome, Outcome::Fail);
 }

@@ -15,7 +15,7 @@ fn trust_with_test_log(image: &DhiImage) -> TrustRoot {
         SigstoreTrust::from_trusted_root_json(TestRekor::default().trusted_root_json().as_bytes())
             .unwrap();
     TrustRoot::from_keys([TrustedKey::from_pem("dhi-test", &image.key.public_pem()).unwrap()])
-        .with_transparency_logs(logs)
+        .with_sigstore_trust(logs)
 }
 
 fn run(image: &DhiImage, trust: TrustRoot, mode: TlogMode) -> Verdict {
@@ -147,7 +147,7 @@ fn a_keys_validity_window_is_judged_at_the_logged_signing_time() {
     };
     let logged = run(
         &image,
-        TrustRoot::from_keys([key()]).with_transparency_logs(logs()),
+        TrustRoot::from_keys([key()]).with_sigstore_trust(logs()),
         TlogMode::IfPresent,
     );
     assert_eq!(logged.outcome, Outcome::Pass, "{logged:#?}");
@@ -155,7 +155,7 @@ fn a_keys_validity_window_is_judged_at_the_logged_signing_time() {
     let unlogged_image = DhiImage::python();
     let unlogged = run(
         &unlogged_image,
-        TrustRoot::from_keys([key()]).with_transparency_logs(logs()),
+        TrustRoot::from_keys([key()]).with_sigstore_trust(logs()),
         TlogMode::IfPresent,
     );
     assert_eq!(unlogged.outcome, Outcome::Fail);
