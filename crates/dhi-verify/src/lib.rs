@@ -5,3 +5,4 @@
 //! keys, and returns a typed verdict that names the exact digest it approved.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+pub mod predicate;
