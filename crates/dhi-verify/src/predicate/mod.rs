@@ -47,7 +47,7 @@ pub use sbom::{Hash, HashAlgorithm, ImageRelationship, Package, Sbom};
 pub use summary::VerificationSummary;
 pub use time::Timestamp;
 pub use vex::{Justification, Vex, VexProduct, VexStatement, VexStatus, Vulnerability};
-pub use vulns::{Finding, Severity, VulnerabilityReport};
+pub use vulns::{Finding, SeverityScore, VulnerabilityReport};
 
 /// A predicate read into its typed model.
 #[derive(Debug, Clone, PartialEq)]

@@ -196,7 +196,11 @@ struct RawV1Metadata {
     started_on: Option<String>,
     #[serde(rename = "finishedOn")]
     finished_on: Option<String>,
-    #[serde(rename = "https://mobyproject.org/buildkit@v1#metadata")]
+    /// BuildKit writes `buildkit_metadata` in v1 (and the v0.2 key in some versions).
+    #[serde(
+        rename = "buildkit_metadata",
+        alias = "https://mobyproject.org/buildkit@v1#metadata"
+    )]
     buildkit: Option<RawBuildkitMetadata>,
 }
 

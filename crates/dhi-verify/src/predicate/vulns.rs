@@ -36,21 +36,24 @@ pub struct VulnerabilityReport {
 pub struct Finding {
     /// The vulnerability id (`CVE-2024-1234`, `GHSA-…`).
     pub id: String,
-    /// Severity ratings as given: a label (`HIGH`) or a score (`7.5`), with the method when named.
-    pub severity: Vec<Severity>,
+    /// The severity label as the report writes it (`HIGH`, `CRITICAL`), when
+    /// given (Scout `cvss.severity`, or a non-numeric in-toto `severity[].score`).
+    pub severity: Option<String>,
+    /// Numeric scores with their method (in-toto `severity[]`, Scout `cvss.score`).
+    pub scores: Vec<SeverityScore>,
     /// The affected package's purl, when the report names it.
     pub package_purl: Option<String>,
     /// The version that fixes it, when known.
     pub fixed_version: Option<String>,
 }
 
-/// One severity rating.
+/// One numeric severity score.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
-pub struct Severity {
-    /// `method` (`nvd`, `cvss_v3`, `CVSSv3`…), when given.
+pub struct SeverityScore {
+    /// `method` (`nvd`, `cvss_v3`, `cvss`…), when given.
     pub method: Option<String>,
-    /// `score`: a number or a label, as text.
+    /// The score as text (`7.5`).
     pub score: String,
 }
 
@@ -62,12 +65,29 @@ pub(crate) fn parse(
     limits: &PredicateLimits,
 ) -> Result<VulnerabilityReport, PredicateError> {
     let root: Value = require_predicate(predicate_type, statement_bytes, limits)?;
-    let Value::Object(root) = root else {
-        return Err(PredicateError::InvalidValue {
-            path: "predicate".to_owned(),
-            expected: "a JSON object",
-            found: type_name(&root).to_owned(),
-        });
+    let root = match root {
+        Value::Object(root) => root,
+        // Scout writes the predicate as a bare list of `{purl, vulnerabilities}`.
+        Value::Array(list) => {
+            let mut findings = Vec::new();
+            for item in list.iter().filter_map(Value::as_object) {
+                collect(item, None, &mut findings, limits)?;
+            }
+            return Ok(VulnerabilityReport {
+                format,
+                scanner_uri: None,
+                scanner_version: None,
+                scan_finished_on: None,
+                findings,
+            });
+        }
+        other => {
+            return Err(PredicateError::InvalidValue {
+                path: "predicate".to_owned(),
+                expected: "a JSON object or list",
+                found: type_name(&other).to_owned(),
+            })
+        }
     };
     let scanner = root.get("scanner").and_then(Value::as_object);
     let mut findings = Vec::new();
@@ -168,46 +188,65 @@ fn fixed_version(o: &Map<String, Value>) -> Option<String> {
     })
 }
 
-fn severities(o: &Map<String, Value>) -> Vec<Severity> {
-    let score_text = |v: &Value| match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+fn score_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
-    };
-    match o.get("severity") {
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(|s| match s {
-                Value::Object(s) => Some(Severity {
-                    method: str_field(s, &["method", "source", "type"]),
-                    score: s.get("score").and_then(score_text)?,
-                }),
-                other => score_text(other).map(|score| Severity {
-                    method: None,
-                    score,
-                }),
-            })
-            .collect(),
-        Some(Value::Object(s)) => s
-            .get("score")
-            .and_then(score_text)
-            .map(|score| {
-                vec![Severity {
-                    method: str_field(s, &["method", "source", "type"]),
-                    score,
-                }]
-            })
-            .unwrap_or_default(),
-        Some(other) => score_text(other)
-            .map(|score| {
-                vec![Severity {
-                    method: None,
-                    score,
-                }]
-            })
-            .unwrap_or_default(),
-        None => Vec::new(),
     }
+}
+
+fn is_numeric(s: &str) -> bool {
+    s.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Reads the label and scores of a finding from `severity` (in-toto: a list of
+/// `{method, score}`; others: a label, or one object) and `cvss` (Scout:
+/// `{severity, score}`).
+fn severities(o: &Map<String, Value>) -> (Option<String>, Vec<SeverityScore>) {
+    let mut label = None;
+    let mut scores = Vec::new();
+    let mut push = |method: Option<String>, score: String, label: &mut Option<String>| {
+        if is_numeric(&score) {
+            scores.push(SeverityScore { method, score });
+        } else if label.is_none() {
+            *label = Some(score);
+        }
+    };
+    let entries: Vec<&Value> = match o.get("severity") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    for e in entries {
+        match e {
+            Value::Object(s) => {
+                let method = str_field(s, &["method", "source", "type"]);
+                if let Some(score) = s.get("score").and_then(score_text) {
+                    push(method, score, &mut label);
+                }
+                if let Some(l) = s.get("severity").and_then(score_text) {
+                    push(None, l, &mut label);
+                }
+            }
+            other => {
+                if let Some(score) = score_text(other) {
+                    push(None, score, &mut label);
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(cvss)) = o.get("cvss") {
+        if let Some(l) = cvss.get("severity").and_then(score_text) {
+            push(None, l, &mut label);
+        }
+        if let Some(score) = cvss.get("score").and_then(score_text) {
+            let method = str_field(cvss, &["version"])
+                .map_or_else(|| "cvss".to_owned(), |v| format!("cvss {v}"));
+            push(Some(method), score, &mut label);
+        }
+    }
+    (label, scores)
 }
 
 fn collect(
@@ -226,7 +265,7 @@ fn collect(
             return Ok(());
         }
     }
-    let id = str_field(item, &["id", "cve", "name"]).or_else(|| {
+    let id = str_field(item, &["id", "source_id", "cve", "name"]).or_else(|| {
         item.get("vulnerability")
             .and_then(Value::as_object)
             .and_then(|v| str_field(v, &["id", "name"]))
@@ -245,9 +284,11 @@ fn collect(
     let package_purl = purl_of(item)
         .or_else(|| purl_of(&notes))
         .or_else(|| package.filter(|p| !p.is_empty()).map(str::to_owned));
+    let (severity, scores) = severities(item);
     out.push(Finding {
         id,
-        severity: severities(item),
+        severity,
+        scores,
         package_purl,
         fixed_version: fixed_version(item).or_else(|| fixed_version(&notes)),
     });

@@ -114,12 +114,17 @@ fn normalise(raw: RawBom, limits: &PredicateLimits) -> Result<Sbom, PredicateErr
     let mut subject = None;
     // Explicit stack instead of recursion: nesting depth is already capped by
     // serde_json (128), but the walk should not depend on that.
-    let mut stack: Vec<(RawComponent, Option<usize>)> = Vec::new();
+    // Popped in document order: the subject first, then the components.
+    let mut stack: Vec<(RawComponent, Option<usize>)> = raw
+        .components
+        .into_iter()
+        .rev()
+        .map(|c| (c, None))
+        .collect();
     if let Some(component) = raw.metadata.and_then(|m| m.component) {
         subject = Some(0);
         stack.push((component, None));
     }
-    stack.extend(raw.components.into_iter().rev().map(|c| (c, None)));
     while let Some((mut component, parent)) = stack.pop() {
         if packages.len() >= limits.max_packages {
             return Err(PredicateError::TooMany {

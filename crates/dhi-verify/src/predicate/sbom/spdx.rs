@@ -116,6 +116,11 @@ fn normalise(raw: RawDocument, limits: &PredicateLimits) -> Result<Sbom, Predica
     let mut graph = Graph::new(packages.len());
     {
         let index = id_index(&packages);
+        // DHI's in-image SBOMs give the document and the image package the
+        // same SPDXID and no relationships: that package is what the document describes.
+        if let Some(&i) = index.get(document_id) {
+            graph.subject(i);
+        }
         for id in &raw.document_describes {
             if let Some(&i) = index.get(id.as_str()) {
                 graph.subject(i);
