@@ -239,7 +239,7 @@ fn spdx_with_packages_of_the_wrong_type_is_a_data_error_with_position() {
             assert_eq!(category, JsonErrorCategory::Data);
             assert_eq!(line, 1);
             assert!(column > 0);
-            assert!(message.contains("expected a sequence"), "{message}");
+            assert!(message.contains("expected a list of packages"), "{message}");
         }
         other => panic!("{other:?}"),
     }
@@ -369,6 +369,22 @@ fn cyclonedx_1_6_with_mixed_license_forms_and_nulls_parses() {
     );
     assert!(vendored.licenses.is_empty());
     assert_eq!(vendored.relationship, ImageRelationship::Unknown);
+}
+
+#[test]
+fn cyclonedx_subject_comes_first_even_when_metadata_follows_the_components() {
+    let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.5",
+      "components":[{"bom-ref":"a","name":"a","components":[{"bom-ref":"a1","name":"a1"}]},{"bom-ref":"b","name":"b"}],
+      "dependencies":[{"ref":"img","dependsOn":["a"]}],
+      "metadata":{"component":{"bom-ref":"img","type":"container","name":"img","components":[{"bom-ref":"layer","name":"layer"}]}}}"#;
+    let Predicate::Sbom(s) = parse(CDX, doc).unwrap() else {
+        panic!()
+    };
+    let names: Vec<&str> = s.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["img", "layer", "a", "a1", "b"]);
+    let rel: Vec<ImageRelationship> = s.packages.iter().map(|p| p.relationship).collect();
+    use ImageRelationship::{Direct, Subject, Transitive, Unknown};
+    assert_eq!(rel, [Subject, Direct, Direct, Transitive, Unknown]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 pub(crate) mod cyclonedx;
 pub(crate) mod spdx;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
 pub use crate::predicate::kind::SbomFormat;
@@ -110,28 +111,32 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
-    /// Normalises an algorithm name from either format.
-    pub(crate) fn from_name(name: String) -> Self {
-        let key: String = name
-            .chars()
-            .filter(|c| *c != '-' && *c != '_')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        match key.as_str() {
-            "MD5" => Self::Md5,
-            "SHA1" => Self::Sha1,
-            "SHA256" => Self::Sha256,
-            "SHA384" => Self::Sha384,
-            "SHA512" => Self::Sha512,
-            _ => Self::Other(name),
+    /// Normalises an algorithm name from either format without allocating for the known ones.
+    pub(crate) fn from_name(name: Cow<'_, str>) -> Self {
+        let mut key = [0u8; 8];
+        let mut len = 0;
+        for c in name.bytes().filter(|c| *c != b'-' && *c != b'_') {
+            if len == key.len() {
+                return Self::Other(name.into_owned());
+            }
+            key[len] = c.to_ascii_uppercase();
+            len += 1;
+        }
+        match &key[..len] {
+            b"MD5" => Self::Md5,
+            b"SHA1" => Self::Sha1,
+            b"SHA256" => Self::Sha256,
+            b"SHA384" => Self::Sha384,
+            b"SHA512" => Self::Sha512,
+            _ => Self::Other(name.into_owned()),
         }
     }
 }
 
 /// A hash from a document; `None` when either part is missing or empty.
-pub(crate) fn hash(algorithm: Option<String>, value: Option<String>) -> Option<Hash> {
+pub(crate) fn hash(algorithm: Option<Cow<'_, str>>, value: Option<Cow<'_, str>>) -> Option<Hash> {
     let algorithm = algorithm.filter(|a| !a.is_empty())?;
-    let mut value = value.filter(|v| !v.is_empty())?;
+    let mut value = value.filter(|v| !v.is_empty())?.into_owned();
     value.make_ascii_lowercase();
     Some(Hash {
         algorithm: HashAlgorithm::from_name(algorithm),
@@ -139,14 +144,19 @@ pub(crate) fn hash(algorithm: Option<String>, value: Option<String>) -> Option<H
     })
 }
 
+/// Whether a license field says nothing: empty, `NOASSERTION` or `NONE`.
+fn is_no_assertion(t: &str) -> bool {
+    t.is_empty() || t.eq_ignore_ascii_case("NOASSERTION") || t.eq_ignore_ascii_case("NONE")
+}
+
 /// A license expression worth keeping: not empty, `NOASSERTION` or `NONE`.
-pub(crate) fn meaningful_license(s: Option<String>) -> Option<String> {
+pub(crate) fn meaningful_license(s: Option<Cow<'_, str>>) -> Option<String> {
     let s = s?;
     let t = s.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("NOASSERTION") || t.eq_ignore_ascii_case("NONE") {
+    if is_no_assertion(t) {
         None
     } else if t.len() == s.len() {
-        Some(s)
+        Some(s.into_owned())
     } else {
         Some(t.to_owned())
     }
@@ -184,7 +194,7 @@ pub(crate) fn looks_like_license_expression(s: &str) -> bool {
 
 /// A CycloneDX license `name` as an SPDX expression: kept when it already is
 /// one, else `LicenseRef-` plus the name with non-idstring characters as `-`.
-pub(crate) fn license_name_to_expression(name: String) -> Option<String> {
+pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<String> {
     let name = meaningful_license(Some(name))?;
     if looks_like_license_expression(&name) {
         return Some(name);
@@ -203,25 +213,86 @@ pub(crate) fn license_name_to_expression(name: String) -> Option<String> {
 
 /// SPDX supplier/originator (`Organization: Docker, Inc.`) without its prefix;
 /// `NOASSERTION` and empty become `None`.
-pub(crate) fn supplier_name(s: Option<String>) -> Option<String> {
-    let s = meaningful_license(s)?; // same emptiness / NOASSERTION rule
+pub(crate) fn supplier_name(s: Option<Cow<'_, str>>) -> Option<String> {
+    let s = s?;
+    let t = s.trim();
+    if is_no_assertion(t) {
+        return None;
+    }
     for prefix in ["Organization:", "Person:", "Tool:"] {
-        if let Some(rest) = s.strip_prefix(prefix) {
+        if let Some(rest) = t.strip_prefix(prefix) {
             let rest = rest.trim();
             return (!rest.is_empty()).then(|| rest.to_owned());
         }
     }
-    Some(s)
+    Some(t.to_owned())
 }
 
 /// Lowercases and dashes a purpose/type (`OPERATING-SYSTEM`, `operating_system` → `operating-system`).
-pub(crate) fn purpose(s: Option<String>) -> Option<String> {
-    let mut s = s.filter(|s| !s.trim().is_empty())?;
+pub(crate) fn purpose(s: Option<Cow<'_, str>>) -> Option<String> {
+    let s = s.filter(|s| !s.trim().is_empty())?;
+    let mut s = s.into_owned();
     s.make_ascii_lowercase();
     if s.contains('_') {
         s = s.replace('_', "-");
     }
     Some(s)
+}
+
+/// A non-empty string, owned.
+pub(crate) fn owned(s: Option<Cow<'_, str>>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(Cow::into_owned)
+}
+
+/// Reads a list that may be `null` or absent, folding each element into `acc`
+/// as it is read, so no intermediate vector of raw elements is built.
+pub(crate) fn fold_list<'de, D, R, A, F>(deserializer: D, acc: A, f: F) -> Result<A, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    R: serde::Deserialize<'de>,
+    F: FnMut(&mut A, R),
+{
+    struct Fold<R, A, F>(A, F, std::marker::PhantomData<R>);
+
+    impl<'de, R: serde::Deserialize<'de>, A, F: FnMut(&mut A, R)> serde::de::Visitor<'de>
+        for Fold<R, A, F>
+    {
+        type Value = A;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list or null")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<A, E> {
+            Ok(self.0)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<A, E> {
+            Ok(self.0)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<A, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(mut self, mut seq: S) -> Result<A, S::Error> {
+            while let Some(element) = seq.next_element::<R>()? {
+                (self.1)(&mut self.0, element);
+            }
+            Ok(self.0)
+        }
+    }
+
+    deserializer.deserialize_option(Fold(acc, f, std::marker::PhantomData))
+}
+
+/// Appends `value` unless it is already present (lists here have a handful of entries).
+pub(crate) fn push_unique(list: &mut Vec<String>, value: Option<String>) {
+    if let Some(v) = value {
+        if !list.contains(&v) {
+            list.push(v);
+        }
+    }
 }
 
 /// Relationship graph between packages, by index; computes each package's
