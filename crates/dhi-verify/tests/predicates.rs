@@ -1134,6 +1134,24 @@ fn unknown_predicate_type_is_kept_raw_not_an_error() {
 }
 
 #[test]
+fn parsed_predicates_serialise_with_their_kind() {
+    let p = parse(SPDX, &fixture("sbom/dhi/python.spdx.json")).unwrap();
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(json["kind"], "sbom");
+    assert_eq!(json["value"]["format"], "spdx");
+    assert_eq!(
+        json["value"]["packages"][0]["purl"],
+        "pkg:dhi/python@3.14.2"
+    );
+    assert_eq!(json["value"]["packages"][0]["relationship"], "subject");
+    let u = parse("https://example.com/x", b"{\"a\":1}").unwrap();
+    let json = serde_json::to_value(&u).unwrap();
+    assert_eq!(json["kind"], "unknown");
+    assert_eq!(json["value"]["predicateType"], "https://example.com/x");
+    assert_eq!(json["value"]["raw"]["a"], 1);
+}
+
+#[test]
 fn predicate_kinds_have_names_for_people() {
     assert_eq!(predicate_kind(SLSA02).to_string(), "SLSA provenance v0.2");
     assert_eq!(predicate_kind(CDX16).to_string(), "CycloneDX SBOM");

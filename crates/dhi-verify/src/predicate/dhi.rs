@@ -94,6 +94,7 @@ pub struct SecretsScan {
 
 /// Virus scan (`https://scout.docker.com/virus/v0.1`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct VirusScan {
     /// `scanner.uri`.

@@ -4,6 +4,7 @@ use std::fmt;
 
 /// The SBOM formats read into [`Sbom`](crate::predicate::Sbom).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum SbomFormat {
     /// CycloneDX JSON (1.4, 1.5, 1.6).
@@ -26,8 +27,10 @@ impl fmt::Display for SbomFormat {
 #[non_exhaustive]
 pub enum SlsaVersion {
     /// SLSA provenance v0.2 (`https://slsa.dev/provenance/v0.2`).
+    #[serde(rename = "v0.2")]
     V0_2,
     /// SLSA provenance v1 (`https://slsa.dev/provenance/v1`).
+    #[serde(rename = "v1")]
     V1,
 }
 
@@ -42,6 +45,7 @@ impl fmt::Display for SlsaVersion {
 
 /// The vulnerability report formats read into [`VulnerabilityReport`](crate::predicate::VulnerabilityReport).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum VulnsFormat {
     /// in-toto `https://in-toto.io/attestation/vulns/v0.1`.
@@ -52,6 +56,7 @@ pub enum VulnsFormat {
 
 /// What a predicate type URI names. Obtained from [`predicate_kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum PredicateKind {
     /// A software bill of materials.

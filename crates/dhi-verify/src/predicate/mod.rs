@@ -49,8 +49,10 @@ pub use time::Timestamp;
 pub use vex::{Justification, Vex, VexProduct, VexStatement, VexStatus, Vulnerability};
 pub use vulns::{Finding, SeverityScore, VulnerabilityReport};
 
-/// A predicate read into its typed model.
-#[derive(Debug, Clone, PartialEq)]
+/// A predicate read into its typed model. Serialises as
+/// `{"kind": "sbom", "value": {...}}` (`unknown` carries `predicateType` and `raw`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Predicate {
     /// CycloneDX or SPDX SBOM, normalised.
@@ -77,6 +79,7 @@ pub enum Predicate {
     VerificationSummary(VerificationSummary),
     /// A predicate type this library does not model (including Scout's own
     /// SBOM, provenance and health predicates), kept as raw JSON.
+    #[serde(rename_all = "camelCase")]
     Unknown {
         /// The predicate type URI.
         predicate_type: String,
