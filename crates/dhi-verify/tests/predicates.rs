@@ -526,6 +526,64 @@ fn sbom_statement_without_predicate_is_missing_predicate() {
     );
 }
 
+#[test]
+fn spdx_document_describes_names_the_subject_without_relationships() {
+    let doc = br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","documentDescribes":["SPDXRef-img"],
+      "packages":[{"SPDXID":"SPDXRef-lib","name":"lib"},{"SPDXID":"SPDXRef-img","name":"img"}],
+      "relationships":[{"spdxElementId":"SPDXRef-lib","relationshipType":"CONTAINED_BY","relatedSpdxElement":"SPDXRef-img"}]}"#;
+    let Predicate::Sbom(s) = parse(SPDX, doc).unwrap() else {
+        panic!()
+    };
+    assert_eq!(package(&s, "img").relationship, ImageRelationship::Subject);
+    assert_eq!(
+        package(&s, "lib").relationship,
+        ImageRelationship::Direct,
+        "inverse edge"
+    );
+}
+
+#[test]
+fn sbom_with_null_predicate_is_missing_predicate() {
+    let st = format!(r#"{{"predicateType":"{SPDX}","predicate":null}}"#);
+    let err =
+        parse_statement_predicate(SPDX, st.as_bytes(), &PredicateLimits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        PredicateError::MissingPredicate {
+            predicate_type: SPDX.into()
+        }
+    );
+}
+
+#[test]
+fn statement_whose_predicate_type_differs_from_the_manifest_is_rejected() {
+    let st = statement(CDX16, &fixture("sbom/cyclonedx/trivy-1.6-node.cdx.json"));
+    let err = parse_statement_predicate(SPDX, &st, &PredicateLimits::default()).unwrap_err();
+    assert_eq!(
+        err,
+        PredicateError::PredicateTypeMismatch {
+            expected: SPDX.into(),
+            found: CDX16.into()
+        }
+    );
+}
+
+#[test]
+fn statement_over_the_size_limit_is_rejected() {
+    let st = statement(CDX16, &fixture("sbom/cyclonedx/trivy-1.6-node.cdx.json"));
+    let limits = PredicateLimits::default().with_max_statement_bytes(st.len() - 1);
+    let err = parse_statement_predicate(CDX16, &st, &limits).unwrap_err();
+    assert_eq!(
+        err,
+        PredicateError::StatementTooLarge {
+            max: st.len() - 1,
+            found: st.len()
+        }
+    );
+    let limits = PredicateLimits::default().with_max_statement_bytes(st.len());
+    assert!(parse_statement_predicate(CDX16, &st, &limits).is_ok());
+}
+
 // ---------------------------------------------------------------- provenance
 
 #[test]
@@ -831,6 +889,16 @@ fn vex_statement_without_vulnerability_name_is_rejected() {
     let err = parse(VEX, doc).unwrap_err();
     assert!(
         matches!(&err, PredicateError::InvalidValue { path, .. } if path == "predicate.statements[0].vulnerability.name"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn vex_statement_with_a_bad_timestamp_names_the_field() {
+    let doc = br#"{"statements":[{"vulnerability":{"name":"CVE-1"},"status":"fixed","timestamp":"2025-02-30"}]}"#;
+    let err = parse(VEX, doc).unwrap_err();
+    assert!(
+        matches!(&err, PredicateError::InvalidValue { path, found, .. } if path == "predicate.statements[0].timestamp" && found == "2025-02-30"),
         "{err:?}"
     );
 }

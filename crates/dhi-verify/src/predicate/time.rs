@@ -7,7 +7,7 @@ use super::error::PredicateError;
 /// A validated RFC 3339 date-time (`2025-08-06T07:53:50.468Z`,
 /// `2024-01-02T03:04:05+01:00`), kept exactly as written.
 ///
-/// Only the syntax and field ranges are checked (month 1–12, day 1–31,
+/// Only the syntax and field ranges are checked (month 1–12, day within the month,
 /// hour 0–23, minute 0–59, second 0–60 for leap seconds); comparing two
 /// timestamps with different offsets is not supported, and
 /// [`Timestamp::sort_key`] is only meaningful between UTC (`Z`) values.
@@ -69,10 +69,19 @@ fn digits(b: &[u8], range: std::ops::Range<usize>) -> Option<u32> {
     Some(n)
 }
 
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 fn is_rfc3339(b: &[u8]) -> bool {
     // date-fullyear "-" date-month "-" date-mday ("T"|"t") time-hour ":" time-minute ":" time-second
     let fixed = (|| {
-        let _year = digits(b, 0..4)?;
+        let year = digits(b, 0..4)?;
         let month = digits(b, 5..7)?;
         let day = digits(b, 8..10)?;
         let hour = digits(b, 11..13)?;
@@ -85,7 +94,7 @@ fn is_rfc3339(b: &[u8]) -> bool {
             && *seps[2] == b':'
             && *seps[3] == b':'
             && (1..=12).contains(&month)
-            && (1..=31).contains(&day)
+            && (1..=days_in_month(year, month)).contains(&day)
             && hour <= 23
             && minute <= 59
             && second <= 60;
@@ -129,6 +138,7 @@ mod tests {
             "2024-01-02T03:04:05+01:00",
             "2024-01-02t03:04:05.123456789-05:30",
             "2016-12-31T23:59:60Z",
+            "2024-02-29T00:00:00Z",
         ] {
             assert_eq!(Timestamp::parse(s, "t").unwrap().as_str(), s);
         }
@@ -141,6 +151,8 @@ mod tests {
             "2025-08-06",
             "2025-08-06 07:53:50Z",
             "2025-13-06T07:53:50Z",
+            "2025-02-29T00:00:00Z",
+            "2025-04-31T00:00:00Z",
             "2025-08-06T24:00:00Z",
             "2025-08-06T07:53:50",
             "2025-08-06T07:53:50.Z",
