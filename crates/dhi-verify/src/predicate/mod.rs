@@ -32,6 +32,8 @@ mod purl;
 mod sbom;
 mod statement;
 mod summary;
+#[cfg(test)]
+mod test_support;
 mod time;
 mod vex;
 mod vulns;

@@ -378,6 +378,7 @@ pub(crate) fn parse(
 #[allow(clippy::unwrap_used)] // in tests a panic is a failed test
 mod tests {
     use super::*;
+    use crate::predicate::test_support::random_strings;
 
     #[test]
     fn source_uris_of_buildkit_and_the_github_generator_are_split() {
@@ -403,5 +404,13 @@ mod tests {
             split_source_uri("https://x/y"),
             ("https://x/y".to_owned(), None)
         );
+    }
+
+    #[test]
+    fn random_strings_never_panic_the_source_uri_splitter() {
+        for s in random_strings() {
+            let (repository, _) = split_source_uri(&s);
+            assert!(s.contains(repository.as_str()), "{s:?}");
+        }
     }
 }

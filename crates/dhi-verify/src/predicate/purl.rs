@@ -125,6 +125,7 @@ impl Purl {
 #[allow(clippy::unwrap_used)] // in tests a panic is a failed test
 mod tests {
     use super::*;
+    use crate::predicate::test_support::random_strings;
 
     #[test]
     fn purl_components_are_split_and_decoded() {
@@ -183,5 +184,15 @@ mod tests {
         }
         assert_eq!(purl_type("pkg:npm/%40scope/x@1"), Some("npm".to_owned()));
         assert_eq!(purl_type("cpe:2.3:a:x"), None);
+    }
+
+    #[test]
+    fn random_strings_never_panic_the_purl_parser() {
+        for s in random_strings() {
+            if let Some(p) = Purl::parse(&s) {
+                assert!(p.covers(&p), "a purl covers itself: {s:?}");
+            }
+            let _ = purl_type(&s);
+        }
     }
 }

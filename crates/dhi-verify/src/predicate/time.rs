@@ -129,6 +129,7 @@ fn is_rfc3339(b: &[u8]) -> bool {
 #[allow(clippy::unwrap_used)] // in tests a panic is a failed test
 mod tests {
     use super::*;
+    use crate::predicate::test_support::random_strings;
 
     #[test]
     fn utc_offset_and_fraction_forms_are_accepted() {
@@ -166,6 +167,16 @@ mod tests {
                 matches!(err, PredicateError::InvalidValue { .. }),
                 "{s}: {err:?}"
             );
+        }
+    }
+
+    #[test]
+    fn random_strings_never_panic_the_timestamp_parser() {
+        for s in random_strings() {
+            if let Ok(t) = Timestamp::parse(&s, "t") {
+                assert_eq!(t.as_str(), s);
+                let _ = t.sort_key();
+            }
         }
     }
 }

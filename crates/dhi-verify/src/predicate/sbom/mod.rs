@@ -172,10 +172,12 @@ fn is_idstring(token: &str) -> bool {
 /// Whether `s` has the shape of an SPDX license expression (ids joined by
 /// `AND`/`OR`/`WITH`, optional parentheses). Does not check the ids against the SPDX list.
 pub(crate) fn looks_like_license_expression(s: &str) -> bool {
-    let spaced = s.replace(['(', ')'], " ");
     let mut expect_id = true;
     let mut any = false;
-    for token in spaced.split_whitespace() {
+    let tokens = s
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|t| !t.is_empty());
+    for token in tokens {
         any = true;
         if expect_id {
             if !is_idstring(token) {
