@@ -38,6 +38,7 @@ pub mod limits;
 pub mod oci;
 pub mod platform;
 pub mod policy;
+pub mod predicate;
 pub mod reference;
 pub mod requirement;
 pub mod signature;

@@ -1,0 +1,429 @@
+//! CycloneDX JSON (1.4, 1.5, 1.6) read into the common [`Sbom`] inventory through a lean serde model of only the fields we use, streamed: each component is normalised as it is read. No validation against the CycloneDX schema beyond what the inventory needs.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::{
+    fold_list, hash, id_index, license_name_to_expression, meaningful_license, owned, purpose,
+    push_unique, Graph, Hash, ImageRelationship, Package, Sbom, SbomFormat,
+};
+use crate::predicate::error::PredicateError;
+use crate::predicate::limits::PredicateLimits;
+use crate::predicate::statement::{missing, nullable_vec, read_predicate_seed, ErrorSlot};
+
+// Unknown fields are ignored (serde's default); every field is optional and
+// `null` is read as absent, because syft, Trivy and BuildKit each omit or null
+// different ones. Strings borrow from the statement bytes unless they contain
+// escapes; only what the inventory keeps is copied.
+#[derive(Deserialize)]
+struct RawMetadata<'a> {
+    #[serde(borrow)]
+    component: Option<RawComponent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawComponent<'a> {
+    #[serde(rename = "bom-ref", borrow)]
+    bom_ref: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    group: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    purl: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    supplier: Option<RawOrganization<'a>>,
+    #[serde(borrow)]
+    publisher: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    author: Option<Cow<'a, str>>,
+    /// Normalised while read (see [`licenses`]).
+    #[serde(default, deserialize_with = "licenses")]
+    licenses: Vec<String>,
+    /// Normalised while read (see [`hashes`]).
+    #[serde(default, deserialize_with = "hashes")]
+    hashes: Vec<Hash>,
+    #[serde(default, deserialize_with = "nullable_vec", borrow)]
+    components: Vec<RawComponent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawOrganization<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// CycloneDX 1.4–1.6 `licenseChoice`: `{"license": {...}}` or `{"expression": "..."}`.
+/// Deliberately one struct, not an untagged enum: tools mix both in one array
+/// (invalid under the 1.6 schema, seen in the wild) and untagged enums buffer.
+#[derive(Deserialize)]
+struct RawLicenseChoice<'a> {
+    #[serde(borrow)]
+    license: Option<RawLicense<'a>>,
+    #[serde(borrow)]
+    expression: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawLicense<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawHash<'a> {
+    #[serde(borrow)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+/// `licenses[]` as SPDX expressions, deduplicated, in document order.
+fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    fold_list(
+        d,
+        Vec::new(),
+        |list: &mut Vec<String>, choice: RawLicenseChoice<'de>| {
+            let l = match (choice.expression, choice.license) {
+                (Some(e), _) => meaningful_license(Some(e)),
+                (None, Some(RawLicense { id: Some(id), .. })) => meaningful_license(Some(id)),
+                (
+                    None,
+                    Some(RawLicense {
+                        id: None,
+                        name: Some(name),
+                    }),
+                ) => license_name_to_expression(name),
+                _ => None,
+            };
+            push_unique(list, l);
+        },
+    )
+}
+
+/// `hashes[]` normalised; entries missing an algorithm or value are skipped.
+fn hashes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
+    fold_list(d, Vec::new(), |list: &mut Vec<Hash>, h: RawHash<'de>| {
+        list.extend(hash(h.alg, h.content));
+    })
+}
+
+#[derive(Deserialize)]
+struct RawDependency<'a> {
+    #[serde(rename = "ref", borrow)]
+    reference: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "dependsOn",
+        default,
+        deserialize_with = "nullable_vec",
+        borrow
+    )]
+    depends_on: Vec<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum BomKey {
+    #[serde(rename = "bomFormat")]
+    BomFormat,
+    #[serde(rename = "specVersion")]
+    SpecVersion,
+    #[serde(rename = "metadata")]
+    Metadata,
+    #[serde(rename = "components")]
+    Components,
+    #[serde(rename = "dependencies")]
+    Dependencies,
+    #[serde(other)]
+    Other,
+}
+
+/// What the streamed read of a BOM leaves for the final pass.
+struct Parsed<'a> {
+    bom_format: Option<Cow<'a, str>>,
+    spec_version: Option<Cow<'a, str>>,
+    packages: Vec<Package>,
+    /// parent index of each package (nested components), `None` at the top level
+    parents: Vec<Option<usize>>,
+    subject: Option<usize>,
+    dependencies: Vec<RawDependency<'a>>,
+}
+
+/// Reads the BOM object, normalising components as they stream past.
+struct BomSeed<'l> {
+    limits: &'l PredicateLimits,
+    slot: &'l ErrorSlot,
+}
+
+impl<'de> DeserializeSeed<'de> for BomSeed<'_> {
+    type Value = Parsed<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BomSeed<'_> {
+    type Value = Parsed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CycloneDX BOM object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Parsed {
+            bom_format: None,
+            spec_version: None,
+            packages: Vec::new(),
+            parents: Vec::new(),
+            subject: None,
+            dependencies: Vec::new(),
+        };
+        let mut sink = Sink {
+            limits: self.limits,
+            slot: self.slot,
+        };
+        while let Some(key) = map.next_key::<BomKey>()? {
+            match key {
+                BomKey::BomFormat => out.bom_format = map.next_value()?,
+                BomKey::SpecVersion => out.spec_version = map.next_value()?,
+                BomKey::Metadata => {
+                    let metadata: Option<RawMetadata<'de>> = map.next_value()?;
+                    if let Some(component) = metadata.and_then(|m| m.component) {
+                        if out.subject.is_some() {
+                            return Err(de::Error::duplicate_field("metadata"));
+                        }
+                        // The subject goes first, whatever the key order.
+                        let before = out.packages.len();
+                        sink.push(component, None, &mut out.packages, &mut out.parents)
+                            .map_err(de::Error::custom)?;
+                        let added = out.packages.len() - before;
+                        out.packages.rotate_right(added);
+                        out.parents.rotate_right(added);
+                        for (i, parent) in out.parents.iter_mut().enumerate() {
+                            if let Some(p) = parent {
+                                *p = if i < added { *p - before } else { *p + added };
+                            }
+                        }
+                        out.subject = Some(0);
+                    }
+                }
+                BomKey::Components => {
+                    map.next_value_seed(ComponentsSeed {
+                        sink: &mut sink,
+                        packages: &mut out.packages,
+                        parents: &mut out.parents,
+                    })?;
+                }
+                BomKey::Dependencies => {
+                    out.dependencies = map
+                        .next_value::<Option<Vec<RawDependency<'de>>>>()?
+                        .unwrap_or_default();
+                }
+                BomKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Normalises components into packages and enforces the package limit.
+struct Sink<'l> {
+    limits: &'l PredicateLimits,
+    slot: &'l ErrorSlot,
+}
+
+impl Sink<'_> {
+    /// Appends `component` and its nested components (depth-first, document
+    /// order) with an explicit stack: nesting is capped by serde_json (128)
+    /// already, but the walk does not rely on it.
+    fn push(
+        &mut self,
+        component: RawComponent<'_>,
+        parent: Option<usize>,
+        packages: &mut Vec<Package>,
+        parents: &mut Vec<Option<usize>>,
+    ) -> Result<(), &'static str> {
+        let mut stack = vec![(component, parent)];
+        while let Some((mut c, parent)) = stack.pop() {
+            if packages.len() >= self.limits.max_packages {
+                *self.slot.borrow_mut() = Some(PredicateError::TooMany {
+                    what: "SBOM packages",
+                    max: self.limits.max_packages,
+                    found: packages.len() + 1,
+                });
+                return Err("package limit exceeded");
+            }
+            let index = packages.len();
+            let children = std::mem::take(&mut c.components);
+            stack.extend(children.into_iter().rev().map(|c| (c, Some(index))));
+            packages.push(package(c));
+            parents.push(parent);
+        }
+        Ok(())
+    }
+}
+
+struct ComponentsSeed<'s, 'l> {
+    sink: &'s mut Sink<'l>,
+    packages: &'s mut Vec<Package>,
+    parents: &'s mut Vec<Option<usize>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ComponentsSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ComponentsSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of components")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(component) = seq.next_element::<RawComponent<'de>>()? {
+            self.sink
+                .push(component, None, self.packages, self.parents)
+                .map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a CycloneDX predicate from statement bytes into the inventory.
+pub(crate) fn parse(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Result<Sbom, PredicateError> {
+    let slot = ErrorSlot::default();
+    let seed = BomSeed {
+        limits,
+        slot: &slot,
+    };
+    let parsed = read_predicate_seed(predicate_type, statement_bytes, limits, seed, &slot)?
+        .ok_or_else(|| missing(predicate_type))?;
+    finish(parsed)
+}
+
+fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
+    if let Some(format) = &raw.bom_format {
+        if format != "CycloneDX" {
+            return Err(PredicateError::InvalidValue {
+                path: "predicate.bomFormat".to_owned(),
+                expected: "\"CycloneDX\"",
+                found: format.clone().into_owned(),
+            });
+        }
+    }
+    let spec_version = check_version(raw.spec_version)?;
+    let mut packages = raw.packages;
+
+    let mut graph = Graph::new(packages.len());
+    if let Some(s) = raw.subject {
+        graph.subject(s);
+    }
+    for (child, parent) in raw.parents.iter().enumerate() {
+        if let Some(parent) = parent {
+            graph.edge(*parent, child);
+        }
+    }
+    {
+        let index = id_index(&packages);
+        for dep in &raw.dependencies {
+            let Some(from) = dep.reference.as_deref().and_then(|r| index.get(r)) else {
+                continue;
+            };
+            for to in &dep.depends_on {
+                if let Some(to) = index.get(to.as_ref()) {
+                    graph.edge(*from, *to);
+                }
+            }
+        }
+    }
+    graph.assign(&mut packages);
+
+    Ok(Sbom {
+        format: SbomFormat::CycloneDx,
+        spec_version,
+        packages,
+    })
+}
+
+fn check_version(found: Option<Cow<'_, str>>) -> Result<String, PredicateError> {
+    // The 1.x JSON shape of the fields we read is the same from 1.2 to 1.6;
+    // 1.4–1.6 are what we test and what DHI and the tools write.
+    match found {
+        Some(v) if matches!(v.as_ref(), "1.2" | "1.3" | "1.4" | "1.5" | "1.6") => {
+            Ok(v.into_owned())
+        }
+        other => Err(PredicateError::UnsupportedVersion {
+            path: "predicate.specVersion".to_owned(),
+            what: "CycloneDX specVersion",
+            expected: "1.4, 1.5 or 1.6",
+            found: other.map_or_else(|| "(missing)".to_owned(), Cow::into_owned),
+        }),
+    }
+}
+
+fn package(c: RawComponent<'_>) -> Package {
+    let name = match (c.group.filter(|g| !g.is_empty()), c.name) {
+        (Some(group), Some(name)) => {
+            let mut full = String::with_capacity(group.len() + 1 + name.len());
+            full.push_str(&group);
+            full.push('/');
+            full.push_str(&name);
+            full
+        }
+        (_, name) => name.map(Cow::into_owned).unwrap_or_default(),
+    };
+    let purl = owned(c.purl);
+    let package_type = purl.as_deref().and_then(crate::predicate::purl::purl_type);
+    let supplier = c
+        .supplier
+        .and_then(|s| s.name)
+        .or(c.publisher)
+        .or(c.author)
+        .filter(|s| !s.trim().is_empty())
+        .map(Cow::into_owned);
+    Package {
+        id: owned(c.bom_ref),
+        name,
+        version: owned(c.version),
+        purl,
+        package_type,
+        purpose: purpose(c.kind),
+        licenses: c.licenses,
+        supplier,
+        hashes: c.hashes,
+        relationship: ImageRelationship::Unknown,
+    }
+}

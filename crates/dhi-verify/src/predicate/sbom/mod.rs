@@ -1,0 +1,424 @@
+//! The one package inventory that CycloneDX and SPDX SBOMs are normalised into, and the normalisation rules they share (licenses, hashes, suppliers, relationship to the image). Format-specific reading lives in `cyclonedx` and `spdx`.
+
+pub(crate) mod cyclonedx;
+pub(crate) mod spdx;
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+
+pub use crate::predicate::kind::SbomFormat;
+
+/// A normalised software bill of materials.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Sbom {
+    /// The document format.
+    pub format: SbomFormat,
+    /// The format version as the document states it (`1.6`, `2.3`; no `SPDX-` prefix).
+    pub spec_version: String,
+    /// Every package, in document order (CycloneDX: `metadata.component` first
+    /// when present, then components depth-first).
+    pub packages: Vec<Package>,
+}
+
+impl Sbom {
+    /// The packages describing the image itself ([`ImageRelationship::Subject`]).
+    pub fn subjects(&self) -> impl Iterator<Item = &Package> {
+        self.packages
+            .iter()
+            .filter(|p| p.relationship == ImageRelationship::Subject)
+    }
+}
+
+/// One package of an SBOM, the same shape for every format.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Package {
+    /// The document-local id (CycloneDX `bom-ref`, SPDX `SPDXID`).
+    pub id: Option<String>,
+    /// Package name (CycloneDX `group/name` when a group is set). Empty when the document omits it.
+    pub name: String,
+    /// Version as written (CycloneDX `version`, SPDX `versionInfo`).
+    pub version: Option<String>,
+    /// Package URL, when the document gives one.
+    pub purl: Option<String>,
+    /// Ecosystem, from the purl type (`deb`, `apk`, `npm`, `golang`, `docker`…).
+    pub package_type: Option<String>,
+    /// What the package is, lowercase with dashes: CycloneDX `type`
+    /// (`library`, `operating-system`, `container`…) or SPDX
+    /// `primaryPackagePurpose` (`OPERATING-SYSTEM` → `operating-system`).
+    pub purpose: Option<String>,
+    /// Licenses as SPDX license expressions. `NOASSERTION`, `NONE`, empty and
+    /// `null` are dropped; CycloneDX license names that are not expressions
+    /// become `LicenseRef-<name>` with invalid characters replaced by `-`.
+    pub licenses: Vec<String>,
+    /// Supplier name (SPDX `supplier` without its `Organization: `/`Person: `
+    /// prefix; CycloneDX `supplier.name`, else `publisher`, else `author`).
+    pub supplier: Option<String>,
+    /// Hashes of the package.
+    pub hashes: Vec<Hash>,
+    /// How the package relates to the image the SBOM describes.
+    pub relationship: ImageRelationship,
+}
+
+/// How a package relates to the image (the SBOM's subject).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ImageRelationship {
+    /// The package is the image itself (CycloneDX `metadata.component`, SPDX
+    /// `DESCRIBES` target or `documentDescribes`).
+    Subject,
+    /// The subject contains or depends on it directly (CycloneDX subject's
+    /// `dependsOn`; SPDX `CONTAINS`/`DEPENDS_ON` from the subject or their inverses).
+    Direct,
+    /// Reachable from the subject through more than one such edge (including
+    /// CycloneDX nested components of a reachable component).
+    Transitive,
+    /// The document does not connect the package to the subject.
+    Unknown,
+}
+
+/// A package hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Hash {
+    /// The algorithm.
+    pub algorithm: HashAlgorithm,
+    /// The digest as lowercase text (hex for every algorithm we know).
+    pub value: String,
+}
+
+/// A hash algorithm, normalised from CycloneDX (`SHA-256`) and SPDX (`SHA256`) spellings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum HashAlgorithm {
+    /// MD5.
+    Md5,
+    /// SHA-1.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+    /// Any other algorithm, as written (`SHA3-256`, `BLAKE2b-256`, `BLAKE3`…).
+    Other(String),
+}
+
+impl HashAlgorithm {
+    /// Normalises an algorithm name from either format without allocating for the known ones.
+    pub(crate) fn from_name(name: Cow<'_, str>) -> Self {
+        let mut key = [0u8; 8];
+        let mut len = 0;
+        for c in name.bytes().filter(|c| *c != b'-' && *c != b'_') {
+            if len == key.len() {
+                return Self::Other(name.into_owned());
+            }
+            key[len] = c.to_ascii_uppercase();
+            len += 1;
+        }
+        match &key[..len] {
+            b"MD5" => Self::Md5,
+            b"SHA1" => Self::Sha1,
+            b"SHA256" => Self::Sha256,
+            b"SHA384" => Self::Sha384,
+            b"SHA512" => Self::Sha512,
+            _ => Self::Other(name.into_owned()),
+        }
+    }
+}
+
+/// A hash from a document; `None` when either part is missing or empty.
+pub(crate) fn hash(algorithm: Option<Cow<'_, str>>, value: Option<Cow<'_, str>>) -> Option<Hash> {
+    let algorithm = algorithm.filter(|a| !a.is_empty())?;
+    let mut value = value.filter(|v| !v.is_empty())?.into_owned();
+    value.make_ascii_lowercase();
+    Some(Hash {
+        algorithm: HashAlgorithm::from_name(algorithm),
+        value,
+    })
+}
+
+/// Whether a license field says nothing: empty, `NOASSERTION` or `NONE`.
+fn is_no_assertion(t: &str) -> bool {
+    t.is_empty() || t.eq_ignore_ascii_case("NOASSERTION") || t.eq_ignore_ascii_case("NONE")
+}
+
+/// A license expression worth keeping: not empty, `NOASSERTION` or `NONE`.
+pub(crate) fn meaningful_license(s: Option<Cow<'_, str>>) -> Option<String> {
+    let s = s?;
+    let t = s.trim();
+    if is_no_assertion(t) {
+        None
+    } else if t.len() == s.len() {
+        Some(s.into_owned())
+    } else {
+        Some(t.to_owned())
+    }
+}
+
+fn is_idstring(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'+' | b':'))
+}
+
+/// Whether `s` has the shape of an SPDX license expression (ids joined by
+/// `AND`/`OR`/`WITH`, optional parentheses). Does not check the ids against the SPDX list.
+pub(crate) fn looks_like_license_expression(s: &str) -> bool {
+    let mut expect_id = true;
+    let mut any = false;
+    let tokens = s
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|t| !t.is_empty());
+    for token in tokens {
+        any = true;
+        if expect_id {
+            if !is_idstring(token) {
+                return false;
+            }
+        } else if !["AND", "OR", "WITH"]
+            .iter()
+            .any(|op| token.eq_ignore_ascii_case(op))
+        {
+            return false;
+        }
+        expect_id = !expect_id;
+    }
+    any && !expect_id
+}
+
+/// A CycloneDX license `name` as an SPDX expression: kept when it already is
+/// one, else `LicenseRef-` plus the name with non-idstring characters as `-`.
+pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<String> {
+    let name = meaningful_license(Some(name))?;
+    if looks_like_license_expression(&name) {
+        return Some(name);
+    }
+    let mut out = String::with_capacity(name.len() + 11);
+    out.push_str("LicenseRef-");
+    for c in name.chars() {
+        out.push(if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            c
+        } else {
+            '-'
+        });
+    }
+    Some(out)
+}
+
+/// SPDX supplier/originator (`Organization: Docker, Inc.`) without its prefix;
+/// `NOASSERTION` and empty become `None`.
+pub(crate) fn supplier_name(s: Option<Cow<'_, str>>) -> Option<String> {
+    let s = s?;
+    let t = s.trim();
+    if is_no_assertion(t) {
+        return None;
+    }
+    for prefix in ["Organization:", "Person:", "Tool:"] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            let rest = rest.trim();
+            return (!rest.is_empty()).then(|| rest.to_owned());
+        }
+    }
+    Some(t.to_owned())
+}
+
+/// Lowercases and dashes a purpose/type (`OPERATING-SYSTEM`, `operating_system` → `operating-system`).
+pub(crate) fn purpose(s: Option<Cow<'_, str>>) -> Option<String> {
+    let s = s.filter(|s| !s.trim().is_empty())?;
+    let mut s = s.into_owned();
+    s.make_ascii_lowercase();
+    if s.contains('_') {
+        s = s.replace('_', "-");
+    }
+    Some(s)
+}
+
+/// A non-empty string, owned.
+pub(crate) fn owned(s: Option<Cow<'_, str>>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(Cow::into_owned)
+}
+
+/// Reads a list that may be `null` or absent, folding each element into `acc`
+/// as it is read, so no intermediate vector of raw elements is built.
+pub(crate) fn fold_list<'de, D, R, A, F>(deserializer: D, acc: A, f: F) -> Result<A, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    R: serde::Deserialize<'de>,
+    F: FnMut(&mut A, R),
+{
+    struct Fold<R, A, F>(A, F, std::marker::PhantomData<R>);
+
+    impl<'de, R: serde::Deserialize<'de>, A, F: FnMut(&mut A, R)> serde::de::Visitor<'de>
+        for Fold<R, A, F>
+    {
+        type Value = A;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list or null")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<A, E> {
+            Ok(self.0)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<A, E> {
+            Ok(self.0)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<A, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(mut self, mut seq: S) -> Result<A, S::Error> {
+            while let Some(element) = seq.next_element::<R>()? {
+                (self.1)(&mut self.0, element);
+            }
+            Ok(self.0)
+        }
+    }
+
+    deserializer.deserialize_option(Fold(acc, f, std::marker::PhantomData))
+}
+
+/// Appends `value` unless it is already present (lists here have a handful of entries).
+pub(crate) fn push_unique(list: &mut Vec<String>, value: Option<String>) {
+    if let Some(v) = value {
+        if !list.contains(&v) {
+            list.push(v);
+        }
+    }
+}
+
+/// Relationship graph between packages, by index; computes each package's
+/// [`ImageRelationship`] by breadth-first distance from the subjects.
+pub(crate) struct Graph {
+    edges: Vec<Vec<usize>>,
+    subjects: Vec<usize>,
+}
+
+impl Graph {
+    pub(crate) fn new(n: usize) -> Self {
+        Self {
+            edges: vec![Vec::new(); n],
+            subjects: Vec::new(),
+        }
+    }
+
+    pub(crate) fn edge(&mut self, from: usize, to: usize) {
+        if let Some(e) = self.edges.get_mut(from) {
+            if from != to {
+                e.push(to);
+            }
+        }
+    }
+
+    pub(crate) fn subject(&mut self, i: usize) {
+        if i < self.edges.len() {
+            self.subjects.push(i);
+        }
+    }
+
+    /// Writes each package's relationship; iterative, so cycles and long chains are fine.
+    pub(crate) fn assign(self, packages: &mut [Package]) {
+        let mut dist: Vec<u32> = vec![u32::MAX; self.edges.len()];
+        let mut queue = VecDeque::new();
+        for &s in &self.subjects {
+            if dist[s] != 0 {
+                dist[s] = 0;
+                queue.push_back(s);
+            }
+        }
+        while let Some(i) = queue.pop_front() {
+            let d = dist[i].saturating_add(1);
+            for &j in &self.edges[i] {
+                if dist[j] == u32::MAX {
+                    dist[j] = d;
+                    queue.push_back(j);
+                }
+            }
+        }
+        for (p, d) in packages.iter_mut().zip(dist) {
+            p.relationship = match d {
+                0 => ImageRelationship::Subject,
+                1 => ImageRelationship::Direct,
+                u32::MAX => ImageRelationship::Unknown,
+                _ => ImageRelationship::Transitive,
+            };
+        }
+    }
+}
+
+/// Index of package ids, borrowed from the packages.
+pub(crate) fn id_index(packages: &[Package]) -> HashMap<&str, usize> {
+    let mut map = HashMap::with_capacity(packages.len());
+    for (i, p) in packages.iter().enumerate() {
+        if let Some(id) = p.id.as_deref() {
+            map.entry(id).or_insert(i);
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // in tests a panic is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn license_expressions_are_recognised_and_names_become_license_refs() {
+        assert!(looks_like_license_expression("MIT"));
+        assert!(looks_like_license_expression(
+            "(MIT OR Apache-2.0) AND GPL-2.0-only WITH Classpath-exception-2.0"
+        ));
+        assert!(!looks_like_license_expression("Apache License 2.0"));
+        assert!(!looks_like_license_expression("MIT OR"));
+        assert_eq!(
+            license_name_to_expression("GPL-2.0+".into()).as_deref(),
+            Some("GPL-2.0+")
+        );
+        assert_eq!(
+            license_name_to_expression("Apache License, Version 2.0".into()).as_deref(),
+            Some("LicenseRef-Apache-License--Version-2.0")
+        );
+        assert_eq!(license_name_to_expression("NOASSERTION".into()), None);
+    }
+
+    #[test]
+    fn hash_algorithm_spellings_of_both_formats_agree() {
+        assert_eq!(
+            HashAlgorithm::from_name("SHA-256".into()),
+            HashAlgorithm::Sha256
+        );
+        assert_eq!(
+            HashAlgorithm::from_name("SHA256".into()),
+            HashAlgorithm::Sha256
+        );
+        assert_eq!(HashAlgorithm::from_name("sha1".into()), HashAlgorithm::Sha1);
+        assert_eq!(
+            HashAlgorithm::from_name("SHA3-256".into()),
+            HashAlgorithm::Other("SHA3-256".into())
+        );
+    }
+
+    #[test]
+    fn supplier_prefixes_and_noassertion_are_removed() {
+        assert_eq!(
+            supplier_name(Some("Organization: Docker, Inc.".into())).as_deref(),
+            Some("Docker, Inc.")
+        );
+        assert_eq!(
+            supplier_name(Some("Person: Jane (jane@example.com)".into())).as_deref(),
+            Some("Jane (jane@example.com)")
+        );
+        assert_eq!(supplier_name(Some("NOASSERTION".into())), None);
+        assert_eq!(supplier_name(Some("Organization: ".into())), None);
+    }
+}

@@ -1,0 +1,344 @@
+//! SPDX 2.2/2.3 JSON read into the common [`Sbom`] inventory through a lean serde model of only the fields we use, streamed: each package is normalised as it is read. Files, snippets and annotations are skipped; SPDX 3 (JSON-LD) is refused.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::{
+    fold_list, hash, id_index, meaningful_license, owned, purpose, supplier_name, Graph, Hash,
+    ImageRelationship, Package, Sbom, SbomFormat,
+};
+use crate::predicate::error::PredicateError;
+use crate::predicate::limits::PredicateLimits;
+use crate::predicate::statement::{missing, read_predicate_seed, ErrorSlot};
+
+// Every field optional, `null` read as absent, unknown fields ignored: syft
+// writes `null`s, Trivy writes `OPERATING-SYSTEM` purposes and `PERSISTENT-ID`
+// reference categories, and none of that matters to the inventory. Strings
+// borrow from the statement bytes unless they contain escapes.
+#[derive(Deserialize)]
+struct RawPackage<'a> {
+    #[serde(rename = "SPDXID", borrow)]
+    spdx_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(rename = "versionInfo", borrow)]
+    version_info: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    supplier: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    originator: Option<Cow<'a, str>>,
+    #[serde(rename = "licenseDeclared", borrow)]
+    license_declared: Option<Cow<'a, str>>,
+    #[serde(rename = "licenseConcluded", borrow)]
+    license_concluded: Option<Cow<'a, str>>,
+    /// Normalised while read.
+    #[serde(default, deserialize_with = "checksums")]
+    checksums: Vec<Hash>,
+    /// The first `purl` external reference, found while read.
+    #[serde(rename = "externalRefs", default, deserialize_with = "purl_ref")]
+    purl: Option<String>,
+    #[serde(rename = "primaryPackagePurpose", borrow)]
+    primary_package_purpose: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawChecksum<'a> {
+    #[serde(borrow)]
+    algorithm: Option<Cow<'a, str>>,
+    #[serde(rename = "checksumValue", borrow)]
+    checksum_value: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawExternalRef<'a> {
+    #[serde(rename = "referenceType", borrow)]
+    reference_type: Option<Cow<'a, str>>,
+    #[serde(rename = "referenceLocator", borrow)]
+    reference_locator: Option<Cow<'a, str>>,
+}
+
+fn checksums<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
+    fold_list(
+        d,
+        Vec::new(),
+        |list: &mut Vec<Hash>, c: RawChecksum<'de>| {
+            list.extend(hash(c.algorithm, c.checksum_value));
+        },
+    )
+}
+
+fn purl_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    fold_list(
+        d,
+        None,
+        |purl: &mut Option<String>, r: RawExternalRef<'de>| {
+            // Category is `PACKAGE-MANAGER` in 2.3 and `PACKAGE_MANAGER` in 2.2;
+            // the type alone identifies a purl.
+            if purl.is_none() && r.reference_type.as_deref() == Some("purl") {
+                *purl = owned(r.reference_locator);
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct RawRelationship<'a> {
+    #[serde(rename = "spdxElementId", borrow)]
+    element: Option<Cow<'a, str>>,
+    #[serde(rename = "relationshipType", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "relatedSpdxElement", borrow)]
+    related: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum DocKey {
+    #[serde(rename = "spdxVersion")]
+    SpdxVersion,
+    #[serde(rename = "SPDXID")]
+    SpdxId,
+    #[serde(rename = "documentDescribes")]
+    DocumentDescribes,
+    #[serde(rename = "packages")]
+    Packages,
+    #[serde(rename = "relationships")]
+    Relationships,
+    #[serde(other)]
+    Other,
+}
+
+struct Parsed<'a> {
+    spdx_version: Option<Cow<'a, str>>,
+    spdx_id: Option<Cow<'a, str>>,
+    document_describes: Vec<Cow<'a, str>>,
+    packages: Vec<Package>,
+    relationships: Vec<RawRelationship<'a>>,
+}
+
+struct DocSeed<'l> {
+    limits: &'l PredicateLimits,
+    slot: &'l ErrorSlot,
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
+    type Value = Parsed<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_> {
+    type Value = Parsed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an SPDX document object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Parsed {
+            spdx_version: None,
+            spdx_id: None,
+            document_describes: Vec::new(),
+            packages: Vec::new(),
+            relationships: Vec::new(),
+        };
+        while let Some(key) = map.next_key::<DocKey>()? {
+            match key {
+                DocKey::SpdxVersion => out.spdx_version = map.next_value()?,
+                DocKey::SpdxId => out.spdx_id = map.next_value()?,
+                DocKey::DocumentDescribes => {
+                    out.document_describes = map
+                        .next_value::<Option<Vec<Cow<'de, str>>>>()?
+                        .unwrap_or_default();
+                }
+                DocKey::Packages => map.next_value_seed(PackagesSeed {
+                    limits: self.limits,
+                    slot: self.slot,
+                    packages: &mut out.packages,
+                })?,
+                DocKey::Relationships => {
+                    out.relationships = map
+                        .next_value::<Option<Vec<RawRelationship<'de>>>>()?
+                        .unwrap_or_default();
+                }
+                DocKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct PackagesSeed<'s, 'l> {
+    limits: &'l PredicateLimits,
+    slot: &'l ErrorSlot,
+    packages: &'s mut Vec<Package>,
+}
+
+impl<'de> DeserializeSeed<'de> for PackagesSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PackagesSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of packages")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(p) = seq.next_element::<RawPackage<'de>>()? {
+            if self.packages.len() >= self.limits.max_packages {
+                *self.slot.borrow_mut() = Some(PredicateError::TooMany {
+                    what: "SBOM packages",
+                    max: self.limits.max_packages,
+                    found: self.packages.len() + 1,
+                });
+                return Err(de::Error::custom("package limit exceeded"));
+            }
+            self.packages.push(package(p));
+        }
+        Ok(())
+    }
+}
+
+/// Parses an SPDX predicate from statement bytes into the inventory.
+pub(crate) fn parse(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Result<Sbom, PredicateError> {
+    let slot = ErrorSlot::default();
+    let seed = DocSeed {
+        limits,
+        slot: &slot,
+    };
+    let parsed = read_predicate_seed(predicate_type, statement_bytes, limits, seed, &slot)?
+        .ok_or_else(|| missing(predicate_type))?;
+    finish(parsed)
+}
+
+fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
+    let spec_version = match raw
+        .spdx_version
+        .as_deref()
+        .and_then(|v| v.strip_prefix("SPDX-"))
+    {
+        Some(v @ ("2.2" | "2.3")) => v.to_owned(),
+        _ => {
+            return Err(PredicateError::UnsupportedVersion {
+                path: "predicate.spdxVersion".to_owned(),
+                what: "SPDX version",
+                expected: "SPDX-2.2 or SPDX-2.3",
+                found: raw
+                    .spdx_version
+                    .map_or_else(|| "(missing)".to_owned(), Cow::into_owned),
+            })
+        }
+    };
+    let mut packages = raw.packages;
+    let document_id = raw.spdx_id.as_deref().unwrap_or("SPDXRef-DOCUMENT");
+    let mut graph = Graph::new(packages.len());
+    {
+        let index = id_index(&packages);
+        // DHI's in-image SBOMs give the document and the image package the
+        // same SPDXID and no relationships: that package is what the document describes.
+        if let Some(&i) = index.get(document_id) {
+            graph.subject(i);
+        }
+        for id in &raw.document_describes {
+            if let Some(&i) = index.get(id.as_ref()) {
+                graph.subject(i);
+            }
+        }
+        for r in &raw.relationships {
+            let (Some(a), Some(kind), Some(b)) = (
+                r.element.as_deref(),
+                r.kind.as_deref(),
+                r.related.as_deref(),
+            ) else {
+                continue;
+            };
+            match kind {
+                "DESCRIBES" if a == document_id => {
+                    if let Some(&i) = index.get(b) {
+                        graph.subject(i);
+                    }
+                }
+                "DESCRIBED_BY" if b == document_id => {
+                    if let Some(&i) = index.get(a) {
+                        graph.subject(i);
+                    }
+                }
+                // a → b: a contains / depends on b
+                "CONTAINS" | "DEPENDS_ON" | "HAS_PREREQUISITE" | "DYNAMIC_LINK" | "STATIC_LINK" => {
+                    if let (Some(&i), Some(&j)) = (index.get(a), index.get(b)) {
+                        graph.edge(i, j);
+                    }
+                }
+                // b → a
+                "CONTAINED_BY" | "DEPENDENCY_OF" | "PREREQUISITE_FOR" => {
+                    if let (Some(&i), Some(&j)) = (index.get(a), index.get(b)) {
+                        graph.edge(j, i);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    graph.assign(&mut packages);
+
+    Ok(Sbom {
+        format: SbomFormat::Spdx,
+        spec_version,
+        packages,
+    })
+}
+
+fn package(p: RawPackage<'_>) -> Package {
+    let purl = p.purl;
+    let package_type = purl.as_deref().and_then(crate::predicate::purl::purl_type);
+    let mut licenses = Vec::with_capacity(1);
+    if let Some(l) = meaningful_license(p.license_declared) {
+        licenses.push(l);
+    }
+    if let Some(l) = meaningful_license(p.license_concluded) {
+        if !licenses.contains(&l) {
+            licenses.push(l);
+        }
+    }
+    Package {
+        id: owned(p.spdx_id),
+        name: p.name.map(Cow::into_owned).unwrap_or_default(),
+        version: owned(p.version_info.filter(|v| v != "NOASSERTION")),
+        purl,
+        package_type,
+        purpose: purpose(p.primary_package_purpose),
+        licenses,
+        supplier: supplier_name(p.supplier).or_else(|| supplier_name(p.originator)),
+        hashes: p.checksums,
+        relationship: ImageRelationship::Unknown,
+    }
+}
