@@ -45,7 +45,7 @@ pub use error::{JsonErrorCategory, PredicateError};
 pub use kind::{predicate_kind, PredicateKind, SbomFormat, SlsaVersion, VulnsFormat};
 pub use limits::PredicateLimits;
 pub use provenance::{Provenance, ResolvedDependency, SourceRef};
-pub use sbom::{Hash, HashAlgorithm, ImageRelationship, Package, Sbom};
+pub use sbom::{HashAlgorithm, ImageRelationship, Package, PackageHash, Sbom};
 pub use summary::VerificationSummary;
 pub use time::Timestamp;
 pub use vex::{Justification, Vex, VexProduct, VexStatement, VexStatus, Vulnerability};

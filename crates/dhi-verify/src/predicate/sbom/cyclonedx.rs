@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     fold_list, hash, id_index, license_name_to_expression, meaningful_license, owned, purpose,
-    push_unique, Graph, Hash, ImageRelationship, Package, Sbom, SbomFormat,
+    push_unique, Graph, ImageRelationship, Package, PackageHash, Sbom, SbomFormat,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -49,7 +49,7 @@ struct RawComponent<'a> {
     licenses: Vec<String>,
     /// Normalised while read (see [`hashes`]).
     #[serde(default, deserialize_with = "hashes")]
-    hashes: Vec<Hash>,
+    hashes: Vec<PackageHash>,
     #[serde(default, deserialize_with = "nullable_vec", borrow)]
     components: Vec<RawComponent<'a>>,
 }
@@ -111,10 +111,14 @@ fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 }
 
 /// `hashes[]` normalised; entries missing an algorithm or value are skipped.
-fn hashes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
-    fold_list(d, Vec::new(), |list: &mut Vec<Hash>, h: RawHash<'de>| {
-        list.extend(hash(h.alg, h.content));
-    })
+fn hashes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PackageHash>, D::Error> {
+    fold_list(
+        d,
+        Vec::new(),
+        |list: &mut Vec<PackageHash>, h: RawHash<'de>| {
+            list.extend(hash(h.alg, h.content));
+        },
+    )
 }
 
 #[derive(Deserialize)]

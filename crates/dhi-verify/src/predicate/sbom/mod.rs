@@ -58,7 +58,7 @@ pub struct Package {
     /// prefix; CycloneDX `supplier.name`, else `publisher`, else `author`).
     pub supplier: Option<String>,
     /// Hashes of the package.
-    pub hashes: Vec<Hash>,
+    pub hashes: Vec<PackageHash>,
     /// How the package relates to the image the SBOM describes.
     pub relationship: ImageRelationship,
 }
@@ -84,7 +84,7 @@ pub enum ImageRelationship {
 /// A package hash.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
-pub struct Hash {
+pub struct PackageHash {
     /// The algorithm.
     pub algorithm: HashAlgorithm,
     /// The digest as lowercase text (hex for every algorithm we know).
@@ -134,11 +134,14 @@ impl HashAlgorithm {
 }
 
 /// A hash from a document; `None` when either part is missing or empty.
-pub(crate) fn hash(algorithm: Option<Cow<'_, str>>, value: Option<Cow<'_, str>>) -> Option<Hash> {
+pub(crate) fn hash(
+    algorithm: Option<Cow<'_, str>>,
+    value: Option<Cow<'_, str>>,
+) -> Option<PackageHash> {
     let algorithm = algorithm.filter(|a| !a.is_empty())?;
     let mut value = value.filter(|v| !v.is_empty())?.into_owned();
     value.make_ascii_lowercase();
-    Some(Hash {
+    Some(PackageHash {
         algorithm: HashAlgorithm::from_name(algorithm),
         value,
     })

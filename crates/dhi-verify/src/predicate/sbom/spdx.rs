@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, meaningful_license, owned, purpose, supplier_name, Graph, Hash,
-    ImageRelationship, Package, Sbom, SbomFormat,
+    fold_list, hash, id_index, meaningful_license, owned, purpose, supplier_name, Graph,
+    ImageRelationship, Package, PackageHash, Sbom, SbomFormat,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -36,7 +36,7 @@ struct RawPackage<'a> {
     license_concluded: Option<Cow<'a, str>>,
     /// Normalised while read.
     #[serde(default, deserialize_with = "checksums")]
-    checksums: Vec<Hash>,
+    checksums: Vec<PackageHash>,
     /// The first `purl` external reference, found while read.
     #[serde(rename = "externalRefs", default, deserialize_with = "purl_ref")]
     purl: Option<String>,
@@ -60,11 +60,11 @@ struct RawExternalRef<'a> {
     reference_locator: Option<Cow<'a, str>>,
 }
 
-fn checksums<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
+fn checksums<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PackageHash>, D::Error> {
     fold_list(
         d,
         Vec::new(),
-        |list: &mut Vec<Hash>, c: RawChecksum<'de>| {
+        |list: &mut Vec<PackageHash>, c: RawChecksum<'de>| {
             list.extend(hash(c.algorithm, c.checksum_value));
         },
     )
