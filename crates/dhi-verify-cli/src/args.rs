@@ -20,6 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Verify images: signatures, attestation chain and required attestations.
     Image(ImageArgs),
+    /// The verified package inventory (SBOM): a table, JSON, or the original document.
+    Sbom(ImageArgs),
+    /// The verified build provenance: builder, source, materials, times.
+    Provenance(ImageArgs),
+    /// The verified VEX statements: vulnerability, status, justification, products.
+    Vex(ImageArgs),
+    /// Every attestation attached to the image, and whether each verifies.
+    Attestations(ImageArgs),
     /// Verify a Sigstore bundle for a file or a sha256 digest (Sigstore conformance protocol).
     VerifyBundle(crate::verify_bundle::Args),
     /// Show the embedded trust material (DHI keys).
@@ -33,6 +41,10 @@ pub enum Format {
     Text,
     /// The verdict as JSON (schemaVersion 1), and nothing else on stdout.
     Json,
+    /// `sbom` only: the verified CycloneDX document, byte for byte.
+    Cyclonedx,
+    /// `sbom` only: the verified SPDX document, byte for byte.
+    Spdx,
 }
 
 /// Transparency-log policy.

@@ -40,6 +40,15 @@ fn keyless_identity(args: &ImageArgs) -> Result<Option<KeylessIdentity>, String>
 
 /// Builds the verifier from flags; `Err` is a usage message.
 fn build(args: &ImageArgs) -> Result<Verifier, String> {
+    build_verifier(args, None)
+}
+
+/// Builds the verifier from flags, with `requirements` in place of `--require`
+/// when given (the inspection commands require what they print).
+pub(crate) fn build_verifier(
+    args: &ImageArgs,
+    requirements: Option<&[&str]>,
+) -> Result<Verifier, String> {
     let identity = keyless_identity(args)?;
     let trust = if args.keys.is_empty() && identity.is_some() {
         // Keyless only: the embedded DHI keys are not implied.
@@ -72,10 +81,10 @@ fn build(args: &ImageArgs) -> Result<Verifier, String> {
         Some(identity) => trust.with_identity(identity),
         None => trust,
     };
-    let policy = if args.requires.is_empty() {
-        Policy::dhi_default()
-    } else {
-        Policy::requiring(&args.requires).map_err(|e| e.to_string())?
+    let policy = match requirements {
+        Some(r) => Policy::requiring(r).map_err(|e| e.to_string())?,
+        None if args.requires.is_empty() => Policy::dhi_default(),
+        None => Policy::requiring(&args.requires).map_err(|e| e.to_string())?,
     };
     let policy = policy.with_tlog(match args.tlog {
         Tlog::Never => TlogMode::Never,
@@ -104,6 +113,10 @@ fn build(args: &ImageArgs) -> Result<Verifier, String> {
 }
 
 pub fn run(args: ImageArgs) -> u8 {
+    if matches!(args.format, Format::Cyclonedx | Format::Spdx) {
+        eprintln!("dhi-verify: --format cyclonedx and spdx are for `dhi-verify sbom`");
+        return EXIT_USAGE;
+    }
     let verifier = match build(&args) {
         Ok(v) => v,
         Err(message) => {
@@ -139,7 +152,8 @@ pub fn run(args: ImageArgs) -> u8 {
         };
         worst = worst_of(worst, code);
         match args.format {
-            Format::Text => render::text(reference, &result),
+            // cyclonedx and spdx were refused above.
+            Format::Text | Format::Cyclonedx | Format::Spdx => render::text(reference, &result),
             Format::Json => match render::json_value(reference, &result) {
                 Ok(v) => json_verdicts.push(v),
                 Err(e) => {
@@ -169,7 +183,7 @@ pub fn run(args: ImageArgs) -> u8 {
 }
 
 /// The worse of two exit codes: error (3) over usage (2) over fail (1) over pass (0).
-fn worst_of(a: u8, b: u8) -> u8 {
+pub(crate) fn worst_of(a: u8, b: u8) -> u8 {
     let rank = |c: u8| match c {
         0 => 0,
         1 => 1,

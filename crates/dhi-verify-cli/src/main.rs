@@ -7,6 +7,7 @@
 
 mod args;
 mod image;
+mod inspect;
 mod keys;
 mod render;
 mod verify_bundle;
@@ -30,6 +31,10 @@ fn main() -> ExitCode {
     let code = match cli.command {
         args::Command::Image(a) => image::run(a),
         args::Command::Keys => keys::run(),
+        args::Command::Sbom(a) => inspect::run(inspect::What::Sbom, a),
+        args::Command::Provenance(a) => inspect::run(inspect::What::Provenance, a),
+        args::Command::Vex(a) => inspect::run(inspect::What::Vex, a),
+        args::Command::Attestations(a) => inspect::run(inspect::What::Attestations, a),
         args::Command::VerifyBundle(a) => return verify_bundle::run(a),
     };
     ExitCode::from(code)

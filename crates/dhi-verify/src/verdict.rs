@@ -337,4 +337,27 @@ impl VerifiedAttestation {
     pub fn statement(&self) -> &[u8] {
         &self.statement
     }
+
+    /// The predicate read into its typed model (SBOM, provenance, VEX, …).
+    /// Parsed on each call; unknown predicate types come back as raw JSON.
+    pub fn predicate(
+        &self,
+    ) -> Result<crate::predicate::Predicate, crate::predicate::PredicateError> {
+        crate::predicate::parse_statement_predicate(
+            &self.predicate_type,
+            &self.statement,
+            &crate::predicate::PredicateLimits::default(),
+        )
+    }
+
+    /// The predicate's JSON text exactly as it appears in the verified
+    /// statement (for an SBOM: the original CycloneDX or SPDX document).
+    pub fn raw_predicate(&self) -> Result<&str, serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct Borrowed<'a> {
+            #[serde(borrow)]
+            predicate: &'a serde_json::value::RawValue,
+        }
+        serde_json::from_slice::<Borrowed<'_>>(&self.statement).map(|b| b.predicate.get())
+    }
 }
