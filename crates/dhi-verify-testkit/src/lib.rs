@@ -13,6 +13,7 @@
 pub mod image;
 pub mod keys;
 pub mod layout;
+pub mod registry;
 
 pub use image::{AttestationInfo, DhiImage, Fixture, PredicateKind, Tamper};
 pub use keys::TestKey;
