@@ -252,7 +252,6 @@ pub(crate) struct RegistryClient {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     options: RegistryOptions,
@@ -262,6 +261,16 @@ struct Inner {
     basic: Mutex<HashSet<String>>,
     /// Credential lookups, by registry (None: none stored).
     creds: Mutex<HashMap<String, Option<Credentials>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    /// Tokens and credentials are secrets: only their count is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("options", &self.options)
+            .field("cached_tokens", &lock(&self.tokens).len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -676,6 +685,42 @@ mod tests {
         ] {
             assert!(!c.plain_http(tls), "{tls}");
         }
+    }
+
+    #[test]
+    fn credentials_never_go_to_a_plain_http_token_realm_elsewhere() {
+        let c = RegistryClient::new(RegistryOptions::default()).unwrap();
+        let t = Target {
+            registry: "dhi.io",
+            repository: "python",
+        };
+        let creds = Credentials::new("u", "p");
+        let r = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(c.fetch_token(
+                t,
+                "http://auth.example.com/token",
+                Some("x"),
+                "repository:python:pull",
+                Some(&creds),
+            ));
+        assert!(
+            matches!(&r, Err(SourceError::Protocol { problem, .. }) if problem.contains("https token realm")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secrets() {
+        let c = RegistryClient::new(
+            RegistryOptions::default().with_credentials("r", Credentials::new("u", "hunter2")),
+        )
+        .unwrap();
+        lock(&c.inner.tokens).insert(("r".into(), "s".into()), "Bearer tok3n".into());
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && !s.contains("tok3n"), "{s}");
     }
 
     #[test]
