@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -62,6 +62,7 @@ pub struct TokenServer {
     key: SigningKey,
     cert_der: Vec<u8>,
     stop: Arc<AtomicBool>,
+    issued: Arc<AtomicUsize>,
 }
 
 impl TokenServer {
@@ -108,12 +109,14 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
+        let issued = Arc::new(AtomicUsize::new(0));
         let server = TokenServer {
             addr,
             service: "test".into(),
             key,
             cert_der,
             stop: stop.clone(),
+            issued: issued.clone(),
         };
         let issuer = server.issuer();
         let expected = basic(user, pass);
@@ -136,6 +139,7 @@ impl TokenServer {
                     continue;
                 }
                 let scope = req.query.get("scope").cloned().unwrap_or_default();
+                issued.fetch_add(1, Ordering::SeqCst);
                 let token = issuer.issue(&scope);
                 respond(
                     &stream,
@@ -161,6 +165,11 @@ impl TokenServer {
     /// A token for `scope` (`repository:NAME:pull,push`), as the server issues it.
     pub fn issue(&self, scope: &str) -> String {
         self.issuer().issue(scope)
+    }
+
+    /// How many tokens the server issued over HTTP.
+    pub fn issued(&self) -> usize {
+        self.issued.load(Ordering::SeqCst)
     }
 
     pub fn realm(&self) -> String {

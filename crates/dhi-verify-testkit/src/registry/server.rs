@@ -62,6 +62,7 @@ struct State {
     credentials: Option<String>,
     faults: Vec<Fault>,
     log: Vec<String>,
+    unauthorized: usize,
 }
 
 /// The in-process registry, serving one repository. Stops when dropped.
@@ -86,6 +87,7 @@ impl TestRegistry {
             credentials: None,
             faults: Vec::new(),
             log: Vec::new(),
+            unauthorized: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
@@ -130,6 +132,11 @@ impl TestRegistry {
 
     pub fn fault(self, fault: Fault) -> Self {
         self.with(|s| s.faults.push(fault))
+    }
+
+    /// How many requests were answered 401.
+    pub fn unauthorized(&self) -> usize {
+        self.state.lock().unwrap().unauthorized
     }
 
     /// `METHOD path?query` of every request so far.
@@ -182,7 +189,11 @@ fn handle(state: &Mutex<State>, stream: &TcpStream) {
                 f.times -= 1;
                 f.kind.clone()
             });
-        (route(&s, &req), fault)
+        let reply = route(&s, &req);
+        if matches!(reply, Reply::Ok { status: 401, .. }) {
+            s.unauthorized += 1;
+        }
+        (reply, fault)
     };
     let Reply::Ok {
         status,

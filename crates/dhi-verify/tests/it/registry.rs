@@ -194,7 +194,13 @@ fn docker_registry_with_token_auth() {
     let (registry, _dir) = pushed(auth, &image);
     let reference = format!("{}/{REPO}:3.13", registry.addr);
     let good = options().with_credentials(&registry.addr, Credentials::new("carol", "tok"));
-    assert_pass(run(&verifier(&image, good, Limits::default()), &reference));
+    let v = verifier(&image, good, Limits::default());
+    assert_pass(run(&v, &reference));
+    // One token for the whole verification (cached per registry and scope)…
+    assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
+    // …and the verifier's cache outlives one verification.
+    assert_pass(run(&v, &reference));
+    assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
 
     let wrong = options().with_credentials(&registry.addr, Credentials::new("carol", "nope"));
     let e = assert_error(run(&verifier(&image, wrong, Limits::default()), &reference));
@@ -358,6 +364,8 @@ fn external_referrers_on_another_registry_with_their_own_credentials() {
         "{:#?}",
         images.requests()
     );
+    // Each registry challenged once; Basic credentials were sent unasked after that.
+    assert_eq!((images.unauthorized(), refs.unauthorized()), (1, 1));
     assert!(!referrer_requests(&refs).is_empty());
     // Without --referrers the image's own repository has no attestations: a failure.
     assert_fail(run(
