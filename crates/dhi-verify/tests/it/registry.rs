@@ -630,3 +630,25 @@ fn wrong_basic_credentials_on_the_test_registry_are_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn a_registry_that_is_not_there_is_an_error_after_retries() {
+    let image = DhiImage::python();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = assert_error(run(
+        &verifier(&image, options(), Limits::default()),
+        &format!("127.0.0.1:{port}/{REPO}:3.13"),
+    ));
+    assert!(
+        matches!(source_error(&e), SourceError::Transport { attempts: 4, .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{port}/{REPO}")),
+        "{e}"
+    );
+}

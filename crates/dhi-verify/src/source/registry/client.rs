@@ -398,8 +398,7 @@ impl RegistryClient {
                 Err(e) if e.is_timeout() => {
                     return Err(self.timeout_error(t, what, e.is_connect()))
                 }
-                Err(e) if retry_left => {
-                    let _ = e;
+                Err(_) if retry_left => {
                     tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
                     continue;
                 }
