@@ -61,7 +61,7 @@ pub enum Tlog {
 /// `dhi-verify image`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "REF is oci:<dir>[:<tag>|@sha256:<hex>] (an OCI image layout) or a registry reference such as dhi.io/python:3.13.\n\nExamples:\n  dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub\n  dhi-verify image oci:layout:3.13 --key cosign.pub --platform linux/arm64 --format json\n  dhi-verify image oci:image:3.13 --referrers oci:attestations --key cosign.pub\n  dhi-verify image oci:layout:3.13 --require provenance --require vex"
+    after_help = "REF is oci:<dir>[:<tag>|@sha256:<hex>] (an OCI image layout) or a registry reference such as dhi.io/python:3.13.\n\nExamples:\n  dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub\n  dhi-verify image oci:layout:3.13 --key cosign.pub --platform linux/arm64 --format json\n  dhi-verify image oci:image:3.13 --referrers oci:attestations --key cosign.pub\n  dhi-verify image ghcr.io/org/app@sha256:<hex> --key cosign.pub --referrers ghcr.io/org/app-attestations\n  dhi-verify image registry.lan:5000/dhi/python:3.13 --insecure-registry registry.lan:5000\n  dhi-verify image oci:layout:3.13 --require provenance --require vex"
 )]
 pub struct ImageArgs {
     /// Image references to verify.
@@ -76,9 +76,22 @@ pub struct ImageArgs {
     /// Trust this PEM public key instead of the embedded DHI keys (repeatable).
     #[arg(long = "key", value_name = "PEM")]
     pub keys: Vec<PathBuf>,
-    /// Look for attestations in this location instead of the image's own (e.g. oci:<dir>).
+    /// Look for attestations in this location instead of the image's own:
+    /// oci:<dir>, or a registry repository such as ghcr.io/org/app-attestations
+    /// (default: the image's own; registry.scout.docker.com/<org>/dhi-* for
+    /// docker.io/<org>/dhi-*).
     #[arg(long, value_name = "REF")]
     pub referrers: Option<String>,
+    /// Reach this registry (host or host:port) over plain HTTP (repeatable).
+    /// Loopback registries always are; every other registry is HTTPS only.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// Longest wait for one registry request, body included, in seconds (default 60).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Longest wait for a connection to a registry, in seconds (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
     /// Require a verified attestation of this type on every platform (repeatable;
     /// a predicate type URI or provenance, sbom, cyclonedx, spdx, vex, vulns, vsa,
     /// dhi-source, fips, stig, tests, secrets, virus). Replaces the default

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use dhi_verify::sigstore::Matcher;
+use dhi_verify::source::registry::RegistryOptions;
 use dhi_verify::{
     Error, KeylessIdentity, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot,
     TrustedKey, Verifier,
@@ -109,7 +110,25 @@ pub(crate) fn build_verifier(
     if let Some(max) = args.max_statement_size {
         limits = limits.with_max_statement_bytes(max);
     }
-    builder.limits(limits).build().map_err(|e| e.to_string())
+    let mut registry = RegistryOptions::default();
+    for host in &args.insecure_registries {
+        registry = registry.with_insecure_registry(host.clone());
+    }
+    let connect = args
+        .connect_timeout
+        .map_or(registry.connect_timeout, Duration::from_secs);
+    let request = args
+        .timeout
+        .map_or(registry.request_timeout, Duration::from_secs);
+    if connect.is_zero() || request.is_zero() {
+        return Err("--timeout and --connect-timeout must be at least 1 second".into());
+    }
+    registry = registry.with_timeouts(connect, request);
+    builder
+        .limits(limits)
+        .registry_options(registry)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 pub fn run(args: ImageArgs) -> u8 {

@@ -13,6 +13,7 @@
 pub mod image;
 pub mod keys;
 pub mod layout;
+pub mod registry;
 pub mod rekor;
 
 pub use image::{AttestationInfo, DhiImage, Fixture, KeylessSigner, PredicateKind, Tamper};

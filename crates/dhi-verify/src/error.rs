@@ -133,6 +133,104 @@ pub enum SourceError {
         /// The operating system's message.
         message: String,
     },
+    /// A registry answered with an unexpected HTTP status (after retries,
+    /// when the status was one worth retrying).
+    #[error("{location}: {what}: expected {expected}, got HTTP {status}{}", attempts_note(*attempts))]
+    Http {
+        /// `registry/repository`, e.g. `dhi.io/python`.
+        location: String,
+        /// What was requested, e.g. "manifest sha256:…", "referrers of sha256:…".
+        what: String,
+        /// What a good answer would have been, e.g. "200 or 404".
+        expected: &'static str,
+        /// The HTTP status of the last answer.
+        status: u16,
+        /// How many requests were made.
+        attempts: u32,
+    },
+    /// A registry refused the credentials (or their absence): HTTP 401/403
+    /// after authenticating, or a token server refusing a token.
+    #[error("{location}: access denied (HTTP {status}) for scope {scope:?}{}: {reason}", if *credentials { " with credentials" } else { " anonymously" })]
+    Unauthorized {
+        /// `registry/repository`, e.g. `dhi.io/python`.
+        location: String,
+        /// The scope asked for, e.g. `repository:dhi/python:pull`.
+        scope: String,
+        /// The HTTP status (401 or 403).
+        status: u16,
+        /// Whether credentials were sent.
+        credentials: bool,
+        /// The registry's or token server's explanation, if any.
+        reason: String,
+    },
+    /// The connection failed or broke off (after retries).
+    #[error("{location}: {what}: {reason} (after {attempts} attempt(s))")]
+    Transport {
+        /// `registry/repository`, e.g. `dhi.io/python`.
+        location: String,
+        /// What was requested.
+        what: String,
+        /// The transport's message.
+        reason: String,
+        /// How many requests were made.
+        attempts: u32,
+    },
+    /// A request took longer than the configured timeout.
+    #[error("{location}: {what}: timed out after {after_ms} ms ({which} timeout)")]
+    Timeout {
+        /// `registry/repository`, e.g. `dhi.io/python`.
+        location: String,
+        /// What was requested.
+        what: String,
+        /// The timeout that expired, in milliseconds.
+        after_ms: u64,
+        /// "connect" or "request".
+        which: &'static str,
+    },
+    /// A registry answered in a way the distribution spec does not allow
+    /// (a referrers response that is not an image index, a bad `Link`, a bad
+    /// authentication challenge).
+    #[error("{location}: {what}: {problem}")]
+    Protocol {
+        /// `registry/repository`, e.g. `dhi.io/python`.
+        location: String,
+        /// What was requested.
+        what: String,
+        /// What the spec requires and what was found.
+        problem: String,
+    },
+    /// A registry answer with no digest to name it (a tag's manifest, a
+    /// referrers page) is larger than its limit. Refused before reading past it.
+    #[error(
+        "{location}: {what} is over the max_manifest_bytes limit of {limit} bytes (found {found})"
+    )]
+    ResponseTooLarge {
+        /// `registry/repository`, e.g. `dhi.io/python`.
+        location: String,
+        /// What was requested.
+        what: String,
+        /// The limit ([`crate::Limits::max_manifest_bytes`]).
+        limit: u64,
+        /// The size declared or seen (at least limit + 1).
+        found: u64,
+    },
+    /// Registry credentials could not be read (a malformed config.json, a
+    /// failing credential helper).
+    #[error("credentials for {registry}: {reason}")]
+    Credentials {
+        /// The registry host.
+        registry: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    }
 }
 
 impl SourceError {
@@ -144,11 +242,18 @@ impl SourceError {
             | SourceError::TooLarge { .. }
             | SourceError::Missing { .. }
             | SourceError::Malformed { .. }
-            | SourceError::TooManyReferrers { .. } => Outcome::Fail,
+            | SourceError::TooManyReferrers { .. }
+            | SourceError::ResponseTooLarge { .. } => Outcome::Fail,
             SourceError::TagNotFound { .. }
             | SourceError::AmbiguousReference { .. }
             | SourceError::InvalidLayout { .. }
-            | SourceError::Io { .. } => Outcome::Error,
+            | SourceError::Io { .. }
+            | SourceError::Http { .. }
+            | SourceError::Unauthorized { .. }
+            | SourceError::Transport { .. }
+            | SourceError::Timeout { .. }
+            | SourceError::Protocol { .. }
+            | SourceError::Credentials { .. } => Outcome::Error,
         }
     }
 }
@@ -182,6 +287,12 @@ pub enum ConfigError {
     /// A platform list was given but empty.
     #[error("no platform selected")]
     NoPlatform,
+    /// The HTTP client for registries could not be set up (TLS initialisation).
+    #[error("setting up the registry client: {reason}")]
+    RegistryClient {
+        /// The client library's message.
+        reason: String,
+    },
 }
 
 /// Why verification could not produce a verdict. Failures of the image itself

@@ -5,13 +5,16 @@
 use std::time::SystemTime;
 
 use crate::chain::{verdict, Context};
-use crate::discover::{discover, PlatformSelection};
+use crate::digest::Digest;
+use crate::discover::{discover, Evidence, PlatformSelection};
 use crate::error::{ConfigError, Error};
 use crate::limits::Limits;
 use crate::platform::Platform;
 use crate::policy::Policy;
-use crate::reference::Reference;
+use crate::reference::{Reference, RegistryReference, DOCKER_HUB};
 use crate::source::layout::LayoutSource;
+use crate::source::registry::{RegistryClient, RegistryOptions, RegistrySource};
+use crate::source::Source;
 use crate::trust::TrustRoot;
 use crate::verdict::Verdict;
 
@@ -24,6 +27,8 @@ pub struct Verifier {
     limits: Limits,
     referrers: Option<Reference>,
     at: Option<SystemTime>,
+    /// One connection pool, credential and token cache for every registry.
+    registry: RegistryClient,
 }
 
 /// Builder state: a trust root is needed next.
@@ -43,6 +48,7 @@ pub struct Ready {
     limits: Limits,
     referrers: Option<Reference>,
     at: Option<SystemTime>,
+    registry: RegistryOptions,
 }
 
 /// Builds a [`Verifier`]. Decisions, in order: [`trust`](VerifierBuilder::trust),
@@ -83,54 +89,106 @@ impl Verifier {
             limits: &self.limits,
             at,
         };
-        let Reference::Layout(image_ref) = reference else {
-            return Err(Error::Unsupported {
-                reference: reference.to_string(),
-                what: "verifying from a registry",
-            });
-        };
-        let open = |path: &std::path::Path| {
-            LayoutSource::open(path, self.limits.clone()).map_err(|e| Error::Source {
-                step: "open layout",
-                subject: path.display().to_string(),
-                source: e,
-            })
-        };
-        let image = open(&image_ref.path)?;
-        let evidence = match &self.referrers {
-            None => {
-                discover(
-                    &image,
+        let evidence = match reference {
+            Reference::Layout(image_ref) => {
+                let image = self.open_layout(&image_ref.path)?;
+                self.discover_with_referrers(
                     &image,
                     image_ref.tag.as_deref(),
                     image_ref.digest.as_ref(),
-                    &self.platforms,
-                    &self.limits,
+                    None,
                 )
                 .await?
             }
-            Some(Reference::Layout(r)) => {
-                let referrers = open(&r.path)?;
-                discover(
+            Reference::Registry(image_ref) => {
+                let image = RegistrySource::new(
+                    self.registry.clone(),
+                    &image_ref.registry,
+                    &image_ref.repository,
+                    self.limits.clone(),
+                );
+                let tag = match image_ref.digest {
+                    Some(_) => None,
+                    None => image_ref.tag.as_deref(),
+                };
+                self.discover_with_referrers(
                     &image,
-                    &referrers,
-                    image_ref.tag.as_deref(),
+                    tag,
                     image_ref.digest.as_ref(),
-                    &self.platforms,
-                    &self.limits,
+                    default_referrers(image_ref),
                 )
                 .await?
-            }
-            Some(other) => {
-                return Err(Error::Unsupported {
-                    reference: other.to_string(),
-                    what: "a referrers repository in a registry",
-                })
             }
         };
         Ok(verdict(reference.to_string(), &evidence, &ctx))
     }
 }
+
+impl Verifier {
+    fn open_layout(&self, path: &std::path::Path) -> Result<LayoutSource, Error> {
+        LayoutSource::open(path, self.limits.clone()).map_err(|e| Error::Source {
+            step: "open layout",
+            subject: path.display().to_string(),
+            source: e,
+        })
+    }
+
+    fn registry_source(&self, registry: &str, repository: &str) -> RegistrySource {
+        RegistrySource::new(
+            self.registry.clone(),
+            registry,
+            repository,
+            self.limits.clone(),
+        )
+    }
+
+    /// Discovers from `image`, with referrers from (in order) the verifier's
+    /// `referrers` setting, the image's default referrers repository
+    /// (`automatic`), or the image's own source.
+    async fn discover_with_referrers<S: Source>(
+        &self,
+        image: &S,
+        tag: Option<&str>,
+        digest: Option<&Digest>,
+        automatic: Option<(String, String)>,
+    ) -> Result<Evidence, Error> {
+        let (p, l) = (&self.platforms, &self.limits);
+        match (&self.referrers, automatic) {
+            (Some(Reference::Layout(r)), _) => {
+                let referrers = self.open_layout(&r.path)?;
+                discover(image, &referrers, tag, digest, p, l).await
+            }
+            (Some(Reference::Registry(r)), _) => {
+                let referrers = self.registry_source(&r.registry, &r.repository);
+                discover(image, &referrers, tag, digest, p, l).await
+            }
+            (None, Some((registry, repository))) => {
+                let referrers = self.registry_source(&registry, &repository);
+                discover(image, &referrers, tag, digest, p, l).await
+            }
+            (None, None) => discover(image, image, tag, digest, p, l).await,
+        }
+    }
+}
+
+/// Where a registry image's attestations live when no referrers location is
+/// given (DHI-FORMAT.md §3): DHI images mirrored into a Docker Hub org
+/// (`docker.io/<org>/dhi-<name>`) keep them in
+/// `registry.scout.docker.com/<org>/dhi-<name>`; everything else (dhi.io
+/// included) in the image's own repository.
+pub(crate) fn default_referrers(image: &RegistryReference) -> Option<(String, String)> {
+    if image.registry != DOCKER_HUB {
+        return None;
+    }
+    let (org, name) = image.repository.split_once('/')?;
+    if org == "library" || !name.starts_with("dhi-") || name.contains('/') {
+        return None;
+    }
+    Some((SCOUT_REGISTRY.to_owned(), image.repository.clone()))
+}
+
+/// The registry that serves attestations of DHI images mirrored to Docker Hub.
+pub(crate) const SCOUT_REGISTRY: &str = "registry.scout.docker.com";
 
 impl VerifierBuilder<WantsTrust> {
     /// The keys whose signatures count.
@@ -152,6 +210,7 @@ impl VerifierBuilder<WantsPolicy> {
                 limits: Limits::default(),
                 referrers: None,
                 at: None,
+                registry: RegistryOptions::default(),
             },
         }
     }
@@ -177,9 +236,19 @@ impl VerifierBuilder<Ready> {
     }
 
     /// Look for attestations and signatures in this repository or layout
-    /// instead of the image's own (what `registry.scout.docker.com` is for dhi.io).
+    /// instead of the image's own: an `oci:` layout, or a registry repository
+    /// (`ghcr.io/org/app-attestations`; its tag is ignored), possibly on
+    /// another host with its own credentials. Without it, DHI images mirrored
+    /// to Docker Hub look in `registry.scout.docker.com` (DHI-FORMAT.md §3).
     pub fn referrers(mut self, location: Reference) -> Self {
         self.state.referrers = Some(location);
+        self
+    }
+
+    /// How registries are reached: timeouts, retries, plain-HTTP hosts,
+    /// credentials (default: [`RegistryOptions::default`]).
+    pub fn registry_options(mut self, options: RegistryOptions) -> Self {
+        self.state.registry = options;
         self
     }
 
@@ -201,7 +270,9 @@ impl VerifierBuilder<Ready> {
         if matches!(&s.platforms, PlatformSelection::Only(p) if p.is_empty()) {
             return Err(ConfigError::NoPlatform);
         }
+        let registry = RegistryClient::new(s.registry)?;
         Ok(Verifier {
+            registry,
             trust: s.trust,
             policy: s.policy,
             platforms: s.platforms,
@@ -227,6 +298,34 @@ mod tests {
             .policy(Policy::dhi_default())
             .build();
         assert_eq!(r.err(), Some(ConfigError::NoActiveKey));
+    }
+
+    fn registry(s: &str) -> RegistryReference {
+        match Reference::parse(s).unwrap() {
+            Reference::Registry(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dhi_images_mirrored_to_docker_hub_take_attestations_from_scout() {
+        assert_eq!(
+            default_referrers(&registry("docker.io/myorg/dhi-python:3.13")),
+            Some((SCOUT_REGISTRY.to_owned(), "myorg/dhi-python".to_owned()))
+        );
+        assert_eq!(
+            default_referrers(&registry("myorg/dhi-python:3.13")),
+            Some((SCOUT_REGISTRY.to_owned(), "myorg/dhi-python".to_owned()))
+        );
+        for own in [
+            "dhi.io/python:3.13",
+            "python:3",
+            "docker.io/myorg/python",
+            "ghcr.io/myorg/dhi-python",
+            "docker.io/myorg/dhi-python/extra",
+        ] {
+            assert_eq!(default_referrers(&registry(own)), None, "{own}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Where bytes come from: an OCI image layout on disk (and, later, a registry).
+//! Where bytes come from: an OCI image layout on disk, or a registry.
 //!
 //! The only layer that does I/O. Every source answers the same questions —
 //! resolve a reference, fetch content by digest, list the referrers of a
@@ -6,6 +6,7 @@
 //! and digest-checked *before* anyone parses it. No trust decisions here.
 
 pub mod layout;
+pub mod registry;
 
 use std::future::Future;
 

@@ -136,14 +136,6 @@ fn a_platform_manifest_named_by_digest_is_verified_as_a_single_platform_image() 
 }
 
 #[test]
-fn registry_references_are_an_error_until_registries_are_supported() {
-    let image = DhiImage::python();
-    let err = block_on(verifier(&image).verify("dhi.io/python:3.13")).unwrap_err();
-    assert!(matches!(err, Error::Unsupported { .. }));
-    assert_eq!(err.exit_code(), 3);
-}
-
-#[test]
 fn malformed_references_are_usage_errors() {
     let image = DhiImage::python();
     let err = block_on(verifier(&image).verify("oci:x@sha256:nothex")).unwrap_err();

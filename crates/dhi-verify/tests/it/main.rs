@@ -24,3 +24,7 @@ mod bundle_signatures;
 
 /// The real DHI keys against a real Docker signature.
 mod real_signature;
+
+/// Real registries: Debian's docker-registry (tag-schema fallback; no auth,
+/// Basic, token) and the testkit's referrers-API registry with injected faults.
+mod registry;

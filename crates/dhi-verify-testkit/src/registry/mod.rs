@@ -1,0 +1,159 @@
+//! Registries for tests: Debian's real `docker-registry` (distribution 2.8.2)
+//! started on 127.0.0.1 in no-auth, htpasswd Basic or token-auth mode with a
+//! token server; a pusher that pushes a fixture layout with the distribution
+//! API and maintains the `sha256-<hex>` fallback tags itself (as cosign and
+//! oras do); and a small in-process registry that follows the distribution
+//! spec's referrers API (`artifactType` filter, `OCI-Filters-Applied`,
+//! `Link` pagination) and can be told to misbehave ([`Fault`]).
+//!
+//! Every process and thread started here belongs to one value and ends when
+//! it is dropped, so tests run in parallel on their own ports.
+
+pub mod distribution;
+pub mod http;
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::layout::sha256_str;
+
+pub use distribution::{DistributionRegistry, RegistryAuth, TokenServer};
+pub use server::{Fault, FaultKind, TestRegistry};
+
+/// Media types the pusher and test registry treat as manifests.
+pub const MANIFEST_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// A manifest read from a layout.
+#[derive(Clone, Debug)]
+pub struct StoredManifest {
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+    pub json: Value,
+}
+
+impl StoredManifest {
+    pub fn is_index(&self) -> bool {
+        self.json.get("manifests").is_some()
+    }
+    /// The digest of its `subject`, if any.
+    pub fn subject(&self) -> Option<&str> {
+        self.json["subject"]["digest"].as_str()
+    }
+    /// Its descriptor as a referrers listing writes it.
+    pub fn referrer_descriptor(&self, digest: &str) -> Value {
+        let artifact_type = self.json["artifactType"]
+            .as_str()
+            .or(self.json["config"]["mediaType"].as_str())
+            .unwrap_or_default();
+        let mut d = json!({
+            "mediaType": self.media_type,
+            "digest": digest,
+            "size": self.bytes.len(),
+            "artifactType": artifact_type,
+        });
+        if let Some(a) = self.json.get("annotations") {
+            d["annotations"] = a.clone();
+        }
+        d
+    }
+}
+
+/// Everything in a layout, split into manifests and blobs by content, with
+/// its tags. Blobs whose bytes do not match their names (tampered fixtures)
+/// are left out: no registry would accept them.
+#[derive(Clone, Debug, Default)]
+pub struct Content {
+    pub manifests: BTreeMap<String, StoredManifest>,
+    pub blobs: BTreeMap<String, Vec<u8>>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Content {
+    pub fn from_layout(dir: &Path) -> Self {
+        let mut c = Content::default();
+        for entry in std::fs::read_dir(dir.join("blobs/sha256")).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let digest = format!("sha256:{name}");
+            if sha256_str(&bytes) != digest {
+                continue;
+            }
+            let manifest = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                let mt = v["mediaType"].as_str()?.to_owned();
+                MANIFEST_TYPES.contains(&mt.as_str()).then_some((mt, v))
+            });
+            match manifest {
+                Some((media_type, json)) => {
+                    c.manifests.insert(
+                        digest,
+                        StoredManifest {
+                            media_type,
+                            bytes,
+                            json,
+                        },
+                    );
+                }
+                None => {
+                    c.blobs.insert(digest, bytes);
+                }
+            }
+        }
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        for d in index["manifests"].as_array().unwrap() {
+            if let Some(tag) = d["annotations"]["org.opencontainers.image.ref.name"].as_str() {
+                c.tags
+                    .insert(tag.to_owned(), d["digest"].as_str().unwrap().to_owned());
+            }
+        }
+        c
+    }
+
+    /// Adds everything in `other` (external referrers written to a second layout).
+    pub fn merge(mut self, other: Content) -> Self {
+        self.manifests.extend(other.manifests);
+        self.blobs.extend(other.blobs);
+        self.tags.extend(other.tags);
+        self
+    }
+
+    /// The manifests whose subject is `digest`, as a referrers listing's descriptors.
+    pub fn referrers_of(&self, digest: &str) -> Vec<Value> {
+        self.manifests
+            .iter()
+            .filter(|(_, m)| m.subject() == Some(digest))
+            .map(|(d, m)| m.referrer_descriptor(d))
+            .collect()
+    }
+
+    /// The tag-schema index for `subject`, as cosign and oras maintain it.
+    pub fn fallback_index(&self, subject: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": self.referrers_of(subject),
+        }))
+        .unwrap()
+    }
+
+    /// Every subject some manifest refers to.
+    pub fn subjects(&self) -> Vec<String> {
+        let mut s: Vec<String> = self
+            .manifests
+            .values()
+            .filter_map(|m| m.subject().map(str::to_owned))
+            .collect();
+        s.sort();
+        s.dedup();
+        s
+    }
+}

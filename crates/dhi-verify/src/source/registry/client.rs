@@ -1,0 +1,737 @@
+//! The HTTP side of registries: one connection pool, credential cache and
+//! token cache for every registry a verifier talks to; authentication
+//! (anonymous, Basic, Bearer challenge); timeouts; bounded retries; and
+//! response bodies read with a cap so that no answer can exceed its limit,
+//! whatever its `Content-Length` says.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::Url;
+
+use super::auth::{parse_challenge, Challenge, TokenAnswer};
+use super::credentials::{Credentials, DockerConfig};
+use super::retry::{backoff, retry_after, retryable_status};
+use crate::digest::Digest;
+use crate::error::{ConfigError, SourceError};
+use crate::reference::DOCKER_HUB;
+
+/// How to reach registries: timeouts, retries, plain-HTTP hosts, credentials.
+/// `RegistryOptions::default()` documents each default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RegistryOptions {
+    /// Longest wait for a TCP + TLS connection: 10 s.
+    pub connect_timeout: Duration,
+    /// Longest wait for one whole request, body included: 60 s. A registry
+    /// that stalls past it is an error (exit 3), not retried.
+    pub request_timeout: Duration,
+    /// Retries after the first attempt on 429/500/502/503/504 and failed
+    /// connections: 3.
+    pub retries: u32,
+    /// First backoff delay (doubled per retry, with jitter, at most 8 s): 250 ms.
+    pub retry_base_delay: Duration,
+    /// Longest `Retry-After` honoured: 30 s (longer ones are cut to this).
+    pub max_retry_after: Duration,
+    /// Hosts (`host` or `host:port`) reached over plain HTTP. Loopback hosts
+    /// (`localhost`, 127.0.0.0/8, `::1`) always are; every other host is
+    /// reached over HTTPS only.
+    pub insecure_registries: Vec<String>,
+    /// Credentials by registry host, used before Docker's configuration.
+    pub credentials: BTreeMap<String, Credentials>,
+    /// Where Docker's `config.json` is read from.
+    pub docker_config: DockerConfig,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            retries: 3,
+            retry_base_delay: Duration::from_millis(250),
+            max_retry_after: Duration::from_secs(30),
+            insecure_registries: Vec::new(),
+            credentials: BTreeMap::new(),
+            docker_config: DockerConfig::FromEnvironment,
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// Sets the connect and whole-request timeouts.
+    pub fn with_timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.request_timeout = request;
+        self
+    }
+
+    /// Sets how many times a failed request is retried, and the first delay.
+    pub fn with_retries(mut self, retries: u32, base_delay: Duration) -> Self {
+        self.retries = retries;
+        self.retry_base_delay = base_delay;
+        self
+    }
+
+    /// Reaches `host` (or `host:port`) over plain HTTP.
+    pub fn with_insecure_registry(mut self, host: impl Into<String>) -> Self {
+        self.insecure_registries.push(host.into());
+        self
+    }
+
+    /// Uses these credentials for `registry` (before Docker's configuration).
+    pub fn with_credentials(mut self, registry: impl Into<String>, creds: Credentials) -> Self {
+        self.credentials.insert(registry.into(), creds);
+        self
+    }
+
+    /// Reads Docker credentials from here instead of the environment's default.
+    pub fn with_docker_config(mut self, config: DockerConfig) -> Self {
+        self.docker_config = config;
+        self
+    }
+}
+
+/// The host part of `host[:port]` (brackets of IPv6 literals removed).
+fn host_of(registry: &str) -> &str {
+    if let Some(rest) = registry.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match registry.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => registry,
+    }
+}
+
+/// Loopback: `localhost`, 127.0.0.0/8, `::1`.
+fn is_loopback(registry: &str) -> bool {
+    let host = host_of(registry);
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Where a registry's API lives: Docker Hub's is not at `docker.io`.
+fn api_host(registry: &str) -> &str {
+    if registry == DOCKER_HUB {
+        "registry-1.docker.io"
+    } else {
+        registry
+    }
+}
+
+/// One request's subject, for errors and authentication scopes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// The registry as written in references (`docker.io`, `localhost:5000`).
+    pub registry: &'a str,
+    /// The repository.
+    pub repository: &'a str,
+}
+
+impl Target<'_> {
+    /// `registry/repository`, for errors.
+    pub(crate) fn location(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+}
+
+/// The largest body accepted, and what to call it in an error.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cap {
+    /// The limit in bytes.
+    pub limit: u64,
+    /// The limit's name in [`crate::Limits`].
+    pub name: &'static str,
+    /// The digest the content is asked by, when it is.
+    pub digest: Option<Digest>,
+}
+
+/// An answer whose body was read (capped; error bodies are cut short).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The URL the answer came from (after redirects).
+    pub url: Url,
+    /// How many requests it took.
+    pub attempts: u32,
+}
+
+impl Answer {
+    /// A header as text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error for an answer whose status was not expected.
+    pub(crate) fn unexpected(
+        &self,
+        t: Target<'_>,
+        what: &str,
+        expected: &'static str,
+    ) -> SourceError {
+        SourceError::Http {
+            location: t.location(),
+            what: what.to_owned(),
+            expected,
+            status: self.status,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// How much of an error answer's body is kept for messages.
+const ERROR_BODY_BYTES: u64 = 4 * 1024;
+/// Largest token server answer read.
+const TOKEN_BODY_BYTES: u64 = 1024 * 1024;
+
+enum BodyError {
+    TooLarge(u64),
+    Timeout,
+    Broken(String),
+}
+
+/// Reads a body: refuses a declared length over `limit` before reading, and
+/// stops reading at `limit + 1` bytes whatever was declared.
+async fn read_capped(resp: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+    if let Some(len) = resp.content_length() {
+        if len > limit {
+            return Err(BodyError::TooLarge(len));
+        }
+    }
+    let hint = resp.content_length().unwrap_or(0).min(limit);
+    let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk);
+                if body.len() as u64 > limit {
+                    return Err(BodyError::TooLarge(body.len() as u64));
+                }
+            }
+            Ok(None) => return Ok(body),
+            Err(e) if e.is_timeout() => return Err(BodyError::Timeout),
+            Err(e) => return Err(BodyError::Broken(error_chain(&e))),
+        }
+    }
+}
+
+/// An error with its causes, which is where reqwest keeps the useful part.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// A short, printable excerpt of an error body.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut out: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+/// The client every registry source of one verifier shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    options: RegistryOptions,
+    /// `Authorization` values by (registry, scope).
+    tokens: Mutex<HashMap<(String, String), String>>,
+    /// Registries that asked for Basic authentication.
+    basic: Mutex<HashSet<String>>,
+    /// Credential lookups, by registry (None: none stored).
+    creds: Mutex<HashMap<String, Option<Credentials>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    /// Tokens and credentials are secrets: only their count is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("options", &self.options)
+            .field("cached_tokens", &lock(&self.tokens).len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these maps leaves it consistent (inserts only).
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl RegistryClient {
+    /// Builds the HTTP client (rustls, system roots).
+    pub(crate) fn new(options: RegistryOptions) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .user_agent(concat!("dhi-verify/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::RegistryClient {
+                reason: error_chain(&e),
+            })?;
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                http,
+                options,
+                tokens: Mutex::new(HashMap::new()),
+                basic: Mutex::new(HashSet::new()),
+                creds: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Whether `registry` is reached over plain HTTP.
+    pub(crate) fn plain_http(&self, registry: &str) -> bool {
+        is_loopback(registry)
+            || self
+                .inner
+                .options
+                .insecure_registries
+                .iter()
+                .any(|h| h == registry || h == host_of(registry))
+    }
+
+    /// `<scheme>://<host>/v2/<repository>/<tail>`.
+    pub(crate) fn url(&self, t: Target<'_>, tail: &str) -> Result<Url, SourceError> {
+        let scheme = if self.plain_http(t.registry) {
+            "http"
+        } else {
+            "https"
+        };
+        let text = format!(
+            "{scheme}://{}/v2/{}/{tail}",
+            api_host(t.registry),
+            t.repository
+        );
+        Url::parse(&text).map_err(|e| SourceError::Protocol {
+            location: t.location(),
+            what: tail.to_owned(),
+            problem: format!("expected a valid registry URL, found {text:?} ({e})"),
+        })
+    }
+
+    fn credentials(&self, registry: &str) -> Result<Option<Credentials>, SourceError> {
+        if let Some(c) = self.inner.options.credentials.get(registry) {
+            return Ok(Some(c.clone()));
+        }
+        if let Some(c) = lock(&self.inner.creds).get(registry) {
+            return Ok(c.clone());
+        }
+        let found = self.inner.options.docker_config.lookup(registry)?;
+        lock(&self.inner.creds).insert(registry.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    fn cached_auth(&self, registry: &str, scope: &str) -> Option<String> {
+        if let Some(t) = lock(&self.inner.tokens).get(&(registry.to_owned(), scope.to_owned())) {
+            return Some(t.clone());
+        }
+        if lock(&self.inner.basic).contains(registry) {
+            return self
+                .credentials(registry)
+                .ok()
+                .flatten()
+                .map(|c| c.basic_header());
+        }
+        None
+    }
+
+    fn timeout_error(&self, t: Target<'_>, what: &str, connect: bool) -> SourceError {
+        let (after, which) = if connect {
+            (self.inner.options.connect_timeout, "connect")
+        } else {
+            (self.inner.options.request_timeout, "request")
+        };
+        SourceError::Timeout {
+            location: t.location(),
+            what: what.to_owned(),
+            after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+            which,
+        }
+    }
+
+    /// GETs `url` with authentication, retries and a capped body. Answers of
+    /// any status but 401/403 come back as `Ok` (retryable ones once retries
+    /// are spent); the caller decides what a status means.
+    pub(crate) async fn get(
+        &self,
+        t: Target<'_>,
+        url: &Url,
+        accept: &str,
+        what: &str,
+        cap: Cap,
+    ) -> Result<Answer, SourceError> {
+        let opts = &self.inner.options;
+        let scope = format!("repository:{}:pull", t.repository);
+        let mut auth = self.cached_auth(t.registry, &scope);
+        let mut challenged = false;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let retry_left = attempts <= opts.retries;
+            let mut req = self.inner.http.get(url.clone()).header(ACCEPT, accept);
+            if let Some(h) = &auth {
+                req = req.header(AUTHORIZATION, h.as_str());
+            }
+            let mut resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) if e.is_timeout() => {
+                    return Err(self.timeout_error(t, what, e.is_connect()))
+                }
+                Err(_) if retry_left => {
+                    tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(SourceError::Transport {
+                        location: t.location(),
+                        what: what.to_owned(),
+                        reason: error_chain(&e),
+                        attempts,
+                    })
+                }
+            };
+            let status = resp.status().as_u16();
+            if status == 401 && !challenged {
+                challenged = true;
+                attempts -= 1;
+                let header = resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                auth = Some(self.authenticate(t, header.as_deref(), &scope).await?);
+                continue;
+            }
+            if status == 401 || status == 403 {
+                let body = read_capped(&mut resp, ERROR_BODY_BYTES)
+                    .await
+                    .unwrap_or_default();
+                return Err(SourceError::Unauthorized {
+                    location: t.location(),
+                    scope,
+                    status,
+                    credentials: auth.is_some(),
+                    reason: excerpt(&body),
+                });
+            }
+            if retryable_status(status) && retry_left {
+                let hinted = retry_after(
+                    resp.headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()),
+                    opts.max_retry_after,
+                );
+                tokio::time::sleep(
+                    hinted.unwrap_or_else(|| backoff(opts.retry_base_delay, attempts)),
+                )
+                .await;
+                continue;
+            }
+            let headers = resp.headers().clone();
+            let final_url = resp.url().clone();
+            if !(200..300).contains(&status) {
+                // Error bodies only feed messages: cut them short, never fail on them.
+                let mut body = Vec::new();
+                while let Ok(Some(chunk)) = resp.chunk().await {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as u64 >= ERROR_BODY_BYTES {
+                        break;
+                    }
+                }
+                return Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                    url: final_url,
+                    attempts,
+                });
+            }
+            match read_capped(&mut resp, cap.limit).await {
+                Ok(body) => {
+                    return Ok(Answer {
+                        status,
+                        headers,
+                        body,
+                        url: final_url,
+                        attempts,
+                    })
+                }
+                Err(BodyError::TooLarge(found)) => {
+                    return Err(match cap.digest {
+                        Some(digest) => SourceError::TooLarge {
+                            digest,
+                            limit_name: cap.name,
+                            limit: cap.limit,
+                            found,
+                        },
+                        None => SourceError::ResponseTooLarge {
+                            location: t.location(),
+                            what: what.to_owned(),
+                            limit: cap.limit,
+                            found,
+                        },
+                    })
+                }
+                Err(BodyError::Timeout) => return Err(self.timeout_error(t, what, false)),
+                Err(BodyError::Broken(_)) if retry_left => {
+                    tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
+                }
+                Err(BodyError::Broken(reason)) => {
+                    return Err(SourceError::Transport {
+                        location: t.location(),
+                        what: what.to_owned(),
+                        reason: format!("reading the body: {reason}"),
+                        attempts,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Answers a 401 challenge: the `Authorization` value to send next.
+    async fn authenticate(
+        &self,
+        t: Target<'_>,
+        header: Option<&str>,
+        scope: &str,
+    ) -> Result<String, SourceError> {
+        let denied = |credentials: bool, reason: String| SourceError::Unauthorized {
+            location: t.location(),
+            scope: scope.to_owned(),
+            status: 401,
+            credentials,
+            reason,
+        };
+        let Some(header) = header else {
+            return Err(denied(
+                false,
+                "401 without a WWW-Authenticate challenge".into(),
+            ));
+        };
+        let challenge = parse_challenge(header).ok_or_else(|| SourceError::Protocol {
+            location: t.location(),
+            what: "authentication challenge".into(),
+            problem: format!(
+                "expected WWW-Authenticate: Basic or Bearer realm=…, found {}",
+                excerpt(header.as_bytes())
+            ),
+        })?;
+        let creds = self.credentials(t.registry)?;
+        match challenge {
+            Challenge::Basic => {
+                let creds = creds.ok_or_else(|| {
+                    denied(
+                        false,
+                        "the registry asks for Basic credentials and none are configured \
+                         (docker login, or ~/.docker/config.json)"
+                            .into(),
+                    )
+                })?;
+                lock(&self.inner.basic).insert(t.registry.to_owned());
+                Ok(creds.basic_header())
+            }
+            Challenge::Bearer { realm, service, .. } => {
+                let token = self
+                    .fetch_token(t, &realm, service.as_deref(), scope, creds.as_ref())
+                    .await?;
+                let value = format!("Bearer {token}");
+                lock(&self.inner.tokens)
+                    .insert((t.registry.to_owned(), scope.to_owned()), value.clone());
+                Ok(value)
+            }
+        }
+    }
+
+    /// Asks a token server for a token for `scope`.
+    async fn fetch_token(
+        &self,
+        t: Target<'_>,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        creds: Option<&Credentials>,
+    ) -> Result<String, SourceError> {
+        let what = format!("token from {realm}");
+        let protocol = |expected: &'static str, found: String| SourceError::Protocol {
+            location: t.location(),
+            what: what.clone(),
+            problem: format!("expected {expected}, found {found}"),
+        };
+        let mut url = Url::parse(realm)
+            .map_err(|e| protocol("a token realm URL", format!("{realm:?} ({e})")))?;
+        let realm_host = url.host_str().unwrap_or_default().to_owned();
+        let realm_authority = match url.port() {
+            Some(p) => format!("{realm_host}:{p}"),
+            None => realm_host.clone(),
+        };
+        let plain_ok = self.plain_http(&realm_authority) || self.plain_http(&realm_host);
+        if url.scheme() != "https" && !(url.scheme() == "http" && plain_ok) {
+            return Err(protocol(
+                "an https token realm (plain http only for loopback or insecure registries)",
+                realm.to_owned(),
+            ));
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            q.append_pair("scope", scope);
+        }
+        let mut req = self.inner.http.get(url);
+        if let Some(c) = creds {
+            req = req.header(AUTHORIZATION, c.basic_header());
+        }
+        let mut resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                self.timeout_error(t, &what, e.is_connect())
+            } else {
+                SourceError::Transport {
+                    location: t.location(),
+                    what: what.clone(),
+                    reason: error_chain(&e),
+                    attempts: 1,
+                }
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let body = match read_capped(&mut resp, TOKEN_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(BodyError::Timeout) => return Err(self.timeout_error(t, &what, false)),
+            Err(BodyError::TooLarge(n)) => {
+                return Err(protocol("a token answer under 1 MiB", format!("{n} bytes")))
+            }
+            Err(BodyError::Broken(reason)) => {
+                return Err(SourceError::Transport {
+                    location: t.location(),
+                    what,
+                    reason,
+                    attempts: 1,
+                })
+            }
+        };
+        if status == 401 || status == 403 {
+            return Err(SourceError::Unauthorized {
+                location: t.location(),
+                scope: scope.to_owned(),
+                status,
+                credentials: creds.is_some(),
+                reason: format!("token server {realm} refused: {}", excerpt(&body)),
+            });
+        }
+        if !(200..300).contains(&status) {
+            return Err(SourceError::Http {
+                location: t.location(),
+                what,
+                expected: "200",
+                status,
+                attempts: 1,
+            });
+        }
+        let answer: TokenAnswer = serde_json::from_slice(&body)
+            .map_err(|e| protocol("a JSON token answer", e.to_string()))?;
+        answer
+            .into_token()
+            .ok_or_else(|| protocol("a token or access_token", excerpt(&body)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_and_listed_hosts_are_plain_http() {
+        let c =
+            RegistryClient::new(RegistryOptions::default().with_insecure_registry("reg.lan:5000"))
+                .unwrap();
+        for plain in [
+            "localhost:5000",
+            "127.0.0.1:1",
+            "127.9.9.9",
+            "[::1]:5000",
+            "reg.lan:5000",
+        ] {
+            assert!(c.plain_http(plain), "{plain}");
+        }
+        for tls in [
+            "dhi.io",
+            "reg.lan:5001",
+            "localhost.evil.com",
+            "128.0.0.1",
+            "docker.io",
+        ] {
+            assert!(!c.plain_http(tls), "{tls}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_go_to_a_plain_http_token_realm_elsewhere() {
+        let c = RegistryClient::new(RegistryOptions::default()).unwrap();
+        let t = Target {
+            registry: "dhi.io",
+            repository: "python",
+        };
+        let creds = Credentials::new("u", "p");
+        let r = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(c.fetch_token(
+                t,
+                "http://auth.example.com/token",
+                Some("x"),
+                "repository:python:pull",
+                Some(&creds),
+            ));
+        assert!(
+            matches!(&r, Err(SourceError::Protocol { problem, .. }) if problem.contains("https token realm")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secrets() {
+        let c = RegistryClient::new(
+            RegistryOptions::default().with_credentials("r", Credentials::new("u", "hunter2")),
+        )
+        .unwrap();
+        lock(&c.inner.tokens).insert(("r".into(), "s".into()), "Bearer tok3n".into());
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && !s.contains("tok3n"), "{s}");
+    }
+
+    #[test]
+    fn docker_hub_is_reached_at_registry_1() {
+        let c = RegistryClient::new(RegistryOptions::default()).unwrap();
+        let t = Target {
+            registry: "docker.io",
+            repository: "library/python",
+        };
+        assert_eq!(
+            c.url(t, "manifests/3").unwrap().as_str(),
+            "https://registry-1.docker.io/v2/library/python/manifests/3"
+        );
+    }
+}

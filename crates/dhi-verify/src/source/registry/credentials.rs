@@ -1,0 +1,316 @@
+//! Registry credentials: explicit ones first, then Docker's `config.json`
+//! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`): `auths`
+//! (base64 `user:password` in `auth`, or `username`/`password`),
+//! `credHelpers` (per registry) and `credsStore` (default helper), both run as
+//! `docker-credential-<helper> get` with the server URL on stdin.
+//!
+//! Docker Hub's credentials are stored under `https://index.docker.io/v1/`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::error::SourceError;
+use crate::reference::DOCKER_HUB;
+
+/// The key Docker stores Docker Hub's credentials under.
+pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
+
+/// A user name and password (or token) for Basic authentication. The
+/// password is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password or access token.
+    pub password: String,
+}
+
+impl Credentials {
+    /// Credentials from a user name and password.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The `Authorization: Basic …` header value.
+    pub(crate) fn basic_header(&self) -> String {
+        let raw = format!("{}:{}", self.username, self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where Docker's configuration is looked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DockerConfig {
+    /// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
+    #[default]
+    FromEnvironment,
+    /// This file.
+    File(PathBuf),
+    /// No Docker configuration: only explicit credentials (or anonymous).
+    None,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigFile {
+    #[serde(default)]
+    auths: BTreeMap<String, AuthEntry>,
+    #[serde(default)]
+    creds_store: Option<String>,
+    #[serde(default)]
+    cred_helpers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperAnswer {
+    username: String,
+    secret: String,
+}
+
+impl DockerConfig {
+    fn path(&self) -> Option<PathBuf> {
+        match self {
+            DockerConfig::File(p) => Some(p.clone()),
+            DockerConfig::None => None,
+            DockerConfig::FromEnvironment => {
+                if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
+                    return Some(Path::new(&dir).join("config.json"));
+                }
+                std::env::var_os("HOME")
+                    .map(|home| Path::new(&home).join(".docker").join("config.json"))
+            }
+        }
+    }
+
+    /// The credentials stored for `registry`, if any. A missing file means
+    /// none; a malformed file or a failing helper is an error.
+    pub(crate) fn lookup(&self, registry: &str) -> Result<Option<Credentials>, SourceError> {
+        let Some(path) = self.path() else {
+            return Ok(None);
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(SourceError::Credentials {
+                    registry: registry.to_owned(),
+                    reason: format!("reading {}: {e}", path.display()),
+                })
+            }
+        };
+        let config: ConfigFile =
+            serde_json::from_slice(&bytes).map_err(|e| SourceError::Credentials {
+                registry: registry.to_owned(),
+                reason: format!("{} is not a Docker config file: {e}", path.display()),
+            })?;
+        lookup_in(&config, registry, &run_helper)
+    }
+}
+
+/// The keys a registry's credentials may be stored under, best first.
+fn config_keys(registry: &str) -> Vec<String> {
+    if registry == DOCKER_HUB {
+        return vec![
+            DOCKER_HUB_CONFIG_KEY.to_owned(),
+            "index.docker.io".to_owned(),
+            "docker.io".to_owned(),
+            "registry-1.docker.io".to_owned(),
+        ];
+    }
+    vec![
+        registry.to_owned(),
+        format!("https://{registry}"),
+        format!("https://{registry}/"),
+        format!("http://{registry}"),
+        format!("https://{registry}/v1/"),
+        format!("https://{registry}/v2/"),
+    ]
+}
+
+/// The server URL handed to a credential helper.
+fn helper_server(registry: &str) -> String {
+    if registry == DOCKER_HUB {
+        DOCKER_HUB_CONFIG_KEY.to_owned()
+    } else {
+        registry.to_owned()
+    }
+}
+
+/// Runs a credential helper: (helper name, server URL) → credentials.
+type Helper<'a> = &'a dyn Fn(&str, &str) -> Result<Option<Credentials>, String>;
+
+fn lookup_in(
+    config: &ConfigFile,
+    registry: &str,
+    helper: Helper<'_>,
+) -> Result<Option<Credentials>, SourceError> {
+    let keys = config_keys(registry);
+    let fail = |reason: String| SourceError::Credentials {
+        registry: registry.to_owned(),
+        reason,
+    };
+    if let Some(name) = keys.iter().find_map(|k| config.cred_helpers.get(k)) {
+        return helper(name, &helper_server(registry)).map_err(fail);
+    }
+    if let Some(entry) = keys.iter().find_map(|k| config.auths.get(k)) {
+        if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(auth.trim())
+                .map_err(|e| fail(format!("auths entry is not base64: {e}")))?;
+            let text = String::from_utf8(decoded)
+                .map_err(|_| fail("auths entry is not UTF-8".to_owned()))?;
+            let (user, pass) = text
+                .split_once(':')
+                .ok_or_else(|| fail("auths entry is not user:password".to_owned()))?;
+            return Ok(Some(Credentials::new(user, pass)));
+        }
+        if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
+            return Ok(Some(Credentials::new(u.clone(), p.clone())));
+        }
+    }
+    if let Some(store) = &config.creds_store {
+        return helper(store, &helper_server(registry)).map_err(fail);
+    }
+    Ok(None)
+}
+
+/// Runs `docker-credential-<name> get`. "Not found" answers are `None`.
+fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>, String> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(format!(
+            "credential helper name {name:?} is not a plain name"
+        ));
+    }
+    let program = format!("docker-credential-{name}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(server.as_bytes())
+            .map_err(|e| format!("writing to {program}: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("running {program}: {e}"))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if msg.contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(format!("{program} get failed ({}): {msg}", out.status));
+    }
+    let answer: HelperAnswer = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{program} get answered something else than credentials: {e}"))?;
+    Ok(Some(Credentials::new(answer.username, answer.secret)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> ConfigFile {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn no_helper(_: &str, _: &str) -> Result<Option<Credentials>, String> {
+        panic!("no helper expected")
+    }
+
+    #[test]
+    fn auths_entries_decode_base64_user_password() {
+        // "user:pa:ss" — the password may contain ':'.
+        let c = config(r#"{"auths":{"dhi.io":{"auth":"dXNlcjpwYTpzcw=="}}}"#);
+        assert_eq!(
+            lookup_in(&c, "dhi.io", &no_helper).unwrap(),
+            Some(Credentials::new("user", "pa:ss"))
+        );
+        assert_eq!(lookup_in(&c, "ghcr.io", &no_helper).unwrap(), None);
+    }
+
+    #[test]
+    fn docker_hub_uses_the_index_v1_key() {
+        let c = config(r#"{"auths":{"https://index.docker.io/v1/":{"auth":"YTpi"}}}"#);
+        assert_eq!(
+            lookup_in(&c, "docker.io", &no_helper).unwrap(),
+            Some(Credentials::new("a", "b"))
+        );
+    }
+
+    #[test]
+    fn cred_helpers_win_over_creds_store_and_get_the_server_url() {
+        let c = config(
+            r#"{"credsStore":"desktop","credHelpers":{"dhi.io":"pass"},"auths":{"dhi.io":{}}}"#,
+        );
+        let helper = |name: &str, server: &str| Ok(Some(Credentials::new(name, server)));
+        assert_eq!(
+            lookup_in(&c, "dhi.io", &helper).unwrap(),
+            Some(Credentials::new("pass", "dhi.io"))
+        );
+        assert_eq!(
+            lookup_in(&c, "docker.io", &helper).unwrap(),
+            Some(Credentials::new("desktop", DOCKER_HUB_CONFIG_KEY))
+        );
+    }
+
+    #[test]
+    fn malformed_auth_entries_are_errors_not_anonymous() {
+        let c = config(r#"{"auths":{"dhi.io":{"auth":"not base64!"}}}"#);
+        assert!(matches!(
+            lookup_in(&c, "dhi.io", &no_helper),
+            Err(SourceError::Credentials { .. })
+        ));
+    }
+
+    #[test]
+    fn a_missing_helper_is_an_error() {
+        assert!(run_helper("dhi-verify-test-no-such-helper", "x").is_err());
+        assert!(run_helper("../../bin/sh", "x").is_err());
+    }
+
+    #[test]
+    fn the_password_is_not_printed() {
+        let s = format!("{:?}", Credentials::new("u", "secret"));
+        assert!(!s.contains("secret"), "{s}");
+    }
+}

@@ -1,0 +1,246 @@
+//! A registry speaking the OCI distribution API as a source: manifests by
+//! tag or digest (with `Accept` for OCI and Docker manifest and index types),
+//! blobs by digest, and referrers (API, or the tag schema on 404).
+//!
+//! Every answer is size-capped before it is read and digest-checked before it
+//! is returned; a tag resolves to the digest of the bytes actually fetched
+//! (checked against `Docker-Content-Digest` when the registry sends one).
+//! Plain HTTP is used only for loopback hosts and hosts the caller listed as
+//! insecure; everything else is HTTPS with rustls.
+
+mod auth;
+mod client;
+mod credentials;
+mod referrers;
+mod retry;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+pub(crate) use client::RegistryClient;
+pub use client::RegistryOptions;
+pub use credentials::{Credentials, DockerConfig, DOCKER_HUB_CONFIG_KEY};
+
+use self::client::{Cap, Target};
+use super::{check_content, ContentKind, Source};
+use crate::digest::Digest;
+use crate::error::SourceError;
+use crate::limits::Limits;
+use crate::oci::{media_type, Descriptor, Manifest};
+
+/// The manifest and index media types asked for. distribution 2.8 answers
+/// 404 for an OCI index unless it is listed.
+pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// One repository in a registry.
+#[derive(Debug)]
+pub(crate) struct RegistrySource {
+    client: RegistryClient,
+    registry: String,
+    repository: String,
+    limits: Limits,
+    /// Manifests fetched while resolving, digest-checked, kept so the fetch
+    /// that follows a resolve costs no second request.
+    resolved: Mutex<HashMap<Digest, Vec<u8>>>,
+}
+
+impl RegistrySource {
+    /// A source for `registry/repository`, sharing `client`'s connections and caches.
+    pub(crate) fn new(
+        client: RegistryClient,
+        registry: impl Into<String>,
+        repository: impl Into<String>,
+        limits: Limits,
+    ) -> Self {
+        RegistrySource {
+            client,
+            registry: registry.into(),
+            repository: repository.into(),
+            limits,
+            resolved: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target {
+            registry: &self.registry,
+            repository: &self.repository,
+        }
+    }
+
+    fn remember(&self, digest: Digest, bytes: &[u8]) {
+        let mut map = self
+            .resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(digest, bytes.to_vec());
+    }
+
+    fn recall(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let map = self
+            .resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(digest).cloned()
+    }
+
+    fn manifest_cap(&self, digest: Option<Digest>) -> Cap {
+        Cap {
+            limit: self.limits.max_manifest_bytes,
+            name: "max_manifest_bytes",
+            digest,
+        }
+    }
+}
+
+/// The media type a manifest declares, else the one the registry sent.
+fn manifest_media_type(bytes: &[u8], content_type: Option<&str>) -> String {
+    let declared = match Manifest::parse(bytes) {
+        Ok(Manifest::Index(i)) => i.media_type,
+        Ok(Manifest::Image(m)) => m.media_type,
+        Err(_) => None,
+    };
+    declared
+        .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_owned()))
+        .unwrap_or_else(|| media_type::OCI_MANIFEST.to_owned())
+}
+
+fn descriptor(media_type: String, digest: Digest, size: u64) -> Descriptor {
+    Descriptor {
+        media_type,
+        digest,
+        size,
+        artifact_type: None,
+        annotations: BTreeMap::new(),
+        platform: None,
+        data: None,
+    }
+}
+
+impl Source for RegistrySource {
+    fn location(&self) -> String {
+        format!("registry {}/{}", self.registry, self.repository)
+    }
+
+    async fn resolve(
+        &self,
+        tag: Option<&str>,
+        digest: Option<&Digest>,
+    ) -> Result<Descriptor, SourceError> {
+        let t = self.target();
+        let (reference, what) = match (digest, tag) {
+            (Some(d), _) => (d.to_string(), format!("manifest {d}")),
+            (None, Some(tag)) => (tag.to_owned(), format!("manifest tag {tag:?}")),
+            (None, None) => ("latest".to_owned(), "manifest tag \"latest\"".to_owned()),
+        };
+        let url = self.client.url(t, &format!("manifests/{reference}"))?;
+        let answer = self
+            .client
+            .get(
+                t,
+                &url,
+                MANIFEST_ACCEPT,
+                &what,
+                self.manifest_cap(digest.copied()),
+            )
+            .await?;
+        match answer.status {
+            200 => {}
+            404 => {
+                return Err(match digest {
+                    Some(d) => SourceError::Missing {
+                        digest: *d,
+                        location: self.location(),
+                    },
+                    None => SourceError::TagNotFound {
+                        tag: reference,
+                        location: self.location(),
+                    },
+                })
+            }
+            _ => return Err(answer.unexpected(t, &what, "200 or 404")),
+        }
+        let fetched = Digest::of(&answer.body);
+        let media_type = manifest_media_type(&answer.body, answer.header("content-type"));
+        let size = answer.body.len() as u64;
+        // What the registry claims the content is: the digest asked for, or
+        // the one it sent for a tag.
+        let claimed = digest.copied().or_else(|| {
+            answer
+                .header("docker-content-digest")
+                .and_then(|h| h.parse::<Digest>().ok())
+        });
+        match claimed {
+            // Bytes that do not match the digest that names them are not
+            // kept: the descriptor names the claimed digest, and the fetch
+            // discovery makes next fails the digest check (a failed
+            // verification, not an error).
+            Some(c) if c != fetched => Ok(descriptor(media_type, c, size)),
+            _ => {
+                self.remember(fetched, &answer.body);
+                Ok(descriptor(media_type, fetched, size))
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        digest: &Digest,
+        declared_size: Option<u64>,
+        kind: ContentKind,
+    ) -> Result<Vec<u8>, SourceError> {
+        let (limit, limit_name) = kind.limit(&self.limits);
+        if let Some(size) = declared_size.filter(|s| *s > limit) {
+            return Err(SourceError::TooLarge {
+                digest: *digest,
+                limit_name,
+                limit,
+                found: size,
+            });
+        }
+        if kind == ContentKind::Manifest {
+            if let Some(bytes) = self.recall(digest) {
+                check_content(digest, declared_size, &bytes)?;
+                return Ok(bytes);
+            }
+        }
+        let t = self.target();
+        let (url, accept, what) = match kind {
+            ContentKind::Manifest => (
+                self.client.url(t, &format!("manifests/{digest}"))?,
+                MANIFEST_ACCEPT,
+                format!("manifest {digest}"),
+            ),
+            _ => (
+                self.client.url(t, &format!("blobs/{digest}"))?,
+                "*/*",
+                format!("blob {digest}"),
+            ),
+        };
+        let cap = Cap {
+            limit,
+            name: limit_name,
+            digest: Some(*digest),
+        };
+        let answer = self.client.get(t, &url, accept, &what, cap).await?;
+        match answer.status {
+            200 => {}
+            404 => {
+                return Err(SourceError::Missing {
+                    digest: *digest,
+                    location: self.location(),
+                })
+            }
+            _ => return Err(answer.unexpected(t, &what, "200 or 404")),
+        }
+        check_content(digest, declared_size, &answer.body)?;
+        Ok(answer.body)
+    }
+
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>, SourceError> {
+        referrers::list(&self.client, self.target(), subject, &self.limits).await
+    }
+}
