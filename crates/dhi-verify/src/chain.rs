@@ -25,8 +25,8 @@ use crate::sigstore::{
 use crate::statement::check_statement;
 use crate::trust::{TrustRoot, TrustedKey};
 use crate::verdict::{
-    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, Signer, TlogStatus,
-    Verdict, VerifiedAttestation, SCHEMA_VERSION,
+    AttestationReport, Check, CheckStatus, ImageConfig, PlatformVerdict, SignatureReport, Signer,
+    TlogStatus, Verdict, VerifiedAttestation, SCHEMA_VERSION,
 };
 
 /// What the checks need besides the evidence.
@@ -635,6 +635,11 @@ fn verify_platform(p: &PlatformEvidence, ctx: &Context<'_>) -> PlatformVerdict {
     PlatformVerdict {
         platform: p.platform.clone(),
         digest,
+        config: p
+            .config
+            .as_ref()
+            .and_then(|c| c.as_ref().ok())
+            .and_then(|b| ImageConfig::parse(b)),
         attestations,
         checks,
     }
@@ -721,6 +726,10 @@ pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>)
         schema_version: SCHEMA_VERSION,
         reference,
         digest: top,
+        annotations: match &evidence.top_manifest {
+            Ok(Manifest::Index(i)) => i.annotations.clone(),
+            _ => Default::default(),
+        },
         passed: outcome == Outcome::Pass,
         outcome,
         checks,

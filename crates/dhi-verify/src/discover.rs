@@ -50,6 +50,9 @@ pub(crate) struct PlatformEvidence {
     /// The entry in the index (or the resolved descriptor for a single manifest).
     pub descriptor: Descriptor,
     pub manifest: Result<ImageManifest, SourceError>,
+    /// The image configuration the manifest names (`None` when the manifest
+    /// could not be read).
+    pub config: Option<Result<Vec<u8>, SourceError>>,
     /// The referrers listing, when it could be read.
     pub referrers: Result<Vec<Descriptor>, SourceError>,
     pub attestations: Vec<AttestationEvidence>,
@@ -254,6 +257,16 @@ async fn discover_platform<S: Source, R: Source>(
     limits: &Limits,
 ) -> Result<PlatformEvidence, Error> {
     let manifest = fetch_image_manifest(image, &descriptor, "fetch platform manifest").await?;
+    let config = match &manifest {
+        Ok(m) => Some(keep(
+            image
+                .fetch(&m.config.digest, Some(m.config.size), ContentKind::Config)
+                .await,
+            "fetch image configuration",
+            &m.config.digest,
+        )?),
+        Err(_) => None,
+    };
     let listed = keep(
         referrers.referrers(&descriptor.digest).await,
         "list referrers",
@@ -276,6 +289,7 @@ async fn discover_platform<S: Source, R: Source>(
         platform,
         descriptor,
         manifest,
+        config,
         referrers: listed,
         attestations,
     })

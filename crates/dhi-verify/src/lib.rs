@@ -59,7 +59,7 @@ pub use reference::Reference;
 pub use requirement::Requirement;
 pub use trust::{KeyState, KeylessIdentity, TrustRoot, TrustedKey};
 pub use verdict::{
-    AttestationReport, Check, CheckStatus, PlatformVerdict, SignatureReport, TlogStatus, Verdict,
-    VerifiedAttestation,
+    AttestationReport, Check, CheckStatus, ImageConfig, PlatformVerdict, SignatureReport,
+    TlogStatus, Verdict, VerifiedAttestation,
 };
 pub use verifier::{Verifier, VerifierBuilder};

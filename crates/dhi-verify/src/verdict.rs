@@ -82,6 +82,10 @@ pub struct Verdict {
     pub passed: bool,
     /// Pass or fail (errors are `Err`, not verdicts).
     pub outcome: Outcome,
+    /// The annotations of the verified index (DHI's `com.docker.dhi.*`:
+    /// variant, shell, package manager, end of life…). Empty for a single manifest.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// Image-level checks (index, platform selection, source integrity).
     pub checks: Vec<Check>,
     /// One entry per verified platform.
@@ -126,6 +130,10 @@ pub struct PlatformVerdict {
     pub platform: Platform,
     /// The platform manifest digest.
     pub digest: Digest,
+    /// What the image configuration says (bound to `digest` by the manifest),
+    /// when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ImageConfig>,
     /// Every attestation found, verified or not.
     pub attestations: Vec<AttestationReport>,
     /// Checks for this platform (manifest, referrers, requirements).
@@ -141,6 +149,53 @@ fn serialize_display<S: serde::Serializer, T: std::fmt::Display>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+/// The parts of an OCI image configuration a gate looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ImageConfig {
+    /// `config.User`: who the container runs as (empty or absent: root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `created`, as written (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+impl ImageConfig {
+    /// Reads the fields from configuration JSON; `None` when it is not an image configuration.
+    pub(crate) fn parse(bytes: &[u8]) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            config: Option<Inner>,
+            #[serde(default)]
+            created: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            #[serde(rename = "User", default)]
+            user: Option<String>,
+        }
+        let raw: Raw = serde_json::from_slice(bytes).ok()?;
+        Some(ImageConfig {
+            user: raw.config.and_then(|c| c.user),
+            created: raw.created,
+        })
+    }
+
+    /// Whether the image runs as root: no user, `root`, `0`, or `0:…`/`root:…`.
+    pub fn runs_as_root(&self) -> bool {
+        match self.user.as_deref().map(str::trim) {
+            None | Some("") => true,
+            Some(u) => {
+                let user = u.split(':').next().unwrap_or(u);
+                user == "root" || user == "0"
+            }
+        }
+    }
 }
 
 /// One attestation manifest and what became of it.
@@ -359,5 +414,35 @@ impl VerifiedAttestation {
             predicate: &'a serde_json::value::RawValue,
         }
         serde_json::from_slice::<Borrowed<'_>>(&self.statement).map(|b| b.predicate.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageConfig;
+
+    fn user(u: Option<&str>) -> ImageConfig {
+        ImageConfig {
+            user: u.map(str::to_owned),
+            created: None,
+        }
+    }
+
+    #[test]
+    fn root_is_no_user_root_or_uid_zero_with_or_without_a_group() {
+        for u in [
+            None,
+            Some(""),
+            Some("root"),
+            Some("0"),
+            Some("0:0"),
+            Some("root:wheel"),
+            Some(" 0 "),
+        ] {
+            assert!(user(u).runs_as_root(), "{u:?}");
+        }
+        for u in ["65532", "nonroot", "1000:1000", "10"] {
+            assert!(!user(Some(u)).runs_as_root(), "{u}");
+        }
     }
 }

@@ -141,3 +141,19 @@ fn malformed_references_are_usage_errors() {
     let err = block_on(verifier(&image).verify("oci:x@sha256:nothex")).unwrap_err();
     assert_eq!(err.exit_code(), 2);
 }
+
+#[test]
+fn the_verdict_carries_the_verified_index_annotations_and_image_configuration() {
+    let image = DhiImage::python();
+    let w = write(&image);
+    let v = verify(&verifier(&image), &w.fixture.reference("3.13"));
+    assert_eq!(
+        v.annotations
+            .get("com.docker.dhi.variant")
+            .map(String::as_str),
+        Some("runtime")
+    );
+    let config = v.platforms[0].config.as_ref().expect("configuration read");
+    assert_eq!(config.user.as_deref(), Some("65532"));
+    assert!(!config.runs_as_root());
+}
