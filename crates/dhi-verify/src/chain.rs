@@ -545,7 +545,11 @@ pub(crate) fn verify_attestation(
     }
 }
 
-fn verify_platform(p: &PlatformEvidence, ctx: &Context<'_>) -> PlatformVerdict {
+fn verify_platform(
+    p: &PlatformEvidence,
+    annotations: &std::collections::BTreeMap<String, String>,
+    ctx: &Context<'_>,
+) -> PlatformVerdict {
     let digest = p.descriptor.digest;
     let mut checks = Vec::new();
     match &p.manifest {
@@ -632,14 +636,28 @@ fn verify_platform(p: &PlatformEvidence, ctx: &Context<'_>) -> PlatformVerdict {
         };
         checks.push(check);
     }
+    let config = p
+        .config
+        .as_ref()
+        .and_then(|c| c.as_ref().ok())
+        .and_then(|b| ImageConfig::parse(b));
+    // The policy's rules, over verified content only.
+    checks.extend(crate::policy::rules::evaluate(
+        ctx.policy,
+        &crate::policy::rules::Facts {
+            attestations: attestations
+                .iter()
+                .filter_map(|a| a.verified_attestation.as_ref())
+                .collect(),
+            config: config.as_ref(),
+            annotations,
+            at: ctx.at,
+        },
+    ));
     PlatformVerdict {
         platform: p.platform.clone(),
         digest,
-        config: p
-            .config
-            .as_ref()
-            .and_then(|c| c.as_ref().ok())
-            .and_then(|b| ImageConfig::parse(b)),
+        config,
         attestations,
         checks,
     }
@@ -708,15 +726,23 @@ pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>)
             ),
         ));
     }
+    let annotations = match &evidence.top_manifest {
+        Ok(Manifest::Index(i)) => i.annotations.clone(),
+        _ => Default::default(),
+    };
     let platforms: Vec<PlatformVerdict> = evidence
         .platforms
         .iter()
-        .map(|p| verify_platform(p, ctx))
+        .map(|p| verify_platform(p, &annotations, ctx))
         .collect();
-    let failed = checks
-        .iter()
-        .chain(platforms.iter().flat_map(|p| p.checks.iter()))
-        .any(|c| c.status == CheckStatus::Fail);
+    let platform_failed =
+        |p: &PlatformVerdict| p.checks.iter().any(|c| c.status == CheckStatus::Fail);
+    // Image-level checks always count; platforms per the policy's rule.
+    let failed = checks.iter().any(|c| c.status == CheckStatus::Fail)
+        || match ctx.policy.platform_rule() {
+            crate::policy::PlatformRule::All => platforms.iter().any(platform_failed),
+            crate::policy::PlatformRule::Any => platforms.iter().all(platform_failed),
+        };
     let outcome = if failed || platforms.is_empty() {
         Outcome::Fail
     } else {
@@ -726,10 +752,7 @@ pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>)
         schema_version: SCHEMA_VERSION,
         reference,
         digest: top,
-        annotations: match &evidence.top_manifest {
-            Ok(Manifest::Index(i)) => i.annotations.clone(),
-            _ => Default::default(),
-        },
+        annotations,
         passed: outcome == Outcome::Pass,
         outcome,
         checks,

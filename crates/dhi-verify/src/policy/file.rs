@@ -1,0 +1,504 @@
+//! The policy file: TOML (or JSON) into a [`Policy`] and a [`TrustRoot`].
+//! Every table refuses unknown fields; every error names the field and, where
+//! the text allows, the line and column. Reading only: no evaluation here.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use super::glob::Glob;
+use super::time::parse_date_or_time;
+use super::{
+    AllowedVulnerability, ImageRules, PlatformRule, Policy, ProvenanceRules, SbomRules, Severity,
+    TlogMode, UnderInvestigation, VulnerabilityRules,
+};
+use crate::requirement::Requirement;
+use crate::sigstore::{Matcher, SigstoreTrust};
+use crate::trust::{KeylessIdentity, TrustRoot, TrustedKey};
+
+/// Largest policy file read: 1 MiB.
+pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// The built-in DHI policy as a commented file (`dhi-verify policy init`).
+pub const DEFAULT_POLICY_TOML: &str = include_str!("default.toml");
+
+/// Why a policy file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("reading policy {}: {message}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The file is larger than [`MAX_POLICY_BYTES`].
+    #[error("policy is {size} bytes, more than the limit of {limit}")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Not valid TOML/JSON, a wrong type, or an unknown field.
+    #[error("{}policy:{line}:{column}: {message}", source_name(path))]
+    Syntax {
+        /// The file, when read from one.
+        path: Option<PathBuf>,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value that parses but means nothing valid (bad regex, date, alias, key).
+    #[error("{}policy:{line}:{column}: {field}: {message}", source_name(path))]
+    Invalid {
+        /// The file, when read from one.
+        path: Option<PathBuf>,
+        /// The field, e.g. `trust.identities[0].subject-regexp`.
+        field: String,
+        /// 1-based line of the value (0 when it could not be located).
+        line: usize,
+        /// 1-based column of the value.
+        column: usize,
+        /// What is wrong, with what was expected.
+        message: String,
+    },
+}
+
+fn source_name(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default()
+}
+
+/// A policy file read into the verifier's two inputs.
+#[derive(Debug, Clone)]
+pub struct LoadedPolicy {
+    /// The rules.
+    pub policy: Policy,
+    /// Whose signatures count.
+    pub trust: TrustRoot,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct File {
+    version: u32,
+    #[serde(default)]
+    trust: TrustSection,
+    #[serde(default)]
+    require: RequireSection,
+    #[serde(default)]
+    provenance: ProvenanceSection,
+    #[serde(default)]
+    sbom: SbomSection,
+    #[serde(default)]
+    vulnerabilities: VulnerabilitySection,
+    #[serde(default)]
+    image: ImageSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TrustSection {
+    keyring: Option<Vec<String>>,
+    #[serde(default)]
+    keys: Vec<KeySpec>,
+    #[serde(default)]
+    identities: Vec<IdentitySpec>,
+    trusted_root: Option<PathBuf>,
+    tlog: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct KeySpec {
+    name: Option<String>,
+    path: Option<PathBuf>,
+    pem: Option<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct IdentitySpec {
+    issuer: Option<String>,
+    issuer_regexp: Option<String>,
+    subject: Option<String>,
+    subject_regexp: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RequireSection {
+    attestations: Option<Vec<String>>,
+    platforms: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ProvenanceSection {
+    #[serde(default)]
+    builder_ids: Vec<String>,
+    #[serde(default)]
+    build_types: Vec<String>,
+    #[serde(default)]
+    source_repositories: Vec<String>,
+    #[serde(default)]
+    source_refs: Vec<String>,
+    max_age_days: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct SbomSection {
+    #[serde(default)]
+    deny_packages: Vec<String>,
+    #[serde(default)]
+    deny_licenses: Vec<String>,
+    #[serde(default)]
+    require_packages: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct VulnerabilitySection {
+    max_severity: Option<String>,
+    under_investigation: Option<String>,
+    #[serde(default)]
+    allow: Vec<AllowSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AllowSpec {
+    id: String,
+    expires: Option<String>,
+    #[allow(dead_code)] // documentation for people reading the policy
+    reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ImageSection {
+    non_root: Option<bool>,
+    runtime_variant: Option<bool>,
+    not_end_of_life: Option<bool>,
+    max_age_days: Option<u32>,
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Where `value` first appears as a string literal in `text` (for messages).
+fn locate(text: &str, value: &str) -> (usize, usize) {
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    text.find(&quoted)
+        .or_else(|| text.find(value))
+        .map_or((0, 0), |at| line_col(text, at))
+}
+
+/// Parses policy text. `base` resolves relative key and trusted-root paths;
+/// `path` names the file in messages. JSON is recognised by a leading `{`.
+pub fn parse_policy(
+    text: &str,
+    base: &Path,
+    path: Option<&Path>,
+) -> Result<LoadedPolicy, PolicyError> {
+    let path_buf = path.map(Path::to_path_buf);
+    let file: File = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| PolicyError::Syntax {
+            path: path_buf.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?
+    } else {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            PolicyError::Syntax {
+                path: path_buf.clone(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })?
+    };
+    let invalid = |field: String, value: &str, message: String| {
+        let (line, column) = locate(text, value);
+        PolicyError::Invalid {
+            path: path_buf.clone(),
+            field,
+            line,
+            column,
+            message,
+        }
+    };
+    if file.version != 1 {
+        return Err(invalid(
+            "version".into(),
+            "version",
+            format!("expected 1, found {}", file.version),
+        ));
+    }
+
+    // [trust]
+    let mut keys = Vec::new();
+    let keyring = file.trust.keyring.clone().unwrap_or_else(|| {
+        if file.trust.keys.is_empty() && file.trust.identities.is_empty() {
+            vec!["dhi".to_owned()]
+        } else {
+            Vec::new()
+        }
+    });
+    for (i, name) in keyring.iter().enumerate() {
+        match name.as_str() {
+            "dhi" => keys.extend(TrustRoot::dhi_embedded().keys().iter().cloned()),
+            other => {
+                return Err(invalid(
+                    format!("trust.keyring[{i}]"),
+                    other,
+                    format!("unknown keyring {other:?}: expected \"dhi\""),
+                ))
+            }
+        }
+    }
+    for (i, k) in file.trust.keys.iter().enumerate() {
+        let field = format!("trust.keys[{i}]");
+        let (pem, name) = match (&k.pem, &k.path) {
+            (Some(pem), None) => (
+                pem.clone(),
+                k.name.clone().unwrap_or_else(|| format!("key {i}")),
+            ),
+            (None, Some(p)) => {
+                let full = base.join(p);
+                let pem = std::fs::read_to_string(&full).map_err(|e| {
+                    invalid(
+                        format!("{field}.path"),
+                        &p.display().to_string(),
+                        format!("reading {}: {e}", full.display()),
+                    )
+                })?;
+                (
+                    pem,
+                    k.name.clone().unwrap_or_else(|| p.display().to_string()),
+                )
+            }
+            _ => {
+                return Err(invalid(
+                    field,
+                    "keys",
+                    "expected exactly one of `path` or `pem`".into(),
+                ));
+            }
+        };
+        let mut key = TrustedKey::from_pem(name, &pem).map_err(|e| {
+            invalid(
+                format!("{field}.pem"),
+                k.pem.as_deref().unwrap_or("keys"),
+                e.to_string(),
+            )
+        })?;
+        if let Some(t) = &k.not_before {
+            let secs =
+                parse_date_or_time(t).map_err(|m| invalid(format!("{field}.not-before"), t, m))?;
+            key = key.valid_from(UNIX_EPOCH + Duration::from_secs(secs));
+        }
+        if let Some(t) = &k.not_after {
+            let secs =
+                parse_date_or_time(t).map_err(|m| invalid(format!("{field}.not-after"), t, m))?;
+            key = key.valid_until(UNIX_EPOCH + Duration::from_secs(secs));
+        }
+        keys.push(key);
+    }
+    let mut trust = TrustRoot::from_keys(keys);
+    if let Some(p) = &file.trust.trusted_root {
+        let full = base.join(p);
+        let json = std::fs::read(&full).map_err(|e| {
+            invalid(
+                "trust.trusted-root".into(),
+                &p.display().to_string(),
+                format!("reading {}: {e}", full.display()),
+            )
+        })?;
+        let root = SigstoreTrust::from_trusted_root_json(&json).map_err(|e| {
+            invalid(
+                "trust.trusted-root".into(),
+                &p.display().to_string(),
+                e.to_string(),
+            )
+        })?;
+        trust = trust.with_sigstore_trust(root);
+    }
+    for (i, id) in file.trust.identities.iter().enumerate() {
+        let field = format!("trust.identities[{i}]");
+        let matcher = |exact: &Option<String>,
+                       regexp: &Option<String>,
+                       name: &str|
+         -> Result<Matcher, PolicyError> {
+            match (exact, regexp) {
+                (Some(e), None) => Ok(Matcher::exact(e.clone())),
+                (None, Some(r)) => Matcher::regex(r)
+                    .map_err(|e| invalid(format!("{field}.{name}-regexp"), r, e.to_string())),
+                _ => Err(invalid(
+                    field.clone(),
+                    "identities",
+                    format!("expected exactly one of `{name}` or `{name}-regexp`"),
+                )),
+            }
+        };
+        let issuer = matcher(&id.issuer, &id.issuer_regexp, "issuer")?;
+        let subject = matcher(&id.subject, &id.subject_regexp, "subject")?;
+        trust = trust.with_identity(KeylessIdentity::new(issuer, subject));
+    }
+    let tlog = match file.trust.tlog.as_deref() {
+        None | Some("if-present") => TlogMode::IfPresent,
+        Some("never") => TlogMode::Never,
+        Some("always") => TlogMode::Always,
+        Some(other) => {
+            return Err(invalid(
+                "trust.tlog".into(),
+                other,
+                format!("expected never, if-present or always, found {other:?}"),
+            ))
+        }
+    };
+
+    // [require]
+    let requirements = match &file.require.attestations {
+        None => vec!["provenance".to_owned(), "sbom".to_owned()],
+        Some(list) => list.clone(),
+    };
+    let requirements = requirements
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Requirement::parse(r)
+                .map_err(|e| invalid(format!("require.attestations[{i}]"), r, e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let platforms = match file.require.platforms.as_deref() {
+        None | Some("all") => PlatformRule::All,
+        Some("any") => PlatformRule::Any,
+        Some(other) => {
+            return Err(invalid(
+                "require.platforms".into(),
+                other,
+                format!("expected all or any, found {other:?}"),
+            ))
+        }
+    };
+
+    let globs = |list: &[String], field: &str| -> Result<Vec<Glob>, PolicyError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, g)| Glob::new(g).map_err(|m| invalid(format!("{field}[{i}]"), g, m)))
+            .collect()
+    };
+    let provenance = ProvenanceRules {
+        builder_ids: globs(&file.provenance.builder_ids, "provenance.builder-ids")?,
+        build_types: globs(&file.provenance.build_types, "provenance.build-types")?,
+        source_repositories: globs(
+            &file.provenance.source_repositories,
+            "provenance.source-repositories",
+        )?,
+        source_refs: globs(&file.provenance.source_refs, "provenance.source-refs")?,
+        max_age_days: file.provenance.max_age_days,
+    };
+    let sbom = SbomRules {
+        deny_packages: globs(&file.sbom.deny_packages, "sbom.deny-packages")?,
+        deny_licenses: globs(&file.sbom.deny_licenses, "sbom.deny-licenses")?,
+        require_packages: globs(&file.sbom.require_packages, "sbom.require-packages")?,
+    };
+    let max_severity = match &file.vulnerabilities.max_severity {
+        None => None,
+        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+            invalid(
+                "vulnerabilities.max-severity".into(),
+                s,
+                format!("expected low, medium, high or critical, found {s:?}"),
+            )
+        })?),
+    };
+    let under_investigation = match file.vulnerabilities.under_investigation.as_deref() {
+        None | Some("affected") => UnderInvestigation::Affected,
+        Some("not-affected") => UnderInvestigation::NotAffected,
+        Some(other) => {
+            return Err(invalid(
+                "vulnerabilities.under-investigation".into(),
+                other,
+                format!("expected affected or not-affected, found {other:?}"),
+            ))
+        }
+    };
+    let allow =
+        file.vulnerabilities
+            .allow
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let expires = match &a.expires {
+                    None => None,
+                    Some(t) => Some(parse_date_or_time(t).map_err(|m| {
+                        invalid(format!("vulnerabilities.allow[{i}].expires"), t, m)
+                    })?),
+                };
+                Ok(AllowedVulnerability {
+                    id: a.id.clone(),
+                    expires_unix: expires,
+                })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+    let image = ImageRules {
+        non_root: file.image.non_root.unwrap_or(true),
+        runtime_variant: file.image.runtime_variant.unwrap_or(false),
+        not_end_of_life: file.image.not_end_of_life.unwrap_or(false),
+        max_age_days: file.image.max_age_days,
+    };
+    Ok(LoadedPolicy {
+        policy: Policy {
+            requirements,
+            tlog,
+            platforms,
+            provenance,
+            sbom,
+            vulnerabilities: VulnerabilityRules {
+                max_severity,
+                under_investigation,
+                allow,
+            },
+            image,
+        },
+        trust,
+    })
+}
+
+/// Reads and parses a policy file (capped at [`MAX_POLICY_BYTES`]).
+pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyError> {
+    let io = |e: std::io::Error| PolicyError::Io {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_POLICY_BYTES {
+        return Err(PolicyError::TooLarge {
+            size,
+            limit: MAX_POLICY_BYTES,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    parse_policy(&text, base, Some(path))
+}
