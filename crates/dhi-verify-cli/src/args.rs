@@ -32,6 +32,21 @@ pub enum Command {
     VerifyBundle(crate::verify_bundle::Args),
     /// Show the embedded trust material (DHI keys).
     Keys,
+    /// Write or check a policy file.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `dhi-verify policy`.
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Print a commented policy equal to the built-in DHI default.
+    Init,
+    /// Validate a policy file: exit 0 when valid, 2 with the field and position when not.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
 }
 
 /// Output formats.
@@ -118,9 +133,14 @@ pub struct ImageArgs {
     /// The OIDC issuer keyless signatures must come from, as an anchored regular expression.
     #[arg(long, value_name = "REGEX")]
     pub certificate_oidc_issuer_regexp: Option<String>,
-    /// Transparency-log entries on signatures (cosign's dev.sigstore.cosign/bundle).
-    #[arg(long, value_enum, default_value_t = Tlog::IfPresent)]
-    pub tlog: Tlog,
+    /// A policy file (TOML or JSON; `dhi-verify policy init` writes the default).
+    /// --key and the identity flags, when given, replace its [trust].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Transparency-log entries on signatures (cosign's dev.sigstore.cosign/bundle):
+    /// never, if-present (default) or always. Overrides the policy's.
+    #[arg(long, value_enum)]
+    pub tlog: Option<Tlog>,
     /// Trust the transparency logs of this Sigstore trusted_root.json instead of the public-good ones.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,

@@ -50,13 +50,14 @@ pub(crate) fn build_verifier(
     args: &ImageArgs,
     requirements: Option<&[&str]>,
 ) -> Result<Verifier, String> {
+    let loaded = match &args.policy {
+        Some(path) => Some(dhi_verify::policy::load_policy(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let identity = keyless_identity(args)?;
-    let trust = if args.keys.is_empty() && identity.is_some() {
-        // Keyless only: the embedded DHI keys are not implied.
-        TrustRoot::from_keys([])
-    } else if args.keys.is_empty() {
-        TrustRoot::dhi_embedded()
-    } else {
+    // Trust: the flags when given, else the policy file's, else the DHI keys.
+    let flags_name_trust = !args.keys.is_empty() || identity.is_some();
+    let trust = if flags_name_trust {
         let mut keys = Vec::new();
         for path in &args.keys {
             let pem = std::fs::read_to_string(path)
@@ -67,6 +68,11 @@ pub(crate) fn build_verifier(
             );
         }
         TrustRoot::from_keys(keys)
+    } else {
+        match &loaded {
+            Some(l) => l.trust.clone(),
+            None => TrustRoot::dhi_embedded(),
+        }
     };
     let trust = match &args.trusted_root {
         None => trust,
@@ -82,16 +88,27 @@ pub(crate) fn build_verifier(
         Some(identity) => trust.with_identity(identity),
         None => trust,
     };
-    let policy = match requirements {
-        Some(r) => Policy::requiring(r).map_err(|e| e.to_string())?,
-        None if args.requires.is_empty() => Policy::dhi_default(),
-        None => Policy::requiring(&args.requires).map_err(|e| e.to_string())?,
+    // Policy: the file's (or the DHI default); the inspection commands
+    // require exactly what they print; --require replaces the requirements.
+    let policy = match (requirements, loaded) {
+        (Some(r), Some(l)) => l.policy.with_requirements(r).map_err(|e| e.to_string())?,
+        (Some(r), None) => Policy::requiring(r).map_err(|e| e.to_string())?,
+        (None, Some(l)) => l.policy,
+        (None, None) => Policy::dhi_default(),
     };
-    let policy = policy.with_tlog(match args.tlog {
-        Tlog::Never => TlogMode::Never,
-        Tlog::IfPresent => TlogMode::IfPresent,
-        Tlog::Always => TlogMode::Always,
-    });
+    let policy = if requirements.is_none() && !args.requires.is_empty() {
+        policy
+            .with_requirements(&args.requires)
+            .map_err(|e| e.to_string())?
+    } else {
+        policy
+    };
+    let policy = match args.tlog {
+        None => policy,
+        Some(Tlog::Never) => policy.with_tlog(TlogMode::Never),
+        Some(Tlog::IfPresent) => policy.with_tlog(TlogMode::IfPresent),
+        Some(Tlog::Always) => policy.with_tlog(TlogMode::Always),
+    };
     let mut builder = Verifier::builder().trust(trust).policy(policy);
     if args.all_platforms {
         builder = builder.all_platforms();

@@ -9,6 +9,7 @@ mod args;
 mod image;
 mod inspect;
 mod keys;
+mod policy_cmd;
 mod render;
 mod verify_bundle;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         args::Command::Image(a) => image::run(a),
         args::Command::Keys => keys::run(),
+        args::Command::Policy(c) => policy_cmd::run(c),
         args::Command::Sbom(a) => inspect::run(inspect::What::Sbom, a),
         args::Command::Provenance(a) => inspect::run(inspect::What::Provenance, a),
         args::Command::Vex(a) => inspect::run(inspect::What::Vex, a),

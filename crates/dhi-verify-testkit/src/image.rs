@@ -29,6 +29,8 @@ pub enum PredicateKind {
     Spdx23,
     OpenVex,
     DhiSource,
+    /// in-toto `vulns/v0.1` with the image's [`DhiImage::vulnerabilities`].
+    Vulns,
 }
 
 impl PredicateKind {
@@ -40,6 +42,7 @@ impl PredicateKind {
             PredicateKind::Spdx23 => "https://spdx.dev/Document",
             PredicateKind::OpenVex => "https://openvex.dev/ns/v0.2.0",
             PredicateKind::DhiSource => "https://docker.com/dhi/source/v0.1",
+            PredicateKind::Vulns => "https://in-toto.io/attestation/vulns/v0.1",
         }
     }
 
@@ -89,6 +92,10 @@ impl PredicateKind {
             }),
             PredicateKind::DhiSource => {
                 json!({"source": {"name": format!("dhi/{name}"), "digest": {"sha256": "9f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c"}}})
+            }
+            // The findings are filled in from `DhiImage::vulnerabilities`.
+            PredicateKind::Vulns => {
+                json!({"scanner": {"uri": "pkg:github/docker/scout", "version": "1", "result": []}})
             }
         }
     }
@@ -172,6 +179,14 @@ pub struct DhiImage {
     pub rekor: Option<crate::rekor::TestRekor>,
     /// Sign with Sigstore bundle referrers (cosign v3) instead of simple signing.
     pub bundle_signatures: bool,
+    /// `com.docker.dhi.variant` (`runtime` or `dev`).
+    pub variant: String,
+    /// `com.docker.dhi.date.end-of-life`.
+    pub end_of_life: String,
+    /// The image configuration's `User`.
+    pub user: String,
+    /// Findings of the [`PredicateKind::Vulns`] attestation: (id, severity label, purl).
+    pub vulnerabilities: Vec<(String, String, String)>,
     /// With bundle signatures: sign keyless with this certificate instead of `key`.
     pub keyless: Option<KeylessSigner>,
 }
@@ -243,6 +258,10 @@ impl DhiImage {
             rekor: None,
             bundle_signatures: false,
             keyless: None,
+            variant: "runtime".into(),
+            end_of_life: "2029-10-31".into(),
+            user: "65532".into(),
+            vulnerabilities: Vec::new(),
         }
     }
 
@@ -311,7 +330,7 @@ impl DhiImage {
         for (i, p) in self.platforms.iter().enumerate() {
             let mut parts = p.split('/');
             let (os, arch) = (parts.next().unwrap(), parts.next().unwrap());
-            let config = json!({"architecture": arch, "os": os, "config": {"User": "65532", "Env": ["PATH=/opt/python/bin:/usr/bin"], "Entrypoint": ["python3"]},
+            let config = json!({"architecture": arch, "os": os, "config": {"User": self.user, "Env": ["PATH=/opt/python/bin:/usr/bin"], "Entrypoint": ["python3"]},
                                 "rootfs": {"type": "layers", "diff_ids": []}, "created": "2026-09-23T08:01:21Z"});
             let config = image.put_json("application/vnd.oci.image.config.v1+json", &config);
             let layer = image.put(
@@ -336,8 +355,8 @@ impl DhiImage {
             })
             .collect();
         let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests,
-            "annotations": {"com.docker.dhi.name": self.name, "com.docker.dhi.version": self.tag, "com.docker.dhi.variant": "runtime",
-                            "com.docker.dhi.shell": "", "com.docker.dhi.package-manager": "", "com.docker.dhi.date.end-of-life": "2029-10-31",
+            "annotations": {"com.docker.dhi.name": self.name, "com.docker.dhi.version": self.tag, "com.docker.dhi.variant": self.variant,
+                            "com.docker.dhi.shell": "", "com.docker.dhi.package-manager": "", "com.docker.dhi.date.end-of-life": self.end_of_life,
                             "com.docker.dhi.distro": "debian-13", "org.opencontainers.image.title": format!("dhi/{}", self.name)}});
         let index_blob = image.put_json(OCI_INDEX, &index);
         image.tag(&index_blob, &self.tag, BTreeMap::new());
@@ -377,6 +396,14 @@ impl DhiImage {
                     STATEMENT_V01
                 };
                 let mut predicate = kind.predicate(&self.name, platform);
+                if kind == PredicateKind::Vulns {
+                    predicate["scanner"]["result"] = json!(self
+                        .vulnerabilities
+                        .iter()
+                        .map(|(id, severity, purl)| json!({"id": id, "severity": [{"method": "nvd", "score": severity}],
+                                                           "annotations": [{"purl": purl}]}))
+                        .collect::<Vec<_>>());
+                }
                 if self.sbom_padding > 0
                     && matches!(kind, PredicateKind::CycloneDx16 | PredicateKind::Spdx23)
                 {

@@ -44,7 +44,7 @@ pub enum PolicyError {
         limit: u64,
     },
     /// Not valid TOML/JSON, a wrong type, or an unknown field.
-    #[error("{}policy:{line}:{column}: {message}", source_name(path))]
+    #[error("{}:{line}:{column}: {message}", source_name(path))]
     Syntax {
         /// The file, when read from one.
         path: Option<PathBuf>,
@@ -56,7 +56,7 @@ pub enum PolicyError {
         message: String,
     },
     /// A value that parses but means nothing valid (bad regex, date, alias, key).
-    #[error("{}policy:{line}:{column}: {field}: {message}", source_name(path))]
+    #[error("{}:{line}:{column}: {field}: {message}", source_name(path))]
     Invalid {
         /// The file, when read from one.
         path: Option<PathBuf>,
@@ -73,8 +73,7 @@ pub enum PolicyError {
 
 fn source_name(path: &Option<PathBuf>) -> String {
     path.as_ref()
-        .map(|p| format!("{}: ", p.display()))
-        .unwrap_or_default()
+        .map_or_else(|| "policy".to_owned(), |p| p.display().to_string())
 }
 
 /// A policy file read into the verifier's two inputs.

@@ -204,6 +204,19 @@ impl Policy {
         })
     }
 
+    /// Replaces the required predicate types (aliases or URIs).
+    pub fn with_requirements<I, S>(mut self, requirements: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.requirements = requirements
+            .into_iter()
+            .map(|r| Requirement::parse(r.as_ref()))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
     /// Sets whether all selected platforms must pass or any.
     pub fn with_platform_rule(mut self, rule: PlatformRule) -> Self {
         self.platforms = rule;
