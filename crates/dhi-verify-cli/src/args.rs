@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Verify images: signatures, attestation chain and required attestations.
     Image(ImageArgs),
+    /// Verify every base image a Dockerfile builds on, stage by stage; --pin rewrites FROM lines to digests.
+    Dockerfile(crate::dockerfile::Args),
     /// Verify a Sigstore bundle for a file or a sha256 digest (Sigstore conformance protocol).
     VerifyBundle(crate::verify_bundle::Args),
     /// Show the embedded trust material (DHI keys).

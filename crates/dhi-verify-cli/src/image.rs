@@ -12,7 +12,7 @@ use crate::render;
 use crate::EXIT_USAGE;
 
 /// Builds the verifier from flags; `Err` is a usage message.
-fn build(args: &ImageArgs) -> Result<Verifier, String> {
+pub(crate) fn build(args: &ImageArgs) -> Result<Verifier, String> {
     let trust = if args.keys.is_empty() {
         TrustRoot::dhi_embedded()
     } else {

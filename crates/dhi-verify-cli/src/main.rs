@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod dockerfile;
 mod image;
 mod keys;
 mod render;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         args::Command::Image(a) => image::run(a),
+        args::Command::Dockerfile(a) => dockerfile::run(a),
         args::Command::Keys => keys::run(),
         args::Command::VerifyBundle(a) => return verify_bundle::run(a),
     };
