@@ -546,6 +546,7 @@ impl Dockerfile {
             .map(|s| s.index)
             .collect();
         let mut images: Vec<ExternalImage> = Vec::new();
+        let mut position: BTreeMap<&str, usize> = BTreeMap::new();
         for o in self
             .occurrences
             .iter()
@@ -558,12 +559,18 @@ impl Dockerfile {
                 kind: o.kind,
                 platform: o.platform.clone(),
             };
-            match images.iter_mut().find(|i| i.reference == o.reference) {
+            match position
+                .get(o.reference.as_str())
+                .and_then(|&i| images.get_mut(i))
+            {
                 Some(image) => image.uses.push(use_),
-                None => images.push(ExternalImage {
-                    reference: o.reference.clone(),
-                    uses: vec![use_],
-                }),
+                None => {
+                    position.insert(&o.reference, images.len());
+                    images.push(ExternalImage {
+                        reference: o.reference.clone(),
+                        uses: vec![use_],
+                    });
+                }
             }
         }
         Ok(images)

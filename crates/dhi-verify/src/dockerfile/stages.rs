@@ -429,6 +429,7 @@ pub(crate) fn parse(
     };
     let mut globals = Scope::global(parser.build_args);
     let mut raw_stages: Vec<RawStage> = Vec::new();
+    let mut stage_lines: BTreeMap<String, usize> = BTreeMap::new();
     let mut stage_scope: Option<Scope<'_>> = None;
     for inst in &lexed.instructions {
         let line = inst.line;
@@ -454,11 +455,11 @@ pub(crate) fn parse(
         if keyword == "from" {
             let stage = parser.from(inst, args_at, &globals)?;
             if let Some(name) = &stage.name {
-                if let Some(first) = raw_stages.iter().find(|s| s.name.as_ref() == Some(name)) {
+                if let Some(first_line) = stage_lines.insert(name.clone(), line) {
                     return Err(DockerfileError::DuplicateStageName {
                         line,
                         name: name.clone(),
-                        first_line: first.line,
+                        first_line,
                     });
                 }
             }
@@ -517,14 +518,14 @@ fn validate_reference(line: usize, reference: &str) -> Result<(), DockerfileErro
 
 /// Names to stage indexes, bases and sources to stages or images.
 fn resolve(raw: Vec<RawStage>) -> Result<(Vec<Stage>, Vec<Occurrence>), DockerfileError> {
-    let names: Vec<Option<String>> = raw.iter().map(|s| s.name.clone()).collect();
+    let count = raw.len();
     let lines: Vec<usize> = raw.iter().map(|s| s.line).collect();
-    let find = |name: &str| {
-        let lower = name.to_lowercase();
-        names
-            .iter()
-            .position(|n| n.as_deref() == Some(lower.as_str()))
-    };
+    let by_name: BTreeMap<String, usize> = raw
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.name.clone().map(|n| (n, i)))
+        .collect();
+    let find = |name: &str| by_name.get(&name.to_lowercase()).copied();
     let mut stages = Vec::with_capacity(raw.len());
     let mut occurrences = Vec::new();
     for (index, s) in raw.into_iter().enumerate() {
@@ -565,12 +566,12 @@ fn resolve(raw: Vec<RawStage>) -> Result<(Vec<Stage>, Vec<Occurrence>), Dockerfi
         for src in s.sources {
             let from = if !src.value.is_empty() && src.value.bytes().all(|b| b.is_ascii_digit()) {
                 match src.value.parse::<usize>() {
-                    Ok(j) if j < names.len() => SourceFrom::Stage(j),
+                    Ok(j) if j < count => SourceFrom::Stage(j),
                     _ => {
                         return Err(DockerfileError::InvalidStageIndex {
                             line: src.line,
                             index: src.value.chars().take(40).collect(),
-                            stages: names.len(),
+                            stages: count,
                         })
                     }
                 }

@@ -671,6 +671,21 @@ fn huge_lines_and_many_stages_are_handled() {
             line: 1
         })
     );
+    // Many named stages and distinct images stay fast (no quadratic lookups).
+    let mut wide = String::new();
+    wide.push_str("FROM dhi.io/img0:1 AS s0\n");
+    for i in 1..100_000 {
+        wide.push_str(&format!(
+            "FROM dhi.io/img{i}:1 AS s{i}\nCOPY --from=s{} /x /x\n",
+            (i - 1) / 2
+        ));
+    }
+    wide.push_str("FROM scratch\n");
+    for i in 0..100_000 {
+        wide.push_str(&format!("COPY --from=s{i} /x /x\n"));
+    }
+    let f = parse(&wide).unwrap();
+    assert_eq!(f.external_images(None).unwrap().len(), 100_000);
     let nested = format!(
         "FROM alpine:{}{}\n",
         "${A:-".repeat(100_000),
