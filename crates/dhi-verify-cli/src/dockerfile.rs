@@ -172,10 +172,8 @@ fn locate(reference: &str, map: &BTreeMap<String, String>) -> String {
     match map.get(&canonical(without_digest)) {
         Some(to) => match Reference::parse(to) {
             Ok(Reference::Layout(l)) => format!("oci:{}@{digest}", l.path.display()),
-            _ => format!(
-                "{}@{digest}",
-                to.rsplit_once(':').map_or(to.as_str(), |(n, _)| n)
-            ),
+            Ok(Reference::Registry(r)) => format!("{}/{}@{digest}", r.registry, r.repository),
+            _ => to.clone(),
         },
         None => reference.to_owned(),
     }
