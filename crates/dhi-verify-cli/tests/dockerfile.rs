@@ -495,3 +495,35 @@ fn the_dockerfile_is_read_from_standard_input_with_a_dash() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(code(&o), 0, "{}", stdout(&o));
 }
+
+#[test]
+fn a_build_arg_without_a_value_is_taken_from_the_environment() {
+    let images = Images::python(&[]);
+    let file = images.write("Dockerfile", "ARG TAG\nFROM dhi.io/python:${TAG}\n");
+    let mut cmd = bin();
+    cmd.arg("dockerfile")
+        .arg(&file)
+        .arg("--key")
+        .arg(&images.key);
+    cmd.args([
+        "--platform",
+        "linux/amd64",
+        "--build-arg",
+        "TAG",
+        "--image-map",
+    ]);
+    cmd.arg(format!(
+        "dhi.io/python:3.13={}",
+        images.oci("dhi.io/python:3.13")
+    ));
+    let o = cmd.env("TAG", "3.13").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Unset in the environment, it sets nothing: the ARG has no value.
+    let o = images.run(&file, &["--build-arg", "TAG"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("ARG TAG (line 1) has no value"),
+        "{}",
+        stderr(&o)
+    );
+}
