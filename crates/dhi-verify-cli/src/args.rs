@@ -28,6 +28,8 @@ pub enum Command {
     Vex(ImageArgs),
     /// Every attestation attached to the image, and whether each verifies.
     Attestations(ImageArgs),
+    /// Verify every base image a Dockerfile builds on, stage by stage; --pin rewrites FROM lines to digests.
+    Dockerfile(crate::dockerfile::Args),
     /// Verify a Sigstore bundle for a file or a sha256 digest (Sigstore conformance protocol).
     VerifyBundle(crate::verify_bundle::Args),
     /// Show the embedded trust material (DHI keys).

@@ -40,7 +40,7 @@ fn keyless_identity(args: &ImageArgs) -> Result<Option<KeylessIdentity>, String>
 }
 
 /// Builds the verifier from flags; `Err` is a usage message.
-fn build(args: &ImageArgs) -> Result<Verifier, String> {
+pub(crate) fn build(args: &ImageArgs) -> Result<Verifier, String> {
     build_verifier(args, None)
 }
 

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod dockerfile;
 mod image;
 mod inspect;
 mod keys;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         args::Command::Image(a) => image::run(a),
+        args::Command::Dockerfile(a) => dockerfile::run(a),
         args::Command::Keys => keys::run(),
         args::Command::Policy(c) => policy_cmd::run(c),
         args::Command::Sbom(a) => inspect::run(inspect::What::Sbom, a),

@@ -33,6 +33,7 @@
 mod chain;
 pub mod digest;
 mod discover;
+pub mod dockerfile;
 pub mod error;
 pub mod limits;
 pub mod oci;

@@ -1,0 +1,644 @@
+//! `dhi-verify dockerfile`: reads a Dockerfile, verifies every external image
+//! the build needs with the same verifier `image` builds, applies the stage
+//! rule (the final stage runs on a runtime variant), prints one verdict per
+//! image and a summary per stage, and with `--pin` the Dockerfile rewritten to
+//! the verified digests. Parsing is the library's (`dhi_verify::dockerfile`).
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dhi_verify::dockerfile::{Base, Dockerfile, ExternalImage, ImageUse, SourceFrom, Stage};
+use dhi_verify::{CheckStatus, Error, Outcome, Platform, Reference, Verdict, Verifier};
+use serde_json::json;
+
+use crate::args::{Format, ImageArgs, Tlog};
+use crate::image::worst_of;
+use crate::render;
+use crate::EXIT_USAGE;
+
+/// The largest Dockerfile read (4 MiB); larger files are a usage error.
+pub const MAX_DOCKERFILE_BYTES: u64 = 4 << 20;
+
+/// The id of the stage rule's check.
+const RUNTIME_VARIANT_CHECK: &str = "stage.runtime-variant";
+
+/// `dhi-verify dockerfile`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Every external image the build needs (FROM, COPY --from=<image>, RUN --mount=from=<image>) is verified as `dhi-verify image` would; scratch is skipped. The final stage (or --target) must run on a runtime variant, not a -dev one.\n\nExamples:\n  dhi-verify dockerfile Dockerfile\n  dhi-verify dockerfile Dockerfile --build-arg PY=3.13 --target production --format json\n  dhi-verify dockerfile Dockerfile --pin > Dockerfile.pinned\n\nExit codes: 0 pass, 1 fail (an image or the stage rule), 2 usage error or malformed Dockerfile, 3 could not verify."
+)]
+pub struct Args {
+    /// The Dockerfile ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A build argument, as for `docker build` (repeatable); NAME alone takes
+    /// its value from the environment.
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Verify the build of this stage (and the stages it needs) instead of the last one.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Print the Dockerfile with each verified image pinned to its digest
+    /// (only if everything passed; the report goes to stderr).
+    #[arg(long)]
+    pub pin: bool,
+    /// Verify the image REF from LOCATION instead (REF=oci:<dir>[:<tag>];
+    /// repeatable). For tests and air-gapped use: see docs/dockerfile.md.
+    #[arg(long = "image-map", value_name = "REF=LOCATION", hide = true)]
+    pub image_map: Vec<String>,
+    /// Platform to verify for stages without --platform, os/arch[/variant]
+    /// (repeatable; default: this machine's).
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
+    /// Verify every platform in each image's index.
+    #[arg(long, conflicts_with = "platforms")]
+    pub all_platforms: bool,
+    /// Trust this PEM public key instead of the embedded DHI keys (repeatable).
+    #[arg(long = "key", value_name = "PEM")]
+    pub keys: Vec<PathBuf>,
+    /// Look for attestations in this location instead of each image's own (e.g. oci:<dir>).
+    #[arg(long, value_name = "REF")]
+    pub referrers: Option<String>,
+    /// Require a verified attestation of this type on every platform
+    /// (repeatable; as for `image`). Replaces the default (provenance and sbom).
+    #[arg(long = "require", value_name = "TYPE")]
+    pub requires: Vec<String>,
+    /// Reach this registry (host or host:port) over plain HTTP (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// Longest wait for one registry request, body included, in seconds (default 60).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Longest wait for a connection to a registry, in seconds (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
+    /// A policy file, as for `image`.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Accept keyless signatures for exactly this identity (as for `image`).
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Accept keyless signatures whose whole identity matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer keyless signatures must come from, exactly.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The OIDC issuer keyless signatures must come from, as an anchored regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Transparency-log entries on signatures: never, if-present (default) or always.
+    #[arg(long, value_enum)]
+    pub tlog: Option<Tlog>,
+    /// Trust the transparency logs of this Sigstore trusted_root.json instead of the public-good ones.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Largest in-toto statement to read, in bytes (default 64 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_statement_size: Option<u64>,
+    /// Output format: JSON is a list of {image, stages, verdict} objects.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+impl Args {
+    /// The `image` flags these trust options stand for, verifying `platforms`
+    /// (`None`: the command-line choice).
+    fn image_args(&self, platforms: Option<Vec<String>>) -> ImageArgs {
+        ImageArgs {
+            references: Vec::new(),
+            platforms: platforms.unwrap_or_else(|| self.platforms.clone()),
+            all_platforms: self.all_platforms,
+            keys: self.keys.clone(),
+            referrers: self.referrers.clone(),
+            requires: self.requires.clone(),
+            tlog: self.tlog,
+            policy: self.policy.clone(),
+            insecure_registries: self.insecure_registries.clone(),
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            certificate_identity: self.certificate_identity.clone(),
+            certificate_identity_regexp: self.certificate_identity_regexp.clone(),
+            certificate_oidc_issuer: self.certificate_oidc_issuer.clone(),
+            certificate_oidc_issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+            trusted_root: self.trusted_root.clone(),
+            max_statement_size: self.max_statement_size,
+            format: self.format,
+        }
+    }
+}
+
+/// Reads the Dockerfile, at most [`MAX_DOCKERFILE_BYTES`].
+fn read(path: &PathBuf) -> Result<String, String> {
+    let name = path.display();
+    let mut bytes = Vec::new();
+    let limit = MAX_DOCKERFILE_BYTES + 1;
+    let result = if path.as_os_str() == "-" {
+        std::io::stdin().take(limit).read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
+    };
+    result.map_err(|e| format!("reading {name}: {e}"))?;
+    if bytes.len() as u64 > MAX_DOCKERFILE_BYTES {
+        return Err(format!(
+            "{name} is larger than {MAX_DOCKERFILE_BYTES} bytes: expected a Dockerfile"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("{name} is not UTF-8: {e}"))
+}
+
+fn build_args(args: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for a in args {
+        let (name, value) = match a.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (a.as_str(), std::env::var(a).ok()),
+        };
+        if name.is_empty() {
+            return Err(format!("--build-arg {a:?}: expected NAME=VALUE"));
+        }
+        // `--build-arg NAME` with NAME unset in the environment sets nothing, as for docker.
+        if let Some(value) = value {
+            out.insert(name.to_owned(), value);
+        }
+    }
+    Ok(out)
+}
+
+/// The canonical form of a reference, for matching `--image-map` keys.
+fn canonical(reference: &str) -> String {
+    Reference::parse(reference).map_or_else(|_| reference.to_owned(), |r| r.to_string())
+}
+
+/// `--image-map REF=LOCATION`, keyed by the canonical REF without digest.
+fn image_map(entries: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        let Some((from, to)) = e.split_once('=') else {
+            return Err(format!("--image-map {e:?}: expected REF=oci:<dir>[:<tag>]"));
+        };
+        Reference::parse(from).map_err(|err| format!("--image-map {e:?}: {err}"))?;
+        Reference::parse(to).map_err(|err| format!("--image-map {e:?}: {err}"))?;
+        out.insert(canonical(from), to.to_owned());
+    }
+    Ok(out)
+}
+
+/// Where to verify `reference` from: itself, or its `--image-map` location.
+/// A reference written with a digest maps to the location at that digest.
+fn locate(reference: &str, map: &BTreeMap<String, String>) -> String {
+    if let Some(to) = map.get(&canonical(reference)) {
+        return to.clone();
+    }
+    let Ok(parsed) = Reference::parse(reference) else {
+        return reference.to_owned();
+    };
+    let Some(digest) = parsed.digest() else {
+        return reference.to_owned();
+    };
+    let without_digest = match reference.trim().rsplit_once('@') {
+        Some((name, _)) => name,
+        None => return reference.to_owned(),
+    };
+    match map.get(&canonical(without_digest)) {
+        Some(to) => match Reference::parse(to) {
+            Ok(Reference::Layout(l)) => format!("oci:{}@{digest}", l.path.display()),
+            Ok(Reference::Registry(r)) => format!("{}/{}@{digest}", r.registry, r.repository),
+            _ => to.clone(),
+        },
+        None => reference.to_owned(),
+    }
+}
+
+/// The platforms to verify `image` for: `None` for the command-line choice
+/// when no stage using it names a platform; otherwise the stages' platforms
+/// plus, for uses without one, the command-line platforms (or this machine's).
+fn platforms_for(image: &ExternalImage, args: &Args) -> Option<Vec<String>> {
+    if args.all_platforms || image.uses.iter().all(|u| u.platform.is_none()) {
+        return None;
+    }
+    let mut out: Vec<String> = image
+        .uses
+        .iter()
+        .filter_map(|u| u.platform.clone())
+        .collect();
+    if image.uses.iter().any(|u| u.platform.is_none()) {
+        if args.platforms.is_empty() {
+            out.push(Platform::host().to_string());
+        } else {
+            out.extend(args.platforms.iter().cloned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// The stage rule: the final stage must run on a runtime variant.
+#[derive(Debug, Clone)]
+struct StageCheck {
+    status: CheckStatus,
+    message: String,
+    evidence: Vec<String>,
+}
+
+/// Off-spec for now: the verdict does not expose the verified index
+/// annotations (`com.docker.dhi.variant`), so the variant is read from the
+/// tag as written: `dev` or a `-dev` suffix is the development variant.
+fn runtime_variant_check(stage: &Stage, reference: &str) -> StageCheck {
+    let evidence = vec![
+        format!("stage {} (line {})", stage.display_name(), stage.line),
+        reference.to_owned(),
+    ];
+    let tag = match Reference::parse(reference) {
+        Ok(Reference::Registry(r)) => r.tag,
+        Ok(Reference::Layout(l)) => l.tag,
+        _ => None,
+    };
+    let stage_name = stage.display_name();
+    let line = stage.line;
+    match tag {
+        Some(tag) if tag == "dev" || tag.ends_with("-dev") => StageCheck {
+            status: CheckStatus::Fail,
+            message: format!(
+                "final stage {stage_name} (line {line}) runs on {reference}, a -dev variant (shell, package manager): expected a runtime variant"
+            ),
+            evidence,
+        },
+        Some(tag) => StageCheck {
+            status: CheckStatus::Pass,
+            message: format!(
+                "final stage {stage_name} (line {line}) runs on a runtime variant (tag {tag})"
+            ),
+            evidence,
+        },
+        None => StageCheck {
+            status: CheckStatus::Skip,
+            message: format!(
+                "final stage {stage_name} (line {line}) runs on {reference}: no tag to tell its variant"
+            ),
+            evidence,
+        },
+    }
+}
+
+/// One external image and what became of it.
+struct Checked {
+    image: ExternalImage,
+    location: String,
+    result: Result<Verdict, Error>,
+    checks: Vec<StageCheck>,
+}
+
+impl Checked {
+    fn exit_code(&self) -> u8 {
+        let verdict = match &self.result {
+            Ok(v) => v.outcome.exit_code(),
+            Err(e) => e.exit_code(),
+        };
+        let rule = if self.checks.iter().any(|c| c.status == CheckStatus::Fail) {
+            Outcome::Fail.exit_code()
+        } else {
+            0
+        };
+        worst_of(verdict, rule)
+    }
+
+    fn label(&self) -> &'static str {
+        match self.exit_code() {
+            0 => "PASS",
+            1 => "FAIL",
+            _ => "ERROR",
+        }
+    }
+}
+
+pub fn run(args: Args) -> u8 {
+    let usage = |message: String| {
+        eprintln!("dhi-verify: {message}");
+        EXIT_USAGE
+    };
+    let text = match read(&args.file) {
+        Ok(t) => t,
+        Err(m) => return usage(m),
+    };
+    let build_args = match build_args(&args.build_args) {
+        Ok(b) => b,
+        Err(m) => return usage(m),
+    };
+    let map = match image_map(&args.image_map) {
+        Ok(m) => m,
+        Err(m) => return usage(m),
+    };
+    let file_name = args.file.display().to_string();
+    let parsed = Dockerfile::parse(&text, &build_args).and_then(|d| {
+        let images = d.external_images(args.target.as_deref())?;
+        let final_index = d.final_stage(args.target.as_deref())?.index;
+        Ok((d, images, final_index))
+    });
+    let (dockerfile, images, final_index) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage(format!("{file_name}:{}: {e}", e.line())),
+    };
+    // The verifier for the command-line platforms, built first so that bad
+    // trust options are a usage error even when no image needs verifying.
+    let mut verifiers: BTreeMap<Option<Vec<String>>, Verifier> = BTreeMap::new();
+    match crate::image::build(&args.image_args(None)) {
+        Ok(v) => verifiers.insert(None, v),
+        Err(m) => return usage(m),
+    };
+    for image in &images {
+        let key = platforms_for(image, &args);
+        if let std::collections::btree_map::Entry::Vacant(slot) = verifiers.entry(key) {
+            match crate::image::build(&args.image_args(slot.key().clone())) {
+                Ok(v) => slot.insert(v),
+                Err(m) => return usage(format!("{}: {m}", image.reference)),
+            };
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dhi-verify: starting the async runtime: {e}");
+            return Outcome::Error.exit_code();
+        }
+    };
+    let final_stage = dockerfile.stages().get(final_index);
+    let runtime_image = match (final_stage, dockerfile.root_base(final_index)) {
+        (Some(stage), Some(Base::Image { reference, .. })) => Some((stage, reference.clone())),
+        _ => None,
+    };
+    let mut checked = Vec::new();
+    for image in images {
+        let key = platforms_for(&image, &args);
+        let location = locate(&image.reference, &map);
+        let result = match verifiers.get(&key) {
+            Some(verifier) => runtime.block_on(verifier.verify(&location)),
+            // Unreachable: every key was built above.
+            None => continue,
+        };
+        let checks = match &runtime_image {
+            Some((stage, reference)) if *reference == image.reference => {
+                vec![runtime_variant_check(stage, reference)]
+            }
+            _ => Vec::new(),
+        };
+        checked.push(Checked {
+            image,
+            location,
+            result,
+            checks,
+        });
+    }
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    let worst = checked.iter().fold(0, |w, c| worst_of(w, c.exit_code()));
+
+    if args.pin {
+        report_brief(&checked);
+        summary(
+            &dockerfile,
+            &checked,
+            final_index,
+            args.target.as_deref(),
+            true,
+        );
+        if worst != 0 {
+            eprintln!("dhi-verify: not pinning: not every image passed");
+            return worst;
+        }
+        let resolved = checked
+            .iter()
+            .filter_map(|c| {
+                c.result
+                    .as_ref()
+                    .ok()
+                    .map(|v| (c.image.reference.clone(), v.digest))
+            })
+            .collect();
+        print!("{}", dockerfile.pin(&text, &resolved));
+        return worst;
+    }
+    match args.format {
+        // cyclonedx and spdx are `sbom` formats; text is the fallback.
+        Format::Text | Format::Cyclonedx | Format::Spdx => {
+            if let Some(syntax) = dockerfile.syntax() {
+                println!("note: # syntax={syntax}: BuildKit runs this frontend image to read the file; it is not verified here");
+            }
+            for c in &checked {
+                println!("== {} ({})", c.image.reference, uses(&c.image.uses));
+                render::text(&c.location, &c.result);
+                for check in &c.checks {
+                    println!(
+                        "  {} {RUNTIME_VARIANT_CHECK}: {}",
+                        mark(check.status),
+                        check.message
+                    );
+                }
+                println!();
+            }
+            summary(
+                &dockerfile,
+                &checked,
+                final_index,
+                args.target.as_deref(),
+                false,
+            );
+        }
+        Format::Json => {
+            let list = match checked
+                .iter()
+                .map(json_value)
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(list) => list,
+                Err(e) => {
+                    eprintln!("dhi-verify: serializing a verdict: {e}");
+                    return Outcome::Error.exit_code();
+                }
+            };
+            match serde_json::to_string_pretty(&list) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("dhi-verify: writing JSON: {e}");
+                    return Outcome::Error.exit_code();
+                }
+            }
+        }
+    }
+    worst
+}
+
+fn mark(status: CheckStatus) -> &'static str {
+    match status {
+        CheckStatus::Pass => "✓",
+        CheckStatus::Fail => "✗",
+        CheckStatus::Skip => "-",
+    }
+}
+
+/// `FROM in stage build (line 4), COPY --from in stage 1 (line 9)`.
+fn uses(uses: &[ImageUse]) -> String {
+    uses.iter()
+        .map(|u| {
+            let stage = u.stage_name.clone().unwrap_or_else(|| u.stage.to_string());
+            format!("{} in stage {stage}, line {}", u.kind.as_str(), u.line)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One object per image: `{image, location?, stages: [{name, index, line, use}], passed, checks, verdict}`.
+fn json_value(c: &Checked) -> Result<serde_json::Value, serde_json::Error> {
+    let stages: Vec<serde_json::Value> = c
+        .image
+        .uses
+        .iter()
+        .map(|u| json!({"name": u.stage_name, "index": u.stage, "line": u.line, "use": u.kind.as_str(), "platform": u.platform}))
+        .collect();
+    let checks: Vec<serde_json::Value> = c
+        .checks
+        .iter()
+        .map(|k| {
+            json!({"id": RUNTIME_VARIANT_CHECK, "status": k.status, "message": k.message, "evidence": k.evidence})
+        })
+        .collect();
+    let mut v = json!({
+        "image": c.image.reference,
+        "stages": stages,
+        "passed": c.exit_code() == 0,
+        "checks": checks,
+        "verdict": render::json_value(&c.location, &c.result)?,
+    });
+    if c.location != c.image.reference {
+        v["location"] = json!(c.location);
+    }
+    Ok(v)
+}
+
+/// With `--pin`, on stderr: one line per image and its failures.
+fn report_brief(checked: &[Checked]) {
+    for c in checked {
+        match &c.result {
+            Ok(v) => {
+                eprintln!(
+                    "{} {} {} ({})",
+                    c.label(),
+                    c.image.reference,
+                    v.digest,
+                    uses(&c.image.uses)
+                );
+                for f in v.all_checks().filter(|k| k.status == CheckStatus::Fail) {
+                    eprintln!("  ✗ {}: {}", f.id, f.message);
+                }
+            }
+            Err(e) => {
+                eprintln!("ERROR {} ({})", c.image.reference, uses(&c.image.uses));
+                eprintln!("  could not verify: {e}");
+            }
+        }
+        for k in c.checks.iter().filter(|k| k.status != CheckStatus::Pass) {
+            eprintln!(
+                "  {} {RUNTIME_VARIANT_CHECK}: {}",
+                mark(k.status),
+                k.message
+            );
+        }
+    }
+}
+
+/// The per-stage summary: what each stage the build needs starts from and
+/// whether the images it uses passed.
+fn summary(
+    dockerfile: &Dockerfile,
+    checked: &[Checked],
+    final_index: usize,
+    target: Option<&str>,
+    to_stderr: bool,
+) {
+    let mut lines = Vec::new();
+    let needed = dockerfile.needed_stages(target).unwrap_or_default();
+    lines.push(match target {
+        Some(t) => format!("stages (target {t}):"),
+        None => "stages:".to_owned(),
+    });
+    let status_of = |reference: &str| {
+        checked
+            .iter()
+            .find(|c| c.image.reference == reference)
+            .map_or("-", Checked::label)
+    };
+    for stage in needed {
+        let from = match &stage.base {
+            Base::Image {
+                reference,
+                platform,
+                ..
+            } => match platform {
+                Some(p) => format!("FROM --platform={p} {reference} {}", status_of(reference)),
+                None => format!("FROM {reference} {}", status_of(reference)),
+            },
+            Base::Stage(j) => {
+                let name = dockerfile
+                    .stages()
+                    .get(*j)
+                    .map_or_else(|| j.to_string(), Stage::display_name);
+                format!("FROM stage {name}")
+            }
+            Base::Scratch => "FROM scratch".to_owned(),
+            _ => "FROM ?".to_owned(),
+        };
+        let mut parts = vec![from];
+        for s in &stage.sources {
+            if let SourceFrom::Image(reference) = &s.from {
+                parts.push(format!(
+                    "{} {reference} {} (line {})",
+                    s.kind.as_str(),
+                    status_of(reference),
+                    s.line
+                ));
+            }
+        }
+        let final_mark = if stage.index == final_index {
+            "  (final)"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "  {:<12} line {:<4} {}{final_mark}",
+            stage.display_name(),
+            stage.line,
+            parts.join("; ")
+        ));
+    }
+    let worst = checked.iter().fold(0, |w, c| worst_of(w, c.exit_code()));
+    lines.push(format!(
+        "result: {} ({} image{} checked)",
+        match worst {
+            0 => "PASS",
+            1 => "FAIL",
+            _ => "ERROR",
+        },
+        checked.len(),
+        if checked.len() == 1 { "" } else { "s" }
+    ));
+    for l in lines {
+        if to_stderr {
+            eprintln!("{l}");
+        } else {
+            println!("{l}");
+        }
+    }
+}

@@ -1,0 +1,2 @@
+FROM build AS runtime
+FROM dhi.io/python:3.13-dev AS build

@@ -1,0 +1,2 @@
+ARG PY
+FROM dhi.io/python:${PY}-dev AS build
