@@ -129,9 +129,28 @@ struct KeySpec {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct IdentitySpec {
     issuer: Option<String>,
+    issuer_glob: Option<String>,
     issuer_regexp: Option<String>,
     subject: Option<String>,
+    subject_glob: Option<String>,
     subject_regexp: Option<String>,
+}
+
+/// A glob (`*`, `?`) as a regular expression: every other character literal.
+fn glob_to_regex(glob: &str) -> String {
+    let mut out = String::new();
+    for c in glob.chars() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            c if "\\.+()|[]{}^$#&-~".contains(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[derive(Deserialize, Default)]
@@ -343,23 +362,27 @@ pub fn parse_policy(
     }
     for (i, id) in file.trust.identities.iter().enumerate() {
         let field = format!("trust.identities[{i}]");
+        // Exactly one of exact, glob or regex; globs and regexes are anchored by `Matcher`.
         let matcher = |exact: &Option<String>,
+                       glob: &Option<String>,
                        regexp: &Option<String>,
                        name: &str|
          -> Result<Matcher, PolicyError> {
-            match (exact, regexp) {
-                (Some(e), None) => Ok(Matcher::exact(e.clone())),
-                (None, Some(r)) => Matcher::regex(r)
+            match (exact, glob, regexp) {
+                (Some(e), None, None) => Ok(Matcher::exact(e.clone())),
+                (None, Some(g), None) => Matcher::regex(&glob_to_regex(g))
+                    .map_err(|e| invalid(format!("{field}.{name}-glob"), g, e.to_string())),
+                (None, None, Some(r)) => Matcher::regex(r)
                     .map_err(|e| invalid(format!("{field}.{name}-regexp"), r, e.to_string())),
                 _ => Err(invalid(
                     field.clone(),
                     "identities",
-                    format!("expected exactly one of `{name}` or `{name}-regexp`"),
+                    format!("expected exactly one of `{name}`, `{name}-glob` or `{name}-regexp`"),
                 )),
             }
         };
-        let issuer = matcher(&id.issuer, &id.issuer_regexp, "issuer")?;
-        let subject = matcher(&id.subject, &id.subject_regexp, "subject")?;
+        let issuer = matcher(&id.issuer, &id.issuer_glob, &id.issuer_regexp, "issuer")?;
+        let subject = matcher(&id.subject, &id.subject_glob, &id.subject_regexp, "subject")?;
         trust = trust.with_identity(KeylessIdentity::new(issuer, subject));
     }
     let tlog = match file.trust.tlog.as_deref() {
@@ -500,4 +523,27 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyError> {
     let text = std::fs::read_to_string(path).map_err(io)?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     parse_policy(&text, base, Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_to_regex;
+    use crate::sigstore::Matcher;
+
+    #[test]
+    fn identity_globs_are_anchored_and_literal_elsewhere() {
+        let m = Matcher::regex(&glob_to_regex(
+            "https://github.com/org/app/.github/workflows/*@refs/tags/v*",
+        ))
+        .unwrap();
+        assert!(
+            m.matches("https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1.2")
+        );
+        assert!(
+            !m.matches("https://github.com/org/appX.github/workflows/release.yml@refs/tags/v1.2")
+        );
+        assert!(!m.matches(
+            "https://evil.example/?https://github.com/org/app/.github/workflows/r@refs/tags/v1"
+        ));
+    }
 }
