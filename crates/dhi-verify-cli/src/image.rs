@@ -50,6 +50,16 @@ pub(crate) fn build_verifier(
     args: &ImageArgs,
     requirements: Option<&[&str]>,
 ) -> Result<Verifier, String> {
+    build_verifier_adjusted(args, requirements, |p| p)
+}
+
+/// As [`build_verifier`], with a last say over the policy (the Dockerfile
+/// command judges non-root on the final stage only).
+pub(crate) fn build_verifier_adjusted(
+    args: &ImageArgs,
+    requirements: Option<&[&str]>,
+    adjust: impl FnOnce(Policy) -> Policy,
+) -> Result<Verifier, String> {
     let loaded = match &args.policy {
         Some(path) => Some(dhi_verify::policy::load_policy(path).map_err(|e| e.to_string())?),
         None => None,
@@ -109,6 +119,7 @@ pub(crate) fn build_verifier(
         Some(Tlog::IfPresent) => policy.with_tlog(TlogMode::IfPresent),
         Some(Tlog::Always) => policy.with_tlog(TlogMode::Always),
     };
+    let policy = adjust(policy);
     let mut builder = Verifier::builder().trust(trust).policy(policy);
     if args.all_platforms {
         builder = builder.all_platforms();

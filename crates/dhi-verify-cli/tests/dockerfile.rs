@@ -48,6 +48,12 @@ impl Images {
         for (i, (reference, tag)) in specs.iter().enumerate() {
             let mut image = DhiImage::python();
             image.tag = (*tag).to_owned();
+            // As DHI publishes them: -dev images are the dev variant, with a
+            // shell and a package manager, and run as root.
+            if tag.ends_with("-dev") || *tag == "dev" {
+                image.variant = "dev".into();
+                image.user = "0".into();
+            }
             if let Some((_, t)) = tamper.iter().find(|(r, _)| r == reference) {
                 image = image.tamper(*t);
             }
@@ -122,7 +128,7 @@ fn the_python_multistage_seed_passes_with_a_dev_build_stage_and_a_runtime_final_
         out.contains("== dhi.io/python:3.13 (FROM in stage runtime, line 11)"),
         "{out}"
     );
-    assert!(out.contains("✓ stage.runtime-variant: final stage runtime (line 11) runs on a runtime variant (tag 3.13)"), "{out}");
+    assert!(out.contains("✓ stage.runtime-variant: final stage runtime (line 11) runs on a runtime variant (verified index annotation)"), "{out}");
     assert!(out.contains("result: PASS (2 images checked)"), "{out}");
 }
 
@@ -218,11 +224,16 @@ fn a_final_stage_on_a_dev_image_fails_the_stage_rule() {
         .unwrap();
     assert_eq!(dev["verdict"]["passed"], true, "the image itself verifies");
     assert_eq!(dev["passed"], false);
+    assert_eq!(dev["checks"][0]["id"], "stage.runtime-variant");
     assert_eq!(dev["checks"][0]["status"], "fail");
     assert!(dev["checks"][0]["message"]
         .as_str()
         .unwrap()
-        .contains("a -dev variant"));
+        .contains("variant \"dev\""));
+    // DHI dev images run as root: the final stage's non-root rule fails too,
+    // while the same image as a build stage is fine (see the python seed test).
+    assert_eq!(dev["checks"][1]["id"], "stage.non-root");
+    assert_eq!(dev["checks"][1]["status"], "fail");
 }
 
 #[test]

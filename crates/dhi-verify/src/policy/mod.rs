@@ -247,6 +247,11 @@ impl Policy {
         self
     }
 
+    /// The image rules.
+    pub fn image_rules(&self) -> &ImageRules {
+        &self.image
+    }
+
     /// Whether all selected platforms must pass, or any.
     pub fn platform_rule(&self) -> PlatformRule {
         self.platforms
