@@ -538,3 +538,73 @@ fn a_build_arg_without_a_value_is_taken_from_the_environment() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_multistage_dockerfile_verifies_against_images_in_a_real_registry() {
+    use dhi_verify_testkit::registry::distribution::{DistributionRegistry, RegistryAuth};
+    let registry = DistributionRegistry::start(RegistryAuth::None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = DhiImage::python();
+    dev.tag = "3.13-dev".into();
+    dev.variant = "dev".into();
+    dev.user = "0".into();
+    let runtime = DhiImage::python();
+    for (name, image) in [("dev", &dev), ("runtime", &runtime)] {
+        let fixture = image.write_layout(&dir.path().join(name));
+        registry.push_layout("dhi/python", &fixture.dir);
+    }
+    let key = dir.path().join("k.pub");
+    std::fs::write(&key, runtime.key.public_pem()).unwrap();
+    let base = format!("{}/dhi/python", registry.addr);
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let good = write(
+        "Dockerfile",
+        format!("ARG PY=3.13\nFROM {base}:${{PY}}-dev AS build\nRUN make\nFROM {base}:${{PY}} AS runtime\nCOPY --from=build /app /app\n"),
+    );
+    let run = |file: &Path, extra: &[&str]| {
+        bin()
+            .arg("dockerfile")
+            .arg(file)
+            .arg("--key")
+            .arg(&key)
+            .args(["--platform", "linux/amd64"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&good, &[]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let pinned = run(&good, &["--pin"]);
+    assert_eq!(code(&pinned), 0, "{}", stderr(&pinned));
+    let text = stdout(&pinned);
+    assert_eq!(text.matches("@sha256:").count(), 2, "{text}");
+    assert!(text.starts_with("ARG PY=3.13\n"), "{text}");
+    // The pinned file verifies to the same images.
+    let repinned = write("Dockerfile.pinned", text.clone());
+    assert_eq!(code(&run(&repinned, &[])), 0);
+    // A final stage on the dev image fails the stage rules.
+    let bad = write(
+        "Dockerfile.bad",
+        format!("FROM {base}:3.13-dev\nCMD [\"python3\"]\n"),
+    );
+    let o = run(&bad, &["--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<(&str, &str)> = v[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("stage.runtime-variant", "fail"),
+            ("stage.non-root", "fail")
+        ]
+    );
+}
