@@ -254,6 +254,42 @@ struct StageCheck {
 }
 
 const NON_ROOT_CHECK: &str = "stage.non-root";
+const DHI_BASE_CHECK: &str = "stage.dhi-image";
+
+/// The policy's stage rules, read while building the verifier.
+#[derive(Debug, Clone, Copy, Default)]
+struct StageRules {
+    runtime_variant: bool,
+    non_root: bool,
+    require_dhi: bool,
+}
+
+/// The optional rule that every base image is a DHI image: its verified index
+/// is titled `dhi/…` and names itself (`com.docker.dhi.name`).
+fn dhi_image_check(reference: &str, verdict: Option<&Verdict>) -> StageCheck {
+    let annotation = |k: &str| {
+        verdict
+            .and_then(|v| v.annotations.get(k))
+            .map(String::as_str)
+    };
+    let is_dhi = annotation("org.opencontainers.image.title")
+        .is_some_and(|t| t.starts_with("dhi/"))
+        && annotation("com.docker.dhi.name").is_some();
+    StageCheck {
+        id: DHI_BASE_CHECK,
+        status: if is_dhi {
+            CheckStatus::Pass
+        } else {
+            CheckStatus::Fail
+        },
+        message: if is_dhi {
+            format!("{reference} is a Docker Hardened Image")
+        } else {
+            format!("{reference}: expected a Docker Hardened Image (verified index titled dhi/… with com.docker.dhi.name), found none")
+        },
+        evidence: vec![reference.to_owned()],
+    }
+}
 
 /// The final stage's rules, judged on its verified base image: the variant
 /// from the verified index annotations (`com.docker.dhi.variant`, shell,
@@ -264,8 +300,9 @@ fn final_stage_checks(
     stage: &Stage,
     reference: &str,
     verdict: Option<&Verdict>,
-    non_root: bool,
+    rules: &StageRules,
 ) -> Vec<StageCheck> {
+    let non_root = rules.non_root;
     let evidence = vec![
         format!("stage {} (line {})", stage.display_name(), stage.line),
         reference.to_owned(),
@@ -289,7 +326,7 @@ fn final_stage_checks(
         Ok(Reference::Layout(l)) => l.tag,
         _ => None,
     };
-    checks.push(match annotation("com.docker.dhi.variant") {
+    let variant = match annotation("com.docker.dhi.variant") {
         Some("runtime")
             if annotation("com.docker.dhi.shell").unwrap_or("").is_empty()
                 && annotation("com.docker.dhi.package-manager").unwrap_or("").is_empty() =>
@@ -317,7 +354,10 @@ fn final_stage_checks(
                 format!("final stage {stage_name} (line {line}) runs on {reference}: no verified com.docker.dhi.variant annotation to tell its variant"),
             ),
         },
-    });
+    };
+    if rules.runtime_variant {
+        checks.push(variant);
+    }
     if non_root {
         let configs: Option<Vec<_>> =
             verdict.map(|v| v.platforms.iter().map(|p| p.config.as_ref()).collect());
@@ -404,10 +444,14 @@ pub fn run(args: Args) -> u8 {
     // Base images are verified without the policy's non-root rule: build
     // stages (a -dev image) run as root by design. The final stage is judged
     // for it below, when the policy asks for it.
-    let non_root_final = std::cell::Cell::new(false);
+    let stage_rules = std::cell::Cell::new(StageRules::default());
     let build = |image_args: &ImageArgs| {
         crate::image::build_verifier_adjusted(image_args, None, |policy| {
-            non_root_final.set(policy.image_rules().non_root);
+            stage_rules.set(StageRules {
+                runtime_variant: policy.dockerfile_rules().final_stage_runtime_variant,
+                non_root: policy.image_rules().non_root,
+                require_dhi: policy.dockerfile_rules().require_dhi_images,
+            });
             let mut rules = policy.image_rules().clone();
             rules.non_root = false;
             policy.with_image_rules(rules)
@@ -450,12 +494,16 @@ pub fn run(args: Args) -> u8 {
             // Unreachable: every key was built above.
             None => continue,
         };
-        let checks = match &runtime_image {
+        let rules = stage_rules.get();
+        let mut checks = match &runtime_image {
             Some((stage, reference)) if *reference == image.reference => {
-                final_stage_checks(stage, reference, result.as_ref().ok(), non_root_final.get())
+                final_stage_checks(stage, reference, result.as_ref().ok(), &rules)
             }
             _ => Vec::new(),
         };
+        if rules.require_dhi {
+            checks.push(dhi_image_check(&image.reference, result.as_ref().ok()));
+        }
         checked.push(Checked {
             image,
             location,

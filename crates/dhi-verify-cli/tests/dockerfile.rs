@@ -608,3 +608,110 @@ fn a_multistage_dockerfile_verifies_against_images_in_a_real_registry() {
         ]
     );
 }
+
+#[test]
+fn the_stage_rules_come_from_the_policy_file() {
+    let images = Images::python(&[]);
+    let file = images.write(
+        "Dockerfile",
+        "FROM dhi.io/python:3.13-dev\nCMD [\"python3\"]\n",
+    );
+    let policy = |text: &str| {
+        let p = images.dir.path().join("policy.toml");
+        std::fs::write(&p, format!("version = 1\n{text}")).unwrap();
+        p.display().to_string()
+    };
+    let ids = |o: &Output| -> Vec<(String, String)> {
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v[0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // Neither stage rule: a dev final stage is accepted.
+    let relaxed =
+        policy("[image]\nnon-root = false\n[dockerfile]\nfinal-stage-runtime-variant = false\n");
+    let o = images.run(&file, &["--policy", &relaxed, "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(ids(&o).is_empty());
+    // Only non-root.
+    let o = images.run(
+        &file,
+        &[
+            "--policy",
+            &policy("[dockerfile]\nfinal-stage-runtime-variant = false\n"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(ids(&o), [("stage.non-root".to_owned(), "fail".to_owned())]);
+}
+
+#[test]
+fn every_base_image_must_be_a_dhi_image_when_the_policy_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = DhiImage::python();
+    plain.dhi_annotations = false;
+    let dhi = DhiImage::python().write_layout(&dir.path().join("dhi"));
+    let other = plain.write_layout(&dir.path().join("other"));
+    let key = dir.path().join("k.pub");
+    std::fs::write(&key, plain.key.public_pem()).unwrap();
+    let file = dir.path().join("Dockerfile");
+    std::fs::write(
+        &file,
+        "FROM example.com/tools:1 AS build\nFROM dhi.io/python:3.13\nCOPY --from=build /x /x\n",
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[dockerfile]\nrequire-dhi-images = true\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        bin()
+            .arg("dockerfile")
+            .arg(&file)
+            .arg("--key")
+            .arg(&key)
+            .args(["--platform", "linux/amd64"])
+            .arg("--image-map")
+            .arg(format!("example.com/tools:1={}", other.reference("3.13")))
+            .arg("--image-map")
+            .arg(format!("dhi.io/python:3.13={}", dhi.reference("3.13")))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&run(&[])), 0, "not required by default");
+    let o = run(&["--policy", policy.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tools = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["image"] == "example.com/tools:1")
+        .unwrap();
+    assert_eq!(tools["checks"][0]["id"], "stage.dhi-image");
+    assert_eq!(tools["checks"][0]["status"], "fail");
+    let python = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["image"] == "dhi.io/python:3.13")
+        .unwrap();
+    assert!(python["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == "stage.dhi-image" && c["status"] == "pass"));
+}

@@ -185,6 +185,8 @@ pub struct DhiImage {
     pub end_of_life: String,
     /// The image configuration's `User`.
     pub user: String,
+    /// Write DHI's index annotations (`com.docker.dhi.*`, title `dhi/<name>`).
+    pub dhi_annotations: bool,
     /// Findings of the [`PredicateKind::Vulns`] attestation: (id, severity label, purl).
     pub vulnerabilities: Vec<(String, String, String)>,
     /// With bundle signatures: sign keyless with this certificate instead of `key`.
@@ -261,6 +263,7 @@ impl DhiImage {
             variant: "runtime".into(),
             end_of_life: "2029-10-31".into(),
             user: "65532".into(),
+            dhi_annotations: true,
             vulnerabilities: Vec::new(),
         }
     }
@@ -358,6 +361,10 @@ impl DhiImage {
             "annotations": {"com.docker.dhi.name": self.name, "com.docker.dhi.version": self.tag, "com.docker.dhi.variant": self.variant,
                             "com.docker.dhi.shell": "", "com.docker.dhi.package-manager": "", "com.docker.dhi.date.end-of-life": self.end_of_life,
                             "com.docker.dhi.distro": "debian-13", "org.opencontainers.image.title": format!("dhi/{}", self.name)}});
+        let mut index = index;
+        if !self.dhi_annotations {
+            index["annotations"] = json!({"org.opencontainers.image.title": self.name});
+        }
         let index_blob = image.put_json(OCI_INDEX, &index);
         image.tag(&index_blob, &self.tag, BTreeMap::new());
 

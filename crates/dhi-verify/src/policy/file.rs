@@ -101,6 +101,15 @@ struct File {
     vulnerabilities: VulnerabilitySection,
     #[serde(default)]
     image: ImageSection,
+    #[serde(default)]
+    dockerfile: DockerfileSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DockerfileSection {
+    final_stage_runtime_variant: Option<bool>,
+    require_dhi_images: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -489,6 +498,17 @@ pub fn parse_policy(
         not_end_of_life: file.image.not_end_of_life.unwrap_or(false),
         max_age_days: file.image.max_age_days,
     };
+    let defaults = super::DockerfileRules::default();
+    let dockerfile = super::DockerfileRules {
+        final_stage_runtime_variant: file
+            .dockerfile
+            .final_stage_runtime_variant
+            .unwrap_or(defaults.final_stage_runtime_variant),
+        require_dhi_images: file
+            .dockerfile
+            .require_dhi_images
+            .unwrap_or(defaults.require_dhi_images),
+    };
     Ok(LoadedPolicy {
         policy: Policy {
             requirements,
@@ -502,6 +522,7 @@ pub fn parse_policy(
                 allow,
             },
             image,
+            dockerfile,
         },
         trust,
     })

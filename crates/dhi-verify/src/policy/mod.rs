@@ -149,6 +149,27 @@ pub struct ImageRules {
     pub max_age_days: Option<u32>,
 }
 
+/// Stage rules for `dhi-verify dockerfile` (the library does not read
+/// Dockerfiles' intent; the command applies these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DockerfileRules {
+    /// The final stage (or `--target`) must run on a runtime variant.
+    pub final_stage_runtime_variant: bool,
+    /// Every base image must be a DHI image (`org.opencontainers.image.title`
+    /// starting `dhi/` and a `com.docker.dhi.name` annotation on the verified index).
+    pub require_dhi_images: bool,
+}
+
+impl Default for DockerfileRules {
+    fn default() -> Self {
+        DockerfileRules {
+            final_stage_runtime_variant: true,
+            require_dhi_images: false,
+        }
+    }
+}
+
 /// The rules a verified image must meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -159,6 +180,7 @@ pub struct Policy {
     pub(crate) sbom: SbomRules,
     pub(crate) vulnerabilities: VulnerabilityRules,
     pub(crate) image: ImageRules,
+    pub(crate) dockerfile: DockerfileRules,
 }
 
 impl Policy {
@@ -180,6 +202,7 @@ impl Policy {
                 non_root: true,
                 ..ImageRules::default()
             },
+            dockerfile: DockerfileRules::default(),
         }
     }
 
@@ -201,6 +224,7 @@ impl Policy {
             sbom: SbomRules::default(),
             vulnerabilities: VulnerabilityRules::default(),
             image: ImageRules::default(),
+            dockerfile: DockerfileRules::default(),
         })
     }
 
@@ -250,6 +274,17 @@ impl Policy {
     /// The image rules.
     pub fn image_rules(&self) -> &ImageRules {
         &self.image
+    }
+
+    /// The Dockerfile stage rules.
+    pub fn dockerfile_rules(&self) -> &DockerfileRules {
+        &self.dockerfile
+    }
+
+    /// Sets the Dockerfile stage rules.
+    pub fn with_dockerfile_rules(mut self, rules: DockerfileRules) -> Self {
+        self.dockerfile = rules;
+        self
     }
 
     /// Whether all selected platforms must pass, or any.
