@@ -189,8 +189,11 @@ pub struct DhiImage {
     pub dhi_annotations: bool,
     /// Findings of the [`PredicateKind::Vulns`] attestation: (id, severity label, purl).
     pub vulnerabilities: Vec<(String, String, String)>,
-    /// With bundle signatures: sign keyless with this certificate instead of `key`.
+    /// Sign keyless with this certificate instead of `key`: Sigstore bundles
+    /// with `bundle_signatures`, else cosign keyless simple signing.
     pub keyless: Option<KeylessSigner>,
+    /// The certificate chain (PEM) attached to keyless cosign signatures.
+    pub keyless_chain: Option<String>,
 }
 
 /// A keyless signer: a certificate's private key, the certificate, the log
@@ -260,6 +263,7 @@ impl DhiImage {
             rekor: None,
             bundle_signatures: false,
             keyless: None,
+            keyless_chain: None,
             variant: "runtime".into(),
             end_of_life: "2029-10-31".into(),
             user: "65532".into(),
@@ -300,6 +304,15 @@ impl DhiImage {
     pub fn with_keyless_bundles(mut self, signer: KeylessSigner) -> Self {
         self.bundle_signatures = true;
         self.keyless = Some(signer);
+        self
+    }
+
+    /// Sign every attestation with cosign keyless simple signing: the
+    /// certificate and `chain` in annotations, the legacy Rekor bundle beside.
+    pub fn with_keyless_cosign(mut self, signer: KeylessSigner, chain: Option<String>) -> Self {
+        self.bundle_signatures = false;
+        self.keyless = Some(signer);
+        self.keyless_chain = chain;
         self
     }
 
@@ -499,6 +512,9 @@ impl DhiImage {
                     } else {
                         &self.key
                     };
+                    // Keyless cosign: the certificate's key signs.
+                    let keyless_cosign = self.keyless.as_ref().filter(|_| !self.bundle_signatures);
+                    let key = keyless_cosign.map_or(key, |k| &k.key);
                     let signature = if self.is(Tamper::SignatureNotBase64, pi, kind) {
                         "not base64 at all!".to_owned()
                     } else if self.is(Tamper::SignatureNotDer, pi, kind) {
@@ -529,6 +545,26 @@ impl DhiImage {
                             };
                             layer["annotations"]["dev.sigstore.cosign/bundle"] =
                                 json!(rekor.legacy_bundle(&body, t, written));
+                        }
+                    }
+                    if let Some(k) = keyless_cosign {
+                        use base64::Engine as _;
+                        let der = base64::engine::general_purpose::STANDARD
+                            .decode(&signature)
+                            .unwrap_or_default();
+                        let body = k.rekor.body_with(&payload_bytes, &der, &k.cert_pem);
+                        let written = if self.is(Tamper::TlogForgedTime, pi, kind) {
+                            k.time + 1
+                        } else {
+                            k.time
+                        };
+                        layer["annotations"]["dev.sigstore.cosign/certificate"] = json!(k.cert_pem);
+                        if let Some(chain) = &self.keyless_chain {
+                            layer["annotations"]["dev.sigstore.cosign/chain"] = json!(chain);
+                        }
+                        if !self.is(Tamper::TlogMissing, pi, kind) {
+                            layer["annotations"]["dev.sigstore.cosign/bundle"] =
+                                json!(k.rekor.legacy_bundle(&body, k.time, written));
                         }
                     }
                     let mut sig_subject = if self.is(Tamper::SignatureSubjectOther, pi, kind) {

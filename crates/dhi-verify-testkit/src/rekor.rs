@@ -49,6 +49,17 @@ impl TestRekor {
         .to_string()
     }
 
+    /// The hashedrekord body (base64) recording `key_pem` (a public key or,
+    /// keyless, the signing certificate) for `signature_der` over `payload`.
+    pub fn body_with(&self, payload: &[u8], signature_der: &[u8], key_pem: &str) -> String {
+        B64.encode(
+            json!({"apiVersion": "0.0.1", "kind": "hashedrekord",
+                   "spec": {"data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))}},
+                            "signature": {"content": B64.encode(signature_der), "publicKey": {"content": B64.encode(key_pem)}}}})
+            .to_string(),
+        )
+    }
+
     /// The hashedrekord body (base64) for `signature_der` over `payload` by `signer`.
     pub fn body(&self, payload: &[u8], signature_der: &[u8], signer: &TestKey) -> String {
         B64.encode(

@@ -165,6 +165,19 @@ fn verify_one_signature<'t>(
             })
         }
     };
+    // cosign keyless: the certificate, not a trusted key, signs; the
+    // signature is verified as the Sigstore bundle it is equivalent to.
+    if let Some(certificate) = layer.annotation(annotation::COSIGN_CERTIFICATE) {
+        return verify_keyless_simple_signing(
+            layer,
+            certificate,
+            signature,
+            payload,
+            signed,
+            predicate_type,
+            ctx,
+        );
+    }
     // DHI-FORMAT.md §5: the log is policy — never required by the DHI
     // default, always verified when present. A verified entry's integrated
     // time is the signing time the key's validity window is judged at.
@@ -333,6 +346,80 @@ fn verify_bundle_signature<'t>(
         }
     }
     Err(first_error.unwrap_or(VerifyError::UntrustedSignature { keys_tried: 0 }))
+}
+
+/// A keyless cosign simple-signing signature: chain to a trusted Fulcio CA,
+/// SCT, logged while the certificate was valid (the Rekor bundle is required:
+/// without it there is no trusted signing time), for a trusted identity; then
+/// the payload's claims.
+fn verify_keyless_simple_signing(
+    layer: &Descriptor,
+    certificate: &str,
+    signature_b64: &str,
+    payload: &[u8],
+    signed: &Digest,
+    predicate_type: Option<&str>,
+    ctx: &Context<'_>,
+) -> Result<SignatureOk, VerifyError> {
+    if ctx.trust.identities().is_empty() {
+        return Err(VerifyError::NoKeylessIdentity);
+    }
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(signature_b64.trim())
+        .map_err(|e| VerifyError::SignatureEncoding {
+            reason: format!("base64: {e}"),
+        })?;
+    let rekor = layer
+        .annotation(annotation::COSIGN_BUNDLE)
+        .ok_or(VerifyError::TransparencyLogRequired)?;
+    let logs = ctx.trust.sigstore_trust().ok_or_else(|| {
+        VerifyError::Bundle(crate::sigstore::BundleError::InvalidTrustedRoot {
+            reason: "the trust root holds no Sigstore material".into(),
+        })
+    })?;
+    let mut first_error = None;
+    for identity in ctx.trust.identities() {
+        let policy = BundlePolicy::Identity {
+            issuer: identity.issuer().clone(),
+            subject: identity.subject().clone(),
+        };
+        match crate::sigstore::verify_cosign_keyless(
+            payload,
+            &der,
+            certificate,
+            layer.annotation(annotation::COSIGN_CHAIN),
+            rekor.as_bytes(),
+            &policy,
+            logs,
+        ) {
+            Ok(v) => {
+                check_payload_claims(payload, signed, predicate_type)?;
+                let signer = match v.signer() {
+                    crate::sigstore::Signer::Certificate { identity, issuer } => Signer::Keyless {
+                        identity: identity.clone(),
+                        issuer: issuer.clone(),
+                    },
+                    other => {
+                        return Err(VerifyError::Bundle(
+                            crate::sigstore::BundleError::MalformedBundle {
+                                reason: format!(
+                                    "identity policy verified a non-certificate signer {other:?}"
+                                ),
+                            },
+                        ))
+                    }
+                };
+                return Ok(SignatureOk {
+                    signer,
+                    logged_at: v.integrated_time(),
+                });
+            }
+            Err(e) => {
+                first_error.get_or_insert(VerifyError::Bundle(e));
+            }
+        }
+    }
+    Err(first_error.unwrap_or(VerifyError::NoKeylessIdentity))
 }
 
 /// Verifies a legacy cosign Rekor bundle against the trusted logs.

@@ -523,6 +523,9 @@ pub enum VerifyError {
     /// A Sigstore bundle signature does not verify with any trusted key.
     #[error("Sigstore bundle does not verify with a trusted key: {0}")]
     Bundle(crate::sigstore::BundleError),
+    /// A keyless signature, but the trust root names no keyless identity.
+    #[error("keyless signature (certificate attached), but no keyless identity is trusted: give --certificate-identity and --certificate-oidc-issuer")]
+    NoKeylessIdentity,
     /// The policy requires a transparency-log entry and the signature has none.
     #[error("the policy requires a transparency-log entry (dev.sigstore.cosign/bundle) and the signature has none")]
     TransparencyLogRequired,

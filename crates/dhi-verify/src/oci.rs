@@ -40,6 +40,10 @@ pub mod annotation {
     pub const PREDICATE_TYPE: &str = "in-toto.io/predicate-type";
     /// The cosign signature (base64 DER) on a simple-signing layer.
     pub const COSIGN_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+    /// The signing certificate (PEM) of a keyless cosign signature.
+    pub const COSIGN_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+    /// The certificate chain (PEM) of a keyless cosign signature.
+    pub const COSIGN_CHAIN: &str = "dev.sigstore.cosign/chain";
     /// The cosign legacy Rekor bundle on a simple-signing layer.
     pub const COSIGN_BUNDLE: &str = "dev.sigstore.cosign/bundle";
     /// The tag of a manifest in an OCI layout's `index.json`.

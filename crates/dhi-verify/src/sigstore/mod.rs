@@ -23,6 +23,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod bundle;
+mod cosign_keyless;
 mod cosign_rekor;
 pub mod danger;
 mod error;
@@ -32,6 +33,7 @@ mod trusted_root;
 pub use bundle::{
     verify_bundle, Artifact, BundlePolicy, PublicKey, Signer, VerifiedBundle, MAX_BUNDLE_SIZE,
 };
+pub use cosign_keyless::verify_cosign_keyless;
 pub use cosign_rekor::{
     verify_cosign_rekor_bundle, VerifiedLogEntry, MAX_COSIGN_REKOR_BUNDLE_SIZE,
 };

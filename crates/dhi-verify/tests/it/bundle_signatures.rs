@@ -292,3 +292,166 @@ fn keyless_bundle_signatures_fail_without_the_instances_trusted_root() {
     ));
     assert_eq!(run_keyless(trust).outcome, Outcome::Fail);
 }
+
+#[test]
+fn a_keyless_cosign_signature_recast_as_a_bundle_verifies_for_its_identity_only() {
+    use dhi_verify::sigstore::{verify_cosign_keyless, BundlePolicy, Matcher};
+    let (key, cert) = keyless::leaf();
+    let rekor = keyless::rekor();
+    let payload = br#"{"critical":{"type":"cosign container image signature"}}"#;
+    let sig = key.sign_der(payload);
+    let body = rekor.body_with(payload, &sig, &cert);
+    let bundle = rekor.legacy_bundle(&body, keyless::SIGNED_AT, keyless::SIGNED_AT);
+    let chain = format!(
+        "{}{}",
+        keyless::read("keys/intermediate.crt.pem"),
+        keyless::read("keys/root.crt.pem")
+    );
+    let policy = |s: &str| BundlePolicy::Identity {
+        issuer: Matcher::exact(keyless::ISSUER),
+        subject: Matcher::exact(s),
+    };
+    let v = verify_cosign_keyless(
+        payload,
+        &sig,
+        &cert,
+        Some(&chain),
+        bundle.as_bytes(),
+        &policy(keyless::IDENTITY),
+        &keyless::trust(),
+    )
+    .unwrap();
+    assert_eq!(v.integrated_time(), Some(keyless::SIGNED_AT));
+    assert!(verify_cosign_keyless(
+        payload,
+        &sig,
+        &cert,
+        Some(&chain),
+        bundle.as_bytes(),
+        &policy("https://github.com/evil/x"),
+        &keyless::trust()
+    )
+    .is_err());
+    assert!(verify_cosign_keyless(
+        b"other payload",
+        &sig,
+        &cert,
+        Some(&chain),
+        bundle.as_bytes(),
+        &policy(keyless::IDENTITY),
+        &keyless::trust()
+    )
+    .is_err());
+    let forged = rekor.legacy_bundle(&body, keyless::SIGNED_AT, keyless::SIGNED_AT + 1);
+    assert!(verify_cosign_keyless(
+        payload,
+        &sig,
+        &cert,
+        Some(&chain),
+        forged.as_bytes(),
+        &policy(keyless::IDENTITY),
+        &keyless::trust()
+    )
+    .is_err());
+}
+
+fn keyless_cosign_image(tamper: Option<Tamper>) -> DhiImage {
+    let (key, cert_pem) = keyless::leaf();
+    let chain = format!(
+        "{}{}",
+        keyless::read("keys/intermediate.crt.pem"),
+        keyless::read("keys/root.crt.pem")
+    );
+    let image = DhiImage::python().with_keyless_cosign(
+        dhi_verify_testkit::KeylessSigner {
+            rekor: keyless::rekor(),
+            key,
+            cert_pem,
+            time: keyless::SIGNED_AT,
+        },
+        Some(chain),
+    );
+    match tamper {
+        Some(t) => image.tamper(t),
+        None => image,
+    }
+}
+
+fn run_image(image: &DhiImage, trust: TrustRoot) -> Verdict {
+    let w = write(image);
+    verify(
+        &verifier_with(trust, Policy::dhi_default(), Limits::default()),
+        &w.fixture.reference("3.13"),
+    )
+}
+
+#[test]
+fn keyless_cosign_signatures_verify_for_the_trusted_identity() {
+    use dhi_verify::sigstore::Matcher;
+    let v = run_image(
+        &keyless_cosign_image(None),
+        keyless_trust(
+            Matcher::exact(keyless::ISSUER),
+            Matcher::exact(keyless::IDENTITY),
+        ),
+    );
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+    let s = &v.platforms[0].attestations[0].signatures[0];
+    assert_eq!(
+        (s.key.as_deref(), s.issuer.as_deref(), s.tlog),
+        (
+            Some(keyless::IDENTITY),
+            Some(keyless::ISSUER),
+            TlogStatus::Verified
+        )
+    );
+}
+
+#[test]
+fn keyless_cosign_signatures_fail_for_another_identity_a_forged_or_missing_log_entry_or_no_identity(
+) {
+    use dhi_verify::sigstore::Matcher;
+    let other = keyless_trust(
+        Matcher::exact(keyless::ISSUER),
+        Matcher::exact("https://github.com/evil/x"),
+    );
+    assert_eq!(
+        run_image(&keyless_cosign_image(None), other).outcome,
+        Outcome::Fail
+    );
+    let good = || {
+        keyless_trust(
+            Matcher::exact(keyless::ISSUER),
+            Matcher::exact(keyless::IDENTITY),
+        )
+    };
+    let forged = run_image(&keyless_cosign_image(Some(Tamper::TlogForgedTime)), good());
+    assert_eq!(forged.outcome, Outcome::Fail);
+    let missing = run_image(&keyless_cosign_image(Some(Tamper::TlogMissing)), good());
+    assert_eq!(missing.outcome, Outcome::Fail);
+    let att = missing.platforms[0]
+        .attestations
+        .iter()
+        .find(|a| !a.verified)
+        .unwrap();
+    assert_eq!(
+        att.signatures[0].error,
+        Some(VerifyError::TransparencyLogRequired)
+    );
+    let payload = run_image(
+        &keyless_cosign_image(Some(Tamper::PayloadNamesOtherManifest)),
+        good(),
+    );
+    assert_eq!(payload.outcome, Outcome::Fail);
+    // Only keys trusted: a keyless signature is named as such.
+    let keys_only =
+        TrustRoot::from_keys([
+            TrustedKey::from_pem("k", &DhiImage::python().key.public_pem()).unwrap(),
+        ])
+        .with_sigstore_trust(keyless::trust());
+    let v = run_image(&keyless_cosign_image(None), keys_only);
+    assert_eq!(
+        v.platforms[0].attestations[0].signatures[0].error,
+        Some(VerifyError::NoKeylessIdentity)
+    );
+}
