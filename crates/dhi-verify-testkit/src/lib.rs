@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: failing loudly is the point
 #![allow(missing_docs)]
 
+pub mod adversarial;
 pub mod image;
 pub mod keys;
 pub mod layout;
