@@ -309,39 +309,21 @@ fn verify_bundle_signature<'t>(
     }
     // Keyless: a Fulcio certificate for a trusted identity, logged while the
     // certificate was valid (sigstore-verify checks the chain, SCT and log).
-    for identity in ctx.trust.identities() {
-        let policy = BundlePolicy::Identity {
-            issuer: identity.issuer().clone(),
-            subject: identity.subject().clone(),
-        };
-        match verify_bundle(bundle, Artifact::Digest(*signed.as_bytes()), &policy, logs) {
-            Ok(v) => {
-                if ctx.policy.tlog() == TlogMode::Always && v.integrated_time().is_none() {
-                    return Err(VerifyError::TransparencyLogRequired);
-                }
-                let signer = match v.signer() {
-                    crate::sigstore::Signer::Certificate { identity, issuer } => Signer::Keyless {
-                        identity: identity.clone(),
-                        issuer: issuer.clone(),
-                    },
-                    // An identity policy only accepts certificates; be exact anyway.
-                    other => {
-                        return Err(VerifyError::Bundle(
-                            crate::sigstore::BundleError::MalformedBundle {
-                                reason: format!(
-                                    "identity policy verified a non-certificate signer {other:?}"
-                                ),
-                            },
-                        ))
-                    }
-                };
-                return Ok(SignatureOk {
-                    signer,
-                    logged_at: v.integrated_time(),
-                });
+    match first_keyless_signer(ctx, |policy| {
+        verify_bundle(bundle, Artifact::Digest(*signed.as_bytes()), policy, logs)
+    }) {
+        Ok((signer, v)) => {
+            if ctx.policy.tlog() == TlogMode::Always && v.integrated_time().is_none() {
+                return Err(VerifyError::TransparencyLogRequired);
             }
-            Err(e) => {
-                first_error.get_or_insert(VerifyError::Bundle(e));
+            return Ok(SignatureOk {
+                signer,
+                logged_at: v.integrated_time(),
+            });
+        }
+        Err(e) => {
+            if let Some(e) = e {
+                first_error.get_or_insert(e);
             }
         }
     }
@@ -377,49 +359,66 @@ fn verify_keyless_simple_signing(
             reason: "the trust root holds no Sigstore material".into(),
         })
     })?;
+    let chain = layer.annotation(annotation::COSIGN_CHAIN);
+    let (signer, v) = first_keyless_signer(ctx, |policy| {
+        crate::sigstore::verify_cosign_keyless(
+            payload,
+            &der,
+            certificate,
+            chain,
+            rekor.as_bytes(),
+            policy,
+            logs,
+        )
+    })
+    .map_err(|e| e.unwrap_or(VerifyError::NoKeylessIdentity))?;
+    check_payload_claims(payload, signed, predicate_type)?;
+    Ok(SignatureOk {
+        signer,
+        logged_at: v.integrated_time(),
+    })
+}
+
+/// Tries `verify` with each trusted keyless identity; the first that verifies
+/// is the signer. `Err(None)` when no identity is trusted, else the first failure.
+fn first_keyless_signer(
+    ctx: &Context<'_>,
+    verify: impl Fn(
+        &BundlePolicy,
+    ) -> Result<crate::sigstore::VerifiedBundle, crate::sigstore::BundleError>,
+) -> Result<(Signer, crate::sigstore::VerifiedBundle), Option<VerifyError>> {
     let mut first_error = None;
     for identity in ctx.trust.identities() {
         let policy = BundlePolicy::Identity {
             issuer: identity.issuer().clone(),
             subject: identity.subject().clone(),
         };
-        match crate::sigstore::verify_cosign_keyless(
-            payload,
-            &der,
-            certificate,
-            layer.annotation(annotation::COSIGN_CHAIN),
-            rekor.as_bytes(),
-            &policy,
-            logs,
-        ) {
+        match verify(&policy) {
             Ok(v) => {
-                check_payload_claims(payload, signed, predicate_type)?;
                 let signer = match v.signer() {
                     crate::sigstore::Signer::Certificate { identity, issuer } => Signer::Keyless {
                         identity: identity.clone(),
                         issuer: issuer.clone(),
                     },
+                    // An identity policy only accepts certificates; be exact anyway.
                     other => {
-                        return Err(VerifyError::Bundle(
+                        return Err(Some(VerifyError::Bundle(
                             crate::sigstore::BundleError::MalformedBundle {
                                 reason: format!(
                                     "identity policy verified a non-certificate signer {other:?}"
                                 ),
                             },
-                        ))
+                        )))
                     }
                 };
-                return Ok(SignatureOk {
-                    signer,
-                    logged_at: v.integrated_time(),
-                });
+                return Ok((signer, v));
             }
             Err(e) => {
                 first_error.get_or_insert(VerifyError::Bundle(e));
             }
         }
     }
-    Err(first_error.unwrap_or(VerifyError::NoKeylessIdentity))
+    Err(first_error)
 }
 
 /// Verifies a legacy cosign Rekor bundle against the trusted logs.

@@ -6,32 +6,14 @@
 //! payload — so that one conformant verifier checks chain, SCT, log and identity.
 
 use base64::Engine as _;
-use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::bundle::{verify_bundle, Artifact, BundlePolicy, VerifiedBundle};
+use super::cosign_rekor::RekorBundle;
 use super::error::BundleError;
 use super::trusted_root::SigstoreTrust;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-#[derive(Deserialize)]
-struct RekorBundle {
-    #[serde(rename = "SignedEntryTimestamp")]
-    signed_entry_timestamp: String,
-    #[serde(rename = "Payload")]
-    payload: RekorPayload,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RekorPayload {
-    body: String,
-    integrated_time: i64,
-    log_index: i64,
-    #[serde(rename = "logID")]
-    log_id: String,
-}
 
 fn malformed(reason: impl Into<String>) -> BundleError {
     BundleError::MalformedBundle {

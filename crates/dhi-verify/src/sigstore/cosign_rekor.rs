@@ -51,22 +51,24 @@ impl VerifiedLogEntry {
     }
 }
 
+/// The `dev.sigstore.cosign/bundle` annotation (also read by `cosign_keyless`).
 #[derive(Deserialize)]
-struct RekorBundle {
+pub(super) struct RekorBundle {
     #[serde(rename = "SignedEntryTimestamp")]
-    signed_entry_timestamp: String,
+    pub(super) signed_entry_timestamp: String,
     #[serde(rename = "Payload")]
-    payload: RekorPayload,
+    pub(super) payload: RekorPayload,
 }
 
+/// The log entry the SET signs.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RekorPayload {
-    body: String,
-    integrated_time: i64,
-    log_index: i64,
+pub(super) struct RekorPayload {
+    pub(super) body: String,
+    pub(super) integrated_time: i64,
+    pub(super) log_index: i64,
     #[serde(rename = "logID")]
-    log_id: String,
+    pub(super) log_id: String,
 }
 
 #[derive(Deserialize)]
