@@ -6,8 +6,19 @@
 //! not check" (I/O, network) stops the walk with an [`Error`]; a failure that
 //! means "the content is wrong" is kept as evidence, for the verify layer to
 //! turn into a failed check.
+//!
+//! Independent fetches run concurrently on the caller's task (the futures are
+//! not `Send`, and need not be): platforms; per platform its manifest and its
+//! referrers listing; per attestation its manifest and its signature
+//! referrers; signatures. How many requests are in flight at once is bounded
+//! by the registry client ([`crate::source::registry::RegistryOptions::max_concurrent_fetches`]).
+//! Results keep the order of their inputs, and the first "could not check"
+//! error anywhere ends the walk: concurrency never turns an error into an
+//! absence.
 
 use std::sync::Arc;
+
+use futures_util::future::{try_join, try_join_all};
 
 use crate::chain::attestation_layer;
 use crate::digest::Digest;
@@ -235,11 +246,11 @@ pub(crate) async fn discover<S: Source, R: Source>(
             }
         }
     };
-    for (platform, descriptor) in targets {
-        evidence
-            .platforms
-            .push(discover_platform(image, referrers, platform, descriptor, limits).await?);
-    }
+    // Platforms in parallel; results in the order of the selection.
+    evidence.platforms = try_join_all(targets.into_iter().map(|(platform, descriptor)| {
+        discover_platform(image, referrers, platform, descriptor, limits)
+    }))
+    .await?;
     evidence
         .integrity_problems
         .extend(image.integrity_problems());
@@ -256,35 +267,46 @@ async fn discover_platform<S: Source, R: Source>(
     descriptor: Descriptor,
     limits: &Limits,
 ) -> Result<PlatformEvidence, Error> {
-    let manifest = fetch_image_manifest(image, &descriptor, "fetch platform manifest").await?;
-    let config = match &manifest {
-        Ok(m) => Some(keep(
-            image
-                .fetch(&m.config.digest, Some(m.config.size), ContentKind::Config)
-                .await,
-            "fetch image configuration",
-            &m.config.digest,
-        )?),
-        Err(_) => None,
+    // The manifest (then its configuration) and the referrers listing (then
+    // every attestation) need only the digest from the index: both at once.
+    let manifest_and_config = async {
+        let manifest = fetch_image_manifest(image, &descriptor, "fetch platform manifest").await?;
+        let config = match &manifest {
+            Ok(m) => Some(keep(
+                image
+                    .fetch(&m.config.digest, Some(m.config.size), ContentKind::Config)
+                    .await,
+                "fetch image configuration",
+                &m.config.digest,
+            )?),
+            Err(_) => None,
+        };
+        Ok::<_, Error>((manifest, config))
     };
-    let listed = keep(
-        referrers.referrers(&descriptor.digest).await,
-        "list referrers",
-        &descriptor.digest,
-    )?;
-    let mut attestations = Vec::new();
-    if let Ok(listed) = &listed {
-        for d in listed {
-            // Registries may ignore the artifactType filter: always filter here.
-            let is_attestation = is_manifest_media_type(&d.media_type)
-                && d.artifact_type
-                    .as_deref()
-                    .is_none_or(|t| t == media_type::IN_TOTO);
-            if is_attestation {
-                attestations.push(discover_attestation(referrers, d.clone(), limits).await?);
+    let listing_and_attestations = async {
+        let listed = keep(
+            referrers.referrers(&descriptor.digest).await,
+            "list referrers",
+            &descriptor.digest,
+        )?;
+        let attestations = match &listed {
+            Ok(listed) => {
+                // Registries may ignore the artifactType filter: always filter here.
+                let candidates = listed.iter().filter(|d| {
+                    is_manifest_media_type(&d.media_type)
+                        && d.artifact_type
+                            .as_deref()
+                            .is_none_or(|t| t == media_type::IN_TOTO)
+                });
+                try_join_all(candidates.map(|d| discover_attestation(referrers, d.clone(), limits)))
+                    .await?
             }
-        }
-    }
+            Err(_) => Vec::new(),
+        };
+        Ok::<_, Error>((listed, attestations))
+    };
+    let ((manifest, config), (listed, attestations)) =
+        try_join(manifest_and_config, listing_and_attestations).await?;
     Ok(PlatformEvidence {
         platform,
         descriptor,
@@ -300,78 +322,92 @@ async fn discover_attestation<R: Source>(
     descriptor: Descriptor,
     limits: &Limits,
 ) -> Result<AttestationEvidence, Error> {
-    let manifest = fetch_image_manifest(source, &descriptor, "fetch attestation manifest").await?;
-    let statement = match &manifest {
-        Ok(m) => match attestation_layer(m) {
-            Ok(layer) => Some(
-                keep(
-                    source
-                        .fetch(&layer.digest, Some(layer.size), ContentKind::Statement)
-                        .await,
-                    "fetch statement",
-                    &layer.digest,
-                )?
-                .map(Arc::new),
-            ),
+    // The attestation manifest (then its statement) and its signature
+    // referrers (then each signature) both need only the digest: both at once.
+    let manifest_and_statement = async {
+        let manifest =
+            fetch_image_manifest(source, &descriptor, "fetch attestation manifest").await?;
+        let statement = match &manifest {
+            Ok(m) => match attestation_layer(m) {
+                Ok(layer) => Some(
+                    keep(
+                        source
+                            .fetch(&layer.digest, Some(layer.size), ContentKind::Statement)
+                            .await,
+                        "fetch statement",
+                        &layer.digest,
+                    )?
+                    .map(Arc::new),
+                ),
+                Err(_) => None,
+            },
             Err(_) => None,
-        },
-        Err(_) => None,
+        };
+        Ok::<_, Error>((manifest, statement))
     };
-    let listed = keep(
-        source.referrers(&descriptor.digest).await,
-        "list signature referrers",
-        &descriptor.digest,
-    )?;
-    let mut signatures_not_tried = 0;
-    let signatures = match listed {
-        Err(e) => Err(e),
-        Ok(listed) => {
-            let candidates: Vec<Descriptor> = listed
-                .into_iter()
-                .filter(|d| {
-                    is_manifest_media_type(&d.media_type)
-                        && d.artifact_type.as_deref().is_none_or(|t| {
-                            t == media_type::COSIGN_SIGNATURE
-                                || t == media_type::SIGSTORE_BUNDLE_V03
-                        })
-                })
-                .collect();
-            signatures_not_tried = candidates
-                .len()
-                .saturating_sub(limits.max_signatures_per_attestation);
-            let mut out = Vec::new();
-            for d in candidates
+    let signatures = async {
+        let listed = keep(
+            source.referrers(&descriptor.digest).await,
+            "list signature referrers",
+            &descriptor.digest,
+        )?;
+        let listed = match listed {
+            Err(e) => return Ok::<_, Error>((Err(e), 0)),
+            Ok(listed) => listed,
+        };
+        let candidates: Vec<Descriptor> = listed
+            .into_iter()
+            .filter(|d| {
+                is_manifest_media_type(&d.media_type)
+                    && d.artifact_type.as_deref().is_none_or(|t| {
+                        t == media_type::COSIGN_SIGNATURE || t == media_type::SIGSTORE_BUNDLE_V03
+                    })
+            })
+            .collect();
+        let not_tried = candidates
+            .len()
+            .saturating_sub(limits.max_signatures_per_attestation);
+        let found = try_join_all(
+            candidates
                 .into_iter()
                 .take(limits.max_signatures_per_attestation)
-            {
-                let manifest = fetch_image_manifest(source, &d, "fetch signature manifest").await?;
-                let payload = match &manifest {
-                    Ok(m) => match m.layers.first() {
-                        Some(layer) => Some(keep(
-                            source
-                                .fetch(&layer.digest, Some(layer.size), ContentKind::Payload)
-                                .await,
-                            "fetch signature payload",
-                            &layer.digest,
-                        )?),
-                        None => None,
-                    },
-                    Err(_) => None,
-                };
-                out.push(SignatureEvidence {
-                    descriptor: d,
-                    manifest,
-                    payload,
-                });
-            }
-            Ok(out)
-        }
+                .map(|d| discover_signature(source, d)),
+        )
+        .await?;
+        Ok((Ok(found), not_tried))
     };
+    let ((manifest, statement), (signatures, signatures_not_tried)) =
+        try_join(manifest_and_statement, signatures).await?;
     Ok(AttestationEvidence {
         descriptor,
         manifest,
         statement,
         signatures,
         signatures_not_tried,
+    })
+}
+
+async fn discover_signature<R: Source>(
+    source: &R,
+    descriptor: Descriptor,
+) -> Result<SignatureEvidence, Error> {
+    let manifest = fetch_image_manifest(source, &descriptor, "fetch signature manifest").await?;
+    let payload = match &manifest {
+        Ok(m) => match m.layers.first() {
+            Some(layer) => Some(keep(
+                source
+                    .fetch(&layer.digest, Some(layer.size), ContentKind::Payload)
+                    .await,
+                "fetch signature payload",
+                &layer.digest,
+            )?),
+            None => None,
+        },
+        Err(_) => None,
+    };
+    Ok(SignatureEvidence {
+        descriptor,
+        manifest,
+        payload,
     })
 }

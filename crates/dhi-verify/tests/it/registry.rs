@@ -652,3 +652,106 @@ fn a_registry_that_is_not_there_is_an_error_after_retries() {
         "{e}"
     );
 }
+
+// --- Concurrency ---
+
+/// A registry whose statement blobs each take a moment, so that fetches that
+/// may overlap do.
+fn slow_statements(image: &DhiImage) -> (TestRegistry, TempDir) {
+    let (dir, fixture) = written(image);
+    let mut registry = TestRegistry::start(REPO, Content::from_layout(&fixture.dir));
+    for info in &fixture.attestations {
+        registry = registry.fault(Fault::new(
+            &format!("/blobs/{}", info.statement_digest),
+            FaultKind::Stall(Duration::from_millis(150)),
+            usize::MAX,
+        ));
+    }
+    (registry, dir)
+}
+
+#[test]
+fn independent_fetches_overlap_up_to_the_bound() {
+    let image = DhiImage::python().without_fallback_tags();
+    let (registry, _d) = slow_statements(&image);
+    let v = assert_pass(run(
+        &verifier(
+            &image,
+            options().with_max_concurrent_fetches(3),
+            Limits::default(),
+        ),
+        &reference(&registry),
+    ));
+    assert_eq!(v.platforms[0].attestations.len(), 5);
+    let peak = registry.peak_concurrency();
+    assert!((2..=3).contains(&peak), "peak {peak}");
+}
+
+#[test]
+fn one_fetch_at_a_time_gives_the_same_verdict() {
+    let image = DhiImage::python().without_fallback_tags();
+    let (registry, _d) = slow_statements(&image);
+    let sequential = assert_pass(run(
+        &verifier(
+            &image,
+            options().with_max_concurrent_fetches(1),
+            Limits::default(),
+        ),
+        &reference(&registry),
+    ));
+    assert_eq!(registry.peak_concurrency(), 1);
+    let parallel = assert_pass(run(
+        &verifier(&image, options(), Limits::default()),
+        &reference(&registry),
+    ));
+    let names = |v: &Verdict| {
+        v.platforms[0]
+            .attestations
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&sequential), names(&parallel));
+}
+
+#[test]
+fn a_failing_referrers_listing_among_parallel_fetches_is_still_an_error() {
+    // Signature listings run beside statement fetches: the one that fails
+    // must end verification with an error, whatever else succeeded.
+    let image = DhiImage::python().without_fallback_tags();
+    let (registry, fixture, _d) = serve(&image);
+    let attestation = fixture
+        .attestation("linux/amd64", PredicateKind::CycloneDx16)
+        .manifest_digest
+        .clone();
+    let registry = registry.fault(Fault::new(
+        &format!("/referrers/{attestation}"),
+        FaultKind::Status(503, None),
+        usize::MAX,
+    ));
+    let e = assert_error(run(
+        &verifier(&image, options(), Limits::default()),
+        &reference(&registry),
+    ));
+    assert!(
+        matches!(source_error(&e), SourceError::Http { status: 503, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&attestation), "{e}");
+}
+
+#[test]
+fn concurrent_requests_meeting_a_challenge_share_one_token() {
+    let image = DhiImage::python();
+    let auth = RegistryAuth::Token {
+        user: "dan".into(),
+        pass: "pw".into(),
+    };
+    let (registry, _dir) = pushed(auth, &image);
+    let opts = options().with_credentials(&registry.addr, Credentials::new("dan", "pw"));
+    assert_pass(run(
+        &verifier(&image, opts, Limits::default()),
+        &format!("{}/{REPO}:3.13", registry.addr),
+    ));
+    assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
+}
