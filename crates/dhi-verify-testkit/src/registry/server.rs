@@ -308,7 +308,9 @@ fn route(s: &State, req: &Request) -> Reply {
         return referrers(s, digest, req);
     }
     if let Some(reference) = rest.strip_prefix("manifests/") {
-        let digest = if reference.starts_with("sha256:") {
+        let digest = if let Some(d) = s.content.tags.get(reference) {
+            Some(d.clone())
+        } else if reference.starts_with("sha256:") {
             Some(reference.to_owned())
         } else if !s.referrers_api && reference.starts_with("sha256-") {
             let subject = reference.replacen("sha256-", "sha256:", 1);

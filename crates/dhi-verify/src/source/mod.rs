@@ -72,7 +72,6 @@ pub(crate) trait Source {
     /// Resolves a tag that may not exist (cosign's `sha256-<hex>.sig` and
     /// `.att`): `Ok(None)` only when the source says the tag is not there;
     /// any other failure stays an error.
-    #[allow(dead_code)] // cosign tag discovery uses it next
     fn tagged(&self, tag: &str) -> impl Future<Output = Result<Option<Descriptor>, SourceError>> {
         async move {
             match self.resolve(Some(tag), None).await {

@@ -265,7 +265,9 @@ fn the_referrers_api_is_used_when_the_registry_has_it() {
     let log = registry.requests();
     assert!(!referrer_requests(&registry).is_empty(), "{log:#?}");
     assert!(
-        !log.iter().any(|l| l.contains("manifests/sha256-")),
+        !log.iter().any(|l| l.contains("manifests/sha256-")
+            && !l.ends_with(".sig")
+            && !l.ends_with(".att")),
         "no fallback: {log:#?}"
     );
 }
@@ -754,4 +756,42 @@ fn concurrent_requests_meeting_a_challenge_share_one_token() {
         &format!("{}/{REPO}:3.13", registry.addr),
     ));
     assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
+}
+
+// --- Other signing schemes ---
+
+#[test]
+fn a_buildkit_in_index_attestation_is_reported_unverified_and_the_image_still_passes() {
+    let image = DhiImage::python().without_fallback_tags();
+    let (dir, fixture) = written(&image);
+    let platform = fixture
+        .platforms
+        .iter()
+        .find(|(p, _)| p == "linux/amd64")
+        .unwrap()
+        .1
+        .clone();
+    let mut content = Content::from_layout(&fixture.dir);
+    let statement = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://slsa.dev/provenance/v0.2",
+        "subject": [{"name": "x", "digest": {"sha256": platform.trim_start_matches("sha256:")}}],
+        "predicate": {},
+    }))
+    .unwrap();
+    let buildkit = content.add_buildkit_attestation("3.13", &platform, &statement);
+    let registry = TestRegistry::start(REPO, content);
+    let v = assert_pass(run(
+        &verifier(&image, options(), Limits::default()),
+        &reference(&registry),
+    ));
+    let attestations = &v.platforms[0].attestations;
+    assert_eq!(attestations.len(), 6, "{v:#?}");
+    let report = attestations
+        .iter()
+        .find(|a| a.manifest_digest.to_string() == buildkit)
+        .unwrap_or_else(|| panic!("BuildKit attestation missing: {v:#?}"));
+    assert!(!report.verified, "{report:#?}");
+    assert!(report.signatures.is_empty(), "{report:#?}");
+    drop(dir);
 }

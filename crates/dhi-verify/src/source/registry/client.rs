@@ -370,6 +370,12 @@ struct Inner {
     permits: tokio::sync::Semaphore,
     /// Held while answering a challenge, so concurrent 401s share one answer.
     auth_lock: tokio::sync::Mutex<()>,
+    /// Held by the first request to a (registry, scope) nothing is known
+    /// about yet, so that concurrent first requests do not each meet the
+    /// challenge: the others wait for its answer (one round trip).
+    first_lock: tokio::sync::Mutex<()>,
+    /// (registry, scope)s that answered something other than 401.
+    known: Mutex<HashSet<(String, String)>>,
     /// `registry/repository`s whose referrers endpoint answered 404: their
     /// listings go straight to the tag schema.
     no_referrers_api: Mutex<HashSet<String>>,
@@ -419,6 +425,8 @@ impl RegistryClient {
                 creds: Mutex::new(HashMap::new()),
                 permits: tokio::sync::Semaphore::new(permits),
                 auth_lock: tokio::sync::Mutex::new(()),
+                first_lock: tokio::sync::Mutex::new(()),
+                known: Mutex::new(HashSet::new()),
                 no_referrers_api: Mutex::new(HashSet::new()),
                 cache,
             }),
@@ -540,7 +548,19 @@ impl RegistryClient {
         // rather than fail the request.
         let _permit = self.inner.permits.acquire().await.ok();
         let scope = format!("repository:{}:pull", t.repository);
+        let key = (t.registry.to_owned(), scope.clone());
         let mut auth = self.cached_auth(t.registry, &scope);
+        let is_known =
+            |auth: &Option<String>| auth.is_some() || lock(&self.inner.known).contains(&key);
+        // The first request to a registry and scope goes alone; the others
+        // wait for it, then go with whatever authentication it established.
+        let _first = if is_known(&auth) {
+            None
+        } else {
+            let guard = self.inner.first_lock.lock().await;
+            auth = self.cached_auth(t.registry, &scope);
+            (!is_known(&auth)).then_some(guard)
+        };
         let mut challenged = false;
         let mut attempts = 0u32;
         loop {
@@ -581,6 +601,9 @@ impl RegistryClient {
                 status,
                 elapsed: sent.elapsed(),
             });
+            if status != 401 {
+                lock(&self.inner.known).insert(key.clone());
+            }
             if status == 401 && !challenged {
                 challenged = true;
                 attempts -= 1;
