@@ -134,14 +134,17 @@ fn pump(mut from: TcpStream, mut to: TcpStream, requests: Marks, answers: Marks)
             }
             if let Some((log, pending)) = &answers {
                 if let Some(i) = pending.lock().unwrap().take() {
+                    // The log may have been taken (and restarted) since.
                     let mut log = log.lock().unwrap();
-                    if log[i].end.is_none() {
-                        log[i].end = Some(Instant::now());
+                    if let Some(r) = log.get_mut(i).filter(|r| r.end.is_none()) {
+                        r.end = Some(Instant::now());
                     }
                 }
             }
         }
-        let _ = to.shutdown(Shutdown::Write);
+        // One side is gone: close the connection both ways (every clone),
+        // so neither end waits on a half-dead connection.
+        let _ = to.shutdown(Shutdown::Both);
     });
 }
 
