@@ -82,8 +82,24 @@ pub enum Tlog {
 )]
 pub struct ImageArgs {
     /// Image references to verify.
-    #[arg(required = true, value_name = "REF")]
+    #[arg(required_unless_present = "from_file", value_name = "REF")]
     pub references: Vec<String>,
+    /// Also verify the references in FILE, one per line (`#` comments and
+    /// blank lines skipped); `image` only.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// How to verify.
+    #[command(flatten)]
+    pub verify: VerifyOptions,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// How to verify: trust, policy, platforms, registries, cache. Shared by
+/// `image`, the inspection commands and `dockerfile`.
+#[derive(Args, Debug, Clone)]
+pub struct VerifyOptions {
     /// Platform to verify, os/arch[/variant] (repeatable; default: this machine's).
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<String>,
@@ -149,7 +165,22 @@ pub struct ImageArgs {
     /// Largest in-toto statement to read, in bytes (default 64 MiB).
     #[arg(long, value_name = "BYTES")]
     pub max_statement_size: Option<u64>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Most registry requests in flight at once (default 8; 1 is sequential).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Keep manifests and blobs by digest here (default
+    /// $XDG_CACHE_HOME/dhi-verify, else ~/.cache/dhi-verify).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use no disk cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Verify from the disk cache only: tags resolve to the digest last seen,
+    /// referrers are the last listing fetched, and anything missing is an
+    /// error (exit 3).
+    #[arg(long, conflicts_with = "no_cache")]
+    pub offline: bool,
+    /// Log every registry request and cache hit on stderr.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }

@@ -13,7 +13,7 @@ use dhi_verify::dockerfile::{Base, Dockerfile, ExternalImage, ImageUse, SourceFr
 use dhi_verify::{CheckStatus, Error, Outcome, Platform, Reference, Verdict, Verifier};
 use serde_json::json;
 
-use crate::args::{Format, ImageArgs, Tlog};
+use crate::args::{Format, VerifyOptions};
 use crate::image::worst_of;
 use crate::render;
 use crate::EXIT_USAGE;
@@ -48,93 +48,24 @@ pub struct Args {
     /// repeatable). For tests and air-gapped use: see docs/dockerfile.md.
     #[arg(long = "image-map", value_name = "REF=LOCATION", hide = true)]
     pub image_map: Vec<String>,
-    /// Platform to verify for stages without --platform, os/arch[/variant]
-    /// (repeatable; default: this machine's).
-    #[arg(long = "platform", value_name = "PLATFORM")]
-    pub platforms: Vec<String>,
-    /// Verify every platform in each image's index.
-    #[arg(long, conflicts_with = "platforms")]
-    pub all_platforms: bool,
-    /// Trust this PEM public key instead of the embedded DHI keys (repeatable).
-    #[arg(long = "key", value_name = "PEM")]
-    pub keys: Vec<PathBuf>,
-    /// Look for attestations in this location instead of each image's own (e.g. oci:<dir>).
-    #[arg(long, value_name = "REF")]
-    pub referrers: Option<String>,
-    /// Require a verified attestation of this type on every platform
-    /// (repeatable; as for `image`). Replaces the default (provenance and sbom).
-    #[arg(long = "require", value_name = "TYPE")]
-    pub requires: Vec<String>,
-    /// Reach this registry (host or host:port) over plain HTTP (repeatable).
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    pub insecure_registries: Vec<String>,
-    /// Longest wait for one registry request, body included, in seconds (default 60).
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-    /// Longest wait for a connection to a registry, in seconds (default 10).
-    #[arg(long, value_name = "SECONDS")]
-    pub connect_timeout: Option<u64>,
-    /// A policy file, as for `image`.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Accept keyless signatures for exactly this identity (as for `image`).
-    #[arg(
-        long,
-        value_name = "ID",
-        conflicts_with = "certificate_identity_regexp"
-    )]
-    pub certificate_identity: Option<String>,
-    /// Accept keyless signatures whose whole identity matches this regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer keyless signatures must come from, exactly.
-    #[arg(
-        long,
-        value_name = "URL",
-        conflicts_with = "certificate_oidc_issuer_regexp"
-    )]
-    pub certificate_oidc_issuer: Option<String>,
-    /// The OIDC issuer keyless signatures must come from, as an anchored regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
-    /// Transparency-log entries on signatures: never, if-present (default) or always.
-    #[arg(long, value_enum)]
-    pub tlog: Option<Tlog>,
-    /// Trust the transparency logs of this Sigstore trusted_root.json instead of the public-good ones.
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
-    /// Largest in-toto statement to read, in bytes (default 64 MiB).
-    #[arg(long, value_name = "BYTES")]
-    pub max_statement_size: Option<u64>,
+    /// How to verify each image: as for `image` (a stage's own
+    /// `--platform` replaces `--platform` for that image).
+    #[command(flatten)]
+    pub verify: VerifyOptions,
     /// Output format: JSON is a list of {image, stages, verdict} objects.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
 
 impl Args {
-    /// The `image` flags these trust options stand for, verifying `platforms`
+    /// The verification options for an image verified on `platforms`
     /// (`None`: the command-line choice).
-    fn image_args(&self, platforms: Option<Vec<String>>) -> ImageArgs {
-        ImageArgs {
-            references: Vec::new(),
-            platforms: platforms.unwrap_or_else(|| self.platforms.clone()),
-            all_platforms: self.all_platforms,
-            keys: self.keys.clone(),
-            referrers: self.referrers.clone(),
-            requires: self.requires.clone(),
-            tlog: self.tlog,
-            policy: self.policy.clone(),
-            insecure_registries: self.insecure_registries.clone(),
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout,
-            certificate_identity: self.certificate_identity.clone(),
-            certificate_identity_regexp: self.certificate_identity_regexp.clone(),
-            certificate_oidc_issuer: self.certificate_oidc_issuer.clone(),
-            certificate_oidc_issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
-            trusted_root: self.trusted_root.clone(),
-            max_statement_size: self.max_statement_size,
-            format: self.format,
+    fn image_args(&self, platforms: Option<Vec<String>>) -> VerifyOptions {
+        let mut options = self.verify.clone();
+        if let Some(p) = platforms {
+            options.platforms = p;
         }
+        options
     }
 }
 
@@ -224,7 +155,7 @@ fn locate(reference: &str, map: &BTreeMap<String, String>) -> String {
 /// when no stage using it names a platform; otherwise the stages' platforms
 /// plus, for uses without one, the command-line platforms (or this machine's).
 fn platforms_for(image: &ExternalImage, args: &Args) -> Option<Vec<String>> {
-    if args.all_platforms || image.uses.iter().all(|u| u.platform.is_none()) {
+    if args.verify.all_platforms || image.uses.iter().all(|u| u.platform.is_none()) {
         return None;
     }
     let mut out: Vec<String> = image
@@ -233,10 +164,10 @@ fn platforms_for(image: &ExternalImage, args: &Args) -> Option<Vec<String>> {
         .filter_map(|u| u.platform.clone())
         .collect();
     if image.uses.iter().any(|u| u.platform.is_none()) {
-        if args.platforms.is_empty() {
+        if args.verify.platforms.is_empty() {
             out.push(Platform::host().to_string());
         } else {
-            out.extend(args.platforms.iter().cloned());
+            out.extend(args.verify.platforms.iter().cloned());
         }
     }
     out.sort();
@@ -445,7 +376,7 @@ pub fn run(args: Args) -> u8 {
     // stages (a -dev image) run as root by design. The final stage is judged
     // for it below, when the policy asks for it.
     let stage_rules = std::cell::Cell::new(StageRules::default());
-    let build = |image_args: &ImageArgs| {
+    let build = |image_args: &VerifyOptions| {
         crate::image::build_verifier_adjusted(image_args, None, |policy| {
             stage_rules.set(StageRules {
                 runtime_variant: policy.dockerfile_rules().final_stage_runtime_variant,

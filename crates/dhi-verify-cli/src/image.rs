@@ -1,21 +1,22 @@
 //! `dhi-verify image`: turns flags into a verifier, verifies each reference,
 //! prints one verdict each, and returns the worst exit code.
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use dhi_verify::sigstore::Matcher;
-use dhi_verify::source::registry::RegistryOptions;
+use dhi_verify::source::registry::{FetchEvent, Observer, RegistryOptions};
 use dhi_verify::{
     Error, KeylessIdentity, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot,
     TrustedKey, Verifier,
 };
 
-use crate::args::{Format, ImageArgs, Tlog};
+use crate::args::{Format, ImageArgs, Tlog, VerifyOptions};
 use crate::render;
 use crate::EXIT_USAGE;
 
 /// The keyless identity the flags name: both an identity and an issuer, or neither.
-fn keyless_identity(args: &ImageArgs) -> Result<Option<KeylessIdentity>, String> {
+fn keyless_identity(args: &VerifyOptions) -> Result<Option<KeylessIdentity>, String> {
     let matcher =
         |exact: &Option<String>, regexp: &Option<String>| -> Result<Option<Matcher>, String> {
             match (exact, regexp) {
@@ -40,14 +41,14 @@ fn keyless_identity(args: &ImageArgs) -> Result<Option<KeylessIdentity>, String>
 }
 
 /// Builds the verifier from flags; `Err` is a usage message.
-pub(crate) fn build(args: &ImageArgs) -> Result<Verifier, String> {
+pub(crate) fn build(args: &VerifyOptions) -> Result<Verifier, String> {
     build_verifier(args, None)
 }
 
 /// Builds the verifier from flags, with `requirements` in place of `--require`
 /// when given (the inspection commands require what they print).
 pub(crate) fn build_verifier(
-    args: &ImageArgs,
+    args: &VerifyOptions,
     requirements: Option<&[&str]>,
 ) -> Result<Verifier, String> {
     build_verifier_adjusted(args, requirements, |p| p)
@@ -56,7 +57,7 @@ pub(crate) fn build_verifier(
 /// As [`build_verifier`], with a last say over the policy (the Dockerfile
 /// command judges non-root on the final stage only).
 pub(crate) fn build_verifier_adjusted(
-    args: &ImageArgs,
+    args: &VerifyOptions,
     requirements: Option<&[&str]>,
     adjust: impl FnOnce(Policy) -> Policy,
 ) -> Result<Verifier, String> {
@@ -152,6 +153,28 @@ pub(crate) fn build_verifier_adjusted(
         return Err("--timeout and --connect-timeout must be at least 1 second".into());
     }
     registry = registry.with_timeouts(connect, request);
+    if let Some(jobs) = args.jobs {
+        registry = registry.with_max_concurrent_fetches(usize::from(jobs));
+    }
+    if !args.no_cache {
+        match args
+            .cache_dir
+            .clone()
+            .or_else(dhi_verify::source::cache::default_dir)
+        {
+            Some(dir) => registry = registry.with_cache_dir(dir),
+            None if args.offline => {
+                return Err(
+                    "--offline needs a cache: set --cache-dir, XDG_CACHE_HOME or HOME".into(),
+                )
+            }
+            None => {}
+        }
+    }
+    registry = registry.with_offline(args.offline);
+    if let Some(observer) = observer(args.verbose, std::io::stderr().is_terminal()) {
+        registry = registry.with_observer(observer);
+    }
     builder
         .limits(limits)
         .registry_options(registry)
@@ -159,20 +182,87 @@ pub(crate) fn build_verifier_adjusted(
         .map_err(|e| e.to_string())
 }
 
+/// `-v`: one line per request, answer and cache event. Else, on a terminal:
+/// one progress line saying what is being fetched, rewritten in place.
+/// Else nothing.
+fn observer(verbose: bool, terminal: bool) -> Option<Observer> {
+    if verbose {
+        return Some(Observer::new(|e| match e {
+            FetchEvent::Request { url, .. } => eprintln!("dhi-verify: GET {url}"),
+            FetchEvent::Response {
+                location,
+                what,
+                status,
+                elapsed,
+                ..
+            } => eprintln!(
+                "dhi-verify: {status} {location} {what} ({} ms)",
+                elapsed.as_millis()
+            ),
+            FetchEvent::CacheHit { what } => eprintln!("dhi-verify: cached {what}"),
+            FetchEvent::CacheCorrupt { digest, path } => eprintln!(
+                "dhi-verify: cache entry {} does not match {digest}: deleted, fetching again",
+                path.display()
+            ),
+            _ => {}
+        }));
+    }
+    if terminal {
+        return Some(Observer::new(|e| {
+            if let FetchEvent::Request { location, what, .. } = e {
+                let line: String = format!("fetching {what} from {location}")
+                    .chars()
+                    .take(100)
+                    .collect();
+                eprint!("\r\x1b[K{line}");
+            }
+        }));
+    }
+    None
+}
+
+/// The references to verify: the positional ones, then `--from-file`'s (one
+/// per line; `#` comments and blank lines skipped).
+fn references(args: &ImageArgs) -> Result<Vec<String>, String> {
+    let mut out = args.references.clone();
+    if let Some(path) = &args.from_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--from-file {}: {e}", path.display()))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+        if out.is_empty() {
+            return Err(format!("--from-file {}: no references", path.display()));
+        }
+    }
+    Ok(out)
+}
+
 pub fn run(args: ImageArgs) -> u8 {
     if matches!(args.format, Format::Cyclonedx | Format::Spdx) {
         eprintln!("dhi-verify: --format cyclonedx and spdx are for `dhi-verify sbom`");
         return EXIT_USAGE;
     }
-    let verifier = match build(&args) {
+    let verifier = match build(&args.verify) {
         Ok(v) => v,
         Err(message) => {
             eprintln!("dhi-verify: {message}");
             return EXIT_USAGE;
         }
     };
+    let progress = !args.verify.verbose && std::io::stderr().is_terminal();
+    let references = match references(&args) {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("dhi-verify: {message}");
+            return EXIT_USAGE;
+        }
+    };
     // Reject malformed references before verifying anything.
-    for r in &args.references {
+    for r in &references {
         if let Err(e) = Reference::parse(r) {
             eprintln!("dhi-verify: {e}");
             return EXIT_USAGE;
@@ -190,9 +280,12 @@ pub fn run(args: ImageArgs) -> u8 {
     };
     let mut worst = 0u8;
     let mut json_verdicts = Vec::new();
-    for reference in &args.references {
+    for reference in &references {
         let result: Result<dhi_verify::Verdict, Error> =
             runtime.block_on(verifier.verify(reference));
+        if progress {
+            eprint!("\r\x1b[K");
+        }
         let code = match &result {
             Ok(v) => v.outcome.exit_code(),
             Err(e) => e.exit_code(),
@@ -241,5 +334,78 @@ pub(crate) fn worst_of(a: u8, b: u8) -> u8 {
         b
     } else {
         a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn image_args(argv: &[&str]) -> ImageArgs {
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Image(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_file_adds_one_reference_per_line_skipping_comments_and_blanks() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refs");
+        std::fs::write(
+            &file,
+            "# images\ndhi.io/python:3.13\n\n  dhi.io/node:22  \n#x\n",
+        )
+        .unwrap();
+        let args = image_args(&[
+            "dhi-verify",
+            "image",
+            "dhi.io/nginx:1.27",
+            "--from-file",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            references(&args).unwrap(),
+            ["dhi.io/nginx:1.27", "dhi.io/python:3.13", "dhi.io/node:22"]
+        );
+    }
+
+    #[test]
+    fn an_empty_or_missing_reference_file_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refs");
+        std::fs::write(&file, "# nothing\n").unwrap();
+        let args = image_args(&["dhi-verify", "image", "--from-file", file.to_str().unwrap()]);
+        assert!(references(&args).is_err());
+        let missing = dir.path().join("absent");
+        let args = image_args(&[
+            "dhi-verify",
+            "image",
+            "--from-file",
+            missing.to_str().unwrap(),
+        ]);
+        assert!(references(&args).is_err());
+    }
+
+    #[test]
+    fn offline_and_no_cache_together_are_refused() {
+        assert!(
+            Cli::try_parse_from(["dhi-verify", "image", "x", "--offline", "--no-cache"]).is_err()
+        );
+    }
+
+    #[test]
+    fn from_file_is_refused_by_the_inspection_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refs");
+        std::fs::write(&file, "dhi.io/python:3.13\n").unwrap();
+        let args = image_args(&["dhi-verify", "image", "--from-file", file.to_str().unwrap()]);
+        assert_eq!(
+            crate::inspect::run(crate::inspect::What::Sbom, args),
+            crate::EXIT_USAGE
+        );
     }
 }

@@ -44,7 +44,11 @@ impl What {
 }
 
 pub fn run(what: What, args: ImageArgs) -> u8 {
-    if !args.requires.is_empty() {
+    if args.from_file.is_some() {
+        eprintln!("dhi-verify: --from-file is for `dhi-verify image`");
+        return EXIT_USAGE;
+    }
+    if !args.verify.requires.is_empty() {
         eprintln!("dhi-verify: --require is for `dhi-verify image`");
         return EXIT_USAGE;
     }
@@ -53,7 +57,7 @@ pub fn run(what: What, args: ImageArgs) -> u8 {
         return EXIT_USAGE;
     }
     let requirement = what.requirement(args.format);
-    let verifier = match build_verifier(&args, Some(&[requirement])) {
+    let verifier = match build_verifier(&args.verify, Some(&[requirement])) {
         Ok(v) => v,
         Err(message) => {
             eprintln!("dhi-verify: {message}");

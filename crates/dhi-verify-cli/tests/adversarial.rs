@@ -34,6 +34,9 @@ fn run(case: &Case, reference: &str) -> i32 {
     let o = c
         .args(case.flags)
         .env("DOCKER_CONFIG", empty.path())
+        // A cache per run: a cache holding the control's genuine blobs would
+        // (rightly, by content addressing) verify a case whose registry lost them.
+        .env("XDG_CACHE_HOME", empty.path())
         .output()
         .unwrap();
     o.status.code().expect("exited")

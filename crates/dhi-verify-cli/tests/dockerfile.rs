@@ -573,6 +573,8 @@ fn a_multistage_dockerfile_verifies_against_images_in_a_real_registry() {
             .arg(&key)
             .args(["--platform", "linux/amd64"])
             .args(extra)
+            // Its own disk cache, never the developer's.
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .output()
             .unwrap()
     };

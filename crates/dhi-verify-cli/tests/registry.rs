@@ -47,6 +47,8 @@ fn run(
     // Never read the developer's own credentials.
     let empty = tempfile::tempdir().unwrap();
     c.env("DOCKER_CONFIG", docker_config.unwrap_or(empty.path()));
+    // Each run its own disk cache, never the developer's.
+    c.env("XDG_CACHE_HOME", empty.path());
     c.output().unwrap()
 }
 

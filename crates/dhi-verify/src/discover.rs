@@ -6,8 +6,19 @@
 //! not check" (I/O, network) stops the walk with an [`Error`]; a failure that
 //! means "the content is wrong" is kept as evidence, for the verify layer to
 //! turn into a failed check.
+//!
+//! Independent fetches run concurrently on the caller's task (the futures are
+//! not `Send`, and need not be): platforms; per platform its manifest and its
+//! referrers listing; per attestation its manifest and its signature
+//! referrers; signatures. How many requests are in flight at once is bounded
+//! by the registry client ([`crate::source::registry::RegistryOptions::max_concurrent_fetches`]).
+//! Results keep the order of their inputs, and the first "could not check"
+//! error anywhere ends the walk: concurrency never turns an error into an
+//! absence.
 
 use std::sync::Arc;
+
+use futures_util::future::{try_join, try_join_all};
 
 use crate::chain::attestation_layer;
 use crate::digest::Digest;
@@ -42,6 +53,11 @@ pub(crate) struct Evidence {
     pub available_platforms: Vec<Platform>,
     /// Corrupt content the sources noticed on their own.
     pub integrity_problems: Vec<SourceError>,
+    /// cosign's `sha256-<hex>.sig` / `.att` tags for the index digest (empty
+    /// when the reference names a single manifest: see the platform's).
+    /// Not yet consumed by `chain` (see docs/registry.md).
+    #[allow(dead_code)]
+    pub cosign_tags: Vec<CosignTagEvidence>,
 }
 
 #[derive(Debug)]
@@ -55,7 +71,60 @@ pub(crate) struct PlatformEvidence {
     pub config: Option<Result<Vec<u8>, SourceError>>,
     /// The referrers listing, when it could be read.
     pub referrers: Result<Vec<Descriptor>, SourceError>,
+    /// Attestations found as referrers, then BuildKit's in-index attestation
+    /// manifests for this platform (unsigned unless a signature refers to them).
     pub attestations: Vec<AttestationEvidence>,
+    /// cosign's `sha256-<hex>.sig` / `.att` tags for this platform's digest.
+    /// Not yet consumed by `chain` (see docs/registry.md).
+    #[allow(dead_code)]
+    pub cosign_tags: Vec<CosignTagEvidence>,
+}
+
+/// Which of cosign's legacy tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // read by tests now, by `chain` once it verifies these
+pub(crate) enum CosignTagKind {
+    /// `sha256-<hex>.sig`: each layer a simple-signing payload (media type
+    /// [`media_type::SIMPLE_SIGNING`]) signing the *image manifest* `<hex>`,
+    /// its signature in the layer annotation `dev.cosignproject.cosign/signature`
+    /// (and a Rekor bundle, when logged, in `dev.sigstore.cosign/bundle`).
+    Signatures,
+    /// `sha256-<hex>.att`: each layer a DSSE envelope
+    /// (`application/vnd.dsse.envelope.v1+json`) whose payload is an in-toto
+    /// statement about `<hex>`, signed with the same keys.
+    Attestations,
+}
+
+impl CosignTagKind {
+    /// The tag for `subject`.
+    pub(crate) fn tag(self, subject: &Digest) -> String {
+        match self {
+            CosignTagKind::Signatures => format!("{}.sig", subject.fallback_tag()),
+            CosignTagKind::Attestations => format!("{}.att", subject.fallback_tag()),
+        }
+    }
+}
+
+/// What one of cosign's legacy tags held. Everything is digest-checked and
+/// nothing is verified: the bytes are evidence for `chain`.
+#[derive(Debug)]
+#[allow(dead_code)] // read by tests now, by `chain` once it verifies these
+pub(crate) struct CosignTagEvidence {
+    /// The digest the tag is named after (what is signed or attested).
+    pub subject: Digest,
+    /// `.sig` or `.att`.
+    pub kind: CosignTagKind,
+    /// What the tag resolved to.
+    pub descriptor: Descriptor,
+    /// The manifest the tag names.
+    pub manifest: Result<ImageManifest, SourceError>,
+    /// Its layers in order, each with its bytes (payloads for `.sig`, DSSE
+    /// envelopes for `.att`).
+    pub layers: Vec<(Descriptor, Result<Vec<u8>, SourceError>)>,
+    /// Layers beyond the limit, not fetched
+    /// ([`Limits::max_signatures_per_attestation`] for `.sig`,
+    /// [`Limits::max_referrers`] for `.att`).
+    pub layers_not_fetched: usize,
 }
 
 #[derive(Debug)]
@@ -92,6 +161,109 @@ fn keep<T>(
         }),
         other => Ok(other),
     }
+}
+
+/// BuildKit's index annotation naming the manifest an attestation manifest is about.
+const DOCKER_REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+/// BuildKit's `vnd.docker.reference.type` value for attestation manifests.
+const ATTESTATION_MANIFEST: &str = "attestation-manifest";
+
+/// BuildKit attestation manifests in `index` that are about `platform`.
+fn inline_attestations(index: &crate::oci::ImageIndex, platform: &Digest) -> Vec<Descriptor> {
+    index
+        .manifests
+        .iter()
+        .filter(|d| {
+            is_manifest_media_type(&d.media_type)
+                && d.annotations
+                    .get(annotation::DOCKER_REFERENCE_TYPE)
+                    .is_some_and(|t| t == ATTESTATION_MANIFEST)
+                && d.annotations
+                    .get(DOCKER_REFERENCE_DIGEST)
+                    .and_then(|v| v.parse::<Digest>().ok())
+                    .is_some_and(|d| d == *platform)
+        })
+        .cloned()
+        .collect()
+}
+
+/// cosign's `.sig` and `.att` tags for `subject`, in that order, where they exist.
+async fn discover_cosign_tags<R: Source>(
+    source: &R,
+    subject: &Digest,
+    limits: &Limits,
+) -> Result<Vec<CosignTagEvidence>, Error> {
+    let (sig, att) = try_join(
+        discover_cosign_tag(source, subject, CosignTagKind::Signatures, limits),
+        discover_cosign_tag(source, subject, CosignTagKind::Attestations, limits),
+    )
+    .await?;
+    Ok(sig.into_iter().chain(att).collect())
+}
+
+async fn discover_cosign_tag<R: Source>(
+    source: &R,
+    subject: &Digest,
+    kind: CosignTagKind,
+    limits: &Limits,
+) -> Result<Option<CosignTagEvidence>, Error> {
+    let step = match kind {
+        CosignTagKind::Signatures => "resolve cosign signature tag",
+        CosignTagKind::Attestations => "resolve cosign attestation tag",
+    };
+    let descriptor = match keep(source.tagged(&kind.tag(subject)).await, step, subject)? {
+        Ok(Some(d)) => d,
+        Ok(None) => return Ok(None),
+        // Content that is wrong (say, over the manifest limit) is kept as a
+        // manifest that could not be read.
+        Err(e) => {
+            let descriptor = Descriptor {
+                media_type: media_type::OCI_MANIFEST.to_owned(),
+                digest: *subject,
+                size: 0,
+                artifact_type: None,
+                annotations: Default::default(),
+                platform: None,
+                data: None,
+            };
+            return Ok(Some(CosignTagEvidence {
+                subject: *subject,
+                kind,
+                descriptor,
+                manifest: Err(e),
+                layers: Vec::new(),
+                layers_not_fetched: 0,
+            }));
+        }
+    };
+    let manifest = fetch_image_manifest(source, &descriptor, "fetch cosign tag manifest").await?;
+    let (content_kind, max) = match kind {
+        CosignTagKind::Signatures => (ContentKind::Payload, limits.max_signatures_per_attestation),
+        CosignTagKind::Attestations => (ContentKind::Statement, limits.max_referrers),
+    };
+    let (layers, layers_not_fetched) = match &manifest {
+        Ok(m) => {
+            let fetched = try_join_all(m.layers.iter().take(max).map(|l| async move {
+                let bytes = keep(
+                    source.fetch(&l.digest, Some(l.size), content_kind).await,
+                    "fetch cosign tag layer",
+                    &l.digest,
+                )?;
+                Ok::<_, Error>((l.clone(), bytes))
+            }))
+            .await?;
+            (fetched, m.layers.len().saturating_sub(max))
+        }
+        Err(_) => (Vec::new(), 0),
+    };
+    Ok(Some(CosignTagEvidence {
+        subject: *subject,
+        kind,
+        descriptor,
+        manifest,
+        layers,
+        layers_not_fetched,
+    }))
 }
 
 fn parse_image_manifest(digest: &Digest, bytes: &[u8]) -> Result<ImageManifest, SourceError> {
@@ -172,8 +344,10 @@ pub(crate) async fn discover<S: Source, R: Source>(
         missing_platforms: Vec::new(),
         available_platforms: Vec::new(),
         integrity_problems: Vec::new(),
+        cosign_tags: Vec::new(),
     };
-    let targets: Vec<(Platform, Descriptor)> = match &evidence.top_manifest {
+    let top_is_index = matches!(&evidence.top_manifest, Ok(Manifest::Index(_)));
+    let targets: Vec<(Platform, Descriptor, Vec<Descriptor>)> = match &evidence.top_manifest {
         Err(_) => Vec::new(),
         Ok(Manifest::Index(index)) => {
             let offered: Vec<(Platform, &Descriptor)> = index
@@ -182,16 +356,16 @@ pub(crate) async fn discover<S: Source, R: Source>(
                 .filter_map(|d| platform_entry(d).map(|p| (p, d)))
                 .collect();
             evidence.available_platforms = offered.iter().map(|(p, _)| p.clone()).collect();
+            let target = |p: &Platform, d: &Descriptor| {
+                (p.clone(), d.clone(), inline_attestations(index, &d.digest))
+            };
             match selection {
-                PlatformSelection::All => offered
-                    .iter()
-                    .map(|(p, d)| (p.clone(), (*d).clone()))
-                    .collect(),
+                PlatformSelection::All => offered.iter().map(|(p, d)| target(p, d)).collect(),
                 PlatformSelection::Only(wanted) => {
                     let mut out = Vec::new();
                     for w in wanted {
                         match offered.iter().find(|(p, _)| w.matches(p)) {
-                            Some((p, d)) => out.push((p.clone(), (*d).clone())),
+                            Some((p, d)) => out.push(target(p, d)),
                             None => evidence.missing_platforms.push(w.clone()),
                         }
                     }
@@ -226,7 +400,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
                 PlatformSelection::Only(ws) => ws.iter().any(|w| w.matches(&platform)),
             };
             if wanted {
-                vec![(platform, top.clone())]
+                vec![(platform, top.clone(), Vec::new())]
             } else if let PlatformSelection::Only(ws) = selection {
                 evidence.missing_platforms.extend(ws.iter().cloned());
                 Vec::new()
@@ -235,11 +409,21 @@ pub(crate) async fn discover<S: Source, R: Source>(
             }
         }
     };
-    for (platform, descriptor) in targets {
-        evidence
-            .platforms
-            .push(discover_platform(image, referrers, platform, descriptor, limits).await?);
-    }
+    // Platforms in parallel (results in the order of the selection), and
+    // cosign's tags for the index beside them.
+    let platforms = try_join_all(targets.into_iter().map(|(platform, descriptor, inline)| {
+        discover_platform(image, referrers, platform, descriptor, inline, limits)
+    }));
+    let top_cosign = async {
+        if top_is_index {
+            discover_cosign_tags(referrers, &top.digest, limits).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (platforms, top_cosign) = try_join(platforms, top_cosign).await?;
+    evidence.platforms = platforms;
+    evidence.cosign_tags = top_cosign;
     evidence
         .integrity_problems
         .extend(image.integrity_problems());
@@ -254,37 +438,64 @@ async fn discover_platform<S: Source, R: Source>(
     referrers: &R,
     platform: Platform,
     descriptor: Descriptor,
+    inline: Vec<Descriptor>,
     limits: &Limits,
 ) -> Result<PlatformEvidence, Error> {
-    let manifest = fetch_image_manifest(image, &descriptor, "fetch platform manifest").await?;
-    let config = match &manifest {
-        Ok(m) => Some(keep(
-            image
-                .fetch(&m.config.digest, Some(m.config.size), ContentKind::Config)
-                .await,
-            "fetch image configuration",
-            &m.config.digest,
-        )?),
-        Err(_) => None,
+    // The manifest (then its configuration) and the referrers listing (then
+    // every attestation) need only the digest from the index: both at once.
+    let manifest_and_config = async {
+        let manifest = fetch_image_manifest(image, &descriptor, "fetch platform manifest").await?;
+        let config = match &manifest {
+            Ok(m) => Some(keep(
+                image
+                    .fetch(&m.config.digest, Some(m.config.size), ContentKind::Config)
+                    .await,
+                "fetch image configuration",
+                &m.config.digest,
+            )?),
+            Err(_) => None,
+        };
+        Ok::<_, Error>((manifest, config))
     };
-    let listed = keep(
-        referrers.referrers(&descriptor.digest).await,
-        "list referrers",
-        &descriptor.digest,
-    )?;
-    let mut attestations = Vec::new();
-    if let Ok(listed) = &listed {
-        for d in listed {
-            // Registries may ignore the artifactType filter: always filter here.
-            let is_attestation = is_manifest_media_type(&d.media_type)
-                && d.artifact_type
-                    .as_deref()
-                    .is_none_or(|t| t == media_type::IN_TOTO);
-            if is_attestation {
-                attestations.push(discover_attestation(referrers, d.clone(), limits).await?);
+    let listing_and_attestations = async {
+        let listed = keep(
+            referrers.referrers(&descriptor.digest).await,
+            "list referrers",
+            &descriptor.digest,
+        )?;
+        let attestations = match &listed {
+            Ok(listed) => {
+                // Registries may ignore the artifactType filter: always filter here.
+                let candidates = listed.iter().filter(|d| {
+                    is_manifest_media_type(&d.media_type)
+                        && d.artifact_type
+                            .as_deref()
+                            .is_none_or(|t| t == media_type::IN_TOTO)
+                });
+                try_join_all(
+                    candidates
+                        .map(|d| discover_attestation(referrers, referrers, d.clone(), limits)),
+                )
+                .await?
             }
-        }
-    }
+            Err(_) => Vec::new(),
+        };
+        Ok::<_, Error>((listed, attestations))
+    };
+    // BuildKit's attestation manifests live in the image's index; signatures
+    // of them, if any, are referrers like any other.
+    let in_index = try_join_all(
+        inline
+            .into_iter()
+            .map(|d| discover_attestation(image, referrers, d, limits)),
+    );
+    let cosign_tags = discover_cosign_tags(referrers, &descriptor.digest, limits);
+    let (((manifest, config), (listed, mut attestations)), (in_index, cosign_tags)) = try_join(
+        try_join(manifest_and_config, listing_and_attestations),
+        try_join(in_index, cosign_tags),
+    )
+    .await?;
+    attestations.extend(in_index);
     Ok(PlatformEvidence {
         platform,
         descriptor,
@@ -292,81 +503,74 @@ async fn discover_platform<S: Source, R: Source>(
         config,
         referrers: listed,
         attestations,
+        cosign_tags,
     })
 }
 
-async fn discover_attestation<R: Source>(
-    source: &R,
+/// One attestation: its manifest and statement from `source`, its signature
+/// referrers (and their content) from `signatures_source`.
+async fn discover_attestation<S: Source, R: Source>(
+    source: &S,
+    signatures_source: &R,
     descriptor: Descriptor,
     limits: &Limits,
 ) -> Result<AttestationEvidence, Error> {
-    let manifest = fetch_image_manifest(source, &descriptor, "fetch attestation manifest").await?;
-    let statement = match &manifest {
-        Ok(m) => match attestation_layer(m) {
-            Ok(layer) => Some(
-                keep(
-                    source
-                        .fetch(&layer.digest, Some(layer.size), ContentKind::Statement)
-                        .await,
-                    "fetch statement",
-                    &layer.digest,
-                )?
-                .map(Arc::new),
-            ),
+    // The attestation manifest (then its statement) and its signature
+    // referrers (then each signature) both need only the digest: both at once.
+    let manifest_and_statement = async {
+        let manifest =
+            fetch_image_manifest(source, &descriptor, "fetch attestation manifest").await?;
+        let statement = match &manifest {
+            Ok(m) => match attestation_layer(m) {
+                Ok(layer) => Some(
+                    keep(
+                        source
+                            .fetch(&layer.digest, Some(layer.size), ContentKind::Statement)
+                            .await,
+                        "fetch statement",
+                        &layer.digest,
+                    )?
+                    .map(Arc::new),
+                ),
+                Err(_) => None,
+            },
             Err(_) => None,
-        },
-        Err(_) => None,
+        };
+        Ok::<_, Error>((manifest, statement))
     };
-    let listed = keep(
-        source.referrers(&descriptor.digest).await,
-        "list signature referrers",
-        &descriptor.digest,
-    )?;
-    let mut signatures_not_tried = 0;
-    let signatures = match listed {
-        Err(e) => Err(e),
-        Ok(listed) => {
-            let candidates: Vec<Descriptor> = listed
-                .into_iter()
-                .filter(|d| {
-                    is_manifest_media_type(&d.media_type)
-                        && d.artifact_type.as_deref().is_none_or(|t| {
-                            t == media_type::COSIGN_SIGNATURE
-                                || t == media_type::SIGSTORE_BUNDLE_V03
-                        })
-                })
-                .collect();
-            signatures_not_tried = candidates
-                .len()
-                .saturating_sub(limits.max_signatures_per_attestation);
-            let mut out = Vec::new();
-            for d in candidates
+    let signatures = async {
+        let listed = keep(
+            signatures_source.referrers(&descriptor.digest).await,
+            "list signature referrers",
+            &descriptor.digest,
+        )?;
+        let listed = match listed {
+            Err(e) => return Ok::<_, Error>((Err(e), 0)),
+            Ok(listed) => listed,
+        };
+        let candidates: Vec<Descriptor> = listed
+            .into_iter()
+            .filter(|d| {
+                is_manifest_media_type(&d.media_type)
+                    && d.artifact_type.as_deref().is_none_or(|t| {
+                        t == media_type::COSIGN_SIGNATURE || t == media_type::SIGSTORE_BUNDLE_V03
+                    })
+            })
+            .collect();
+        let not_tried = candidates
+            .len()
+            .saturating_sub(limits.max_signatures_per_attestation);
+        let found = try_join_all(
+            candidates
                 .into_iter()
                 .take(limits.max_signatures_per_attestation)
-            {
-                let manifest = fetch_image_manifest(source, &d, "fetch signature manifest").await?;
-                let payload = match &manifest {
-                    Ok(m) => match m.layers.first() {
-                        Some(layer) => Some(keep(
-                            source
-                                .fetch(&layer.digest, Some(layer.size), ContentKind::Payload)
-                                .await,
-                            "fetch signature payload",
-                            &layer.digest,
-                        )?),
-                        None => None,
-                    },
-                    Err(_) => None,
-                };
-                out.push(SignatureEvidence {
-                    descriptor: d,
-                    manifest,
-                    payload,
-                });
-            }
-            Ok(out)
-        }
+                .map(|d| discover_signature(signatures_source, d)),
+        )
+        .await?;
+        Ok((Ok(found), not_tried))
     };
+    let ((manifest, statement), (signatures, signatures_not_tried)) =
+        try_join(manifest_and_statement, signatures).await?;
     Ok(AttestationEvidence {
         descriptor,
         manifest,
@@ -374,4 +578,169 @@ async fn discover_attestation<R: Source>(
         signatures,
         signatures_not_tried,
     })
+}
+
+async fn discover_signature<R: Source>(
+    source: &R,
+    descriptor: Descriptor,
+) -> Result<SignatureEvidence, Error> {
+    let manifest = fetch_image_manifest(source, &descriptor, "fetch signature manifest").await?;
+    let payload = match &manifest {
+        Ok(m) => match m.layers.first() {
+            Some(layer) => Some(keep(
+                source
+                    .fetch(&layer.digest, Some(layer.size), ContentKind::Payload)
+                    .await,
+                "fetch signature payload",
+                &layer.digest,
+            )?),
+            None => None,
+        },
+        Err(_) => None,
+    };
+    Ok(SignatureEvidence {
+        descriptor,
+        manifest,
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use dhi_verify_testkit::registry::{Content, Fault, FaultKind, TestRegistry};
+    use dhi_verify_testkit::DhiImage;
+    use serde_json::json;
+
+    use super::*;
+    use crate::source::registry::{DockerConfig, RegistryClient, RegistryOptions, RegistrySource};
+
+    const REPO: &str = "dhi/python";
+
+    fn discover_from(registry: &TestRegistry) -> Result<Evidence, Error> {
+        let client = RegistryClient::new(
+            RegistryOptions::default()
+                .with_retries(0, Duration::from_millis(1))
+                .with_docker_config(DockerConfig::None),
+        )
+        .unwrap();
+        let source = RegistrySource::new(client, &registry.addr, REPO, Limits::default());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(discover(
+                &source,
+                &source,
+                Some("3.13"),
+                None,
+                &PlatformSelection::Only(vec![Platform::linux_amd64()]),
+                &Limits::default(),
+            ))
+    }
+
+    fn content() -> (Content, dhi_verify_testkit::Fixture, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = DhiImage::python()
+            .without_fallback_tags()
+            .write_layout(&dir.path().join("layout"));
+        (Content::from_layout(&fixture.dir), fixture, dir)
+    }
+
+    fn amd64(fixture: &dhi_verify_testkit::Fixture) -> String {
+        fixture
+            .platforms
+            .iter()
+            .find(|(p, _)| p == "linux/amd64")
+            .unwrap()
+            .1
+            .clone()
+    }
+
+    #[test]
+    fn cosign_sig_and_att_tags_are_discovered_as_evidence() {
+        let (mut content, fixture, _dir) = content();
+        let platform = amd64(&fixture);
+        let mut payload = content.put_blob(
+            media_type::SIMPLE_SIGNING,
+            br#"{"critical":{"type":"cosign container image signature"}}"#.to_vec(),
+        );
+        payload["annotations"] = json!({"dev.cosignproject.cosign/signature": "MEUC"});
+        let sig = content.add_cosign_tag(&platform, "sig", vec![payload]);
+        let envelope = content.put_blob(
+            "application/vnd.dsse.envelope.v1+json",
+            br#"{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}"#
+                .to_vec(),
+        );
+        let att = content.add_cosign_tag(&fixture.index_digest, "att", vec![envelope]);
+        let registry = TestRegistry::start(REPO, content);
+        let evidence = discover_from(&registry).unwrap();
+
+        let on_platform = &evidence.platforms[0].cosign_tags;
+        assert_eq!(on_platform.len(), 1, "{on_platform:#?}");
+        assert_eq!(on_platform[0].kind, CosignTagKind::Signatures);
+        assert_eq!(on_platform[0].descriptor.digest.to_string(), sig);
+        assert_eq!(on_platform[0].subject.to_string(), platform);
+        let (layer, bytes) = &on_platform[0].layers[0];
+        assert_eq!(layer.annotation(annotation::COSIGN_SIGNATURE), Some("MEUC"));
+        assert!(bytes.as_ref().unwrap().starts_with(b"{\"critical\""));
+
+        let on_index = &evidence.cosign_tags;
+        assert_eq!(on_index.len(), 1, "{on_index:#?}");
+        assert_eq!(on_index[0].kind, CosignTagKind::Attestations);
+        assert_eq!(on_index[0].descriptor.digest.to_string(), att);
+        assert!(on_index[0].layers[0].1.is_ok());
+    }
+
+    #[test]
+    fn no_cosign_tags_means_no_cosign_evidence() {
+        let (content, _fixture, _dir) = content();
+        let registry = TestRegistry::start(REPO, content);
+        let evidence = discover_from(&registry).unwrap();
+        assert!(evidence.cosign_tags.is_empty());
+        assert!(evidence.platforms[0].cosign_tags.is_empty());
+        assert_eq!(evidence.platforms[0].attestations.len(), 5);
+    }
+
+    #[test]
+    fn a_cosign_tag_lookup_that_fails_is_an_error_not_an_absence() {
+        let (content, _fixture, _dir) = content();
+        let registry = TestRegistry::start(REPO, content).fault(Fault::new(
+            ".sig",
+            FaultKind::Status(503, None),
+            usize::MAX,
+        ));
+        let e = discover_from(&registry).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Source {
+                    source: SourceError::Http { status: 503, .. },
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_cosign_layer_that_does_not_match_its_digest_is_kept_as_failed_evidence() {
+        let (mut content, fixture, _dir) = content();
+        let platform = amd64(&fixture);
+        let payload = content.put_blob(media_type::SIMPLE_SIGNING, b"{\"a\":1}".to_vec());
+        let digest = payload["digest"].as_str().unwrap().to_owned();
+        content.add_cosign_tag(&platform, "sig", vec![payload]);
+        let registry = TestRegistry::start(REPO, content).fault(Fault::new(
+            &format!("/blobs/{digest}"),
+            FaultKind::WrongBody,
+            usize::MAX,
+        ));
+        let evidence = discover_from(&registry).unwrap();
+        let layers = &evidence.platforms[0].cosign_tags[0].layers;
+        assert!(
+            matches!(layers[0].1, Err(SourceError::DigestMismatch { .. })),
+            "{layers:#?}"
+        );
+    }
 }

@@ -145,6 +145,88 @@ impl Content {
         .unwrap()
     }
 
+    /// Stores `bytes` as a manifest of `media_type`; returns its digest.
+    pub fn put_manifest(&mut self, media_type: &str, bytes: Vec<u8>) -> String {
+        let digest = sha256_str(&bytes);
+        let json = serde_json::from_slice(&bytes).unwrap();
+        self.manifests.insert(
+            digest.clone(),
+            StoredManifest {
+                media_type: media_type.to_owned(),
+                bytes,
+                json,
+            },
+        );
+        digest
+    }
+
+    /// Stores a blob; returns its descriptor (`mediaType`, `digest`, `size`).
+    pub fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Value {
+        let digest = sha256_str(&bytes);
+        let d = json!({"mediaType": media_type, "digest": digest, "size": bytes.len()});
+        self.blobs.insert(digest, bytes);
+        d
+    }
+
+    /// An OCI image manifest with an empty config and these layers, stored;
+    /// returns its digest.
+    pub fn put_artifact(&mut self, layers: Vec<Value>) -> String {
+        let config = self.put_blob("application/vnd.oci.empty.v1+json", b"{}".to_vec());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": layers,
+        });
+        self.put_manifest(
+            "application/vnd.oci.image.manifest.v1+json",
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+    }
+
+    /// Adds a BuildKit in-index attestation manifest about `platform` (one
+    /// in-toto layer holding `statement`) to the index `tag` names, and
+    /// points `tag` at the new index. Returns the attestation manifest's digest.
+    pub fn add_buildkit_attestation(
+        &mut self,
+        tag: &str,
+        platform: &str,
+        statement: &[u8],
+    ) -> String {
+        let mut layer = self.put_blob("application/vnd.in-toto+json", statement.to_vec());
+        layer["annotations"] =
+            json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
+        let attestation = self.put_artifact(vec![layer]);
+        let size = self.manifests[&attestation].bytes.len();
+        let index_digest = self.tags[tag].clone();
+        let mut index = self.manifests[&index_digest].json.clone();
+        index["manifests"].as_array_mut().unwrap().push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": attestation,
+            "size": size,
+            "platform": {"os": "unknown", "architecture": "unknown"},
+            "annotations": {
+                "vnd.docker.reference.type": "attestation-manifest",
+                "vnd.docker.reference.digest": platform,
+            },
+        }));
+        let new_index = self.put_manifest(
+            "application/vnd.oci.image.index.v1+json",
+            serde_json::to_vec(&index).unwrap(),
+        );
+        self.tags.insert(tag.to_owned(), new_index);
+        attestation
+    }
+
+    /// Adds cosign's `sha256-<hex>.<suffix>` tag (`sig` or `att`) for
+    /// `subject`: a manifest with these layers. Returns its digest.
+    pub fn add_cosign_tag(&mut self, subject: &str, suffix: &str, layers: Vec<Value>) -> String {
+        let digest = self.put_artifact(layers);
+        let tag = format!("{}.{suffix}", subject.replacen("sha256:", "sha256-", 1));
+        self.tags.insert(tag, digest.clone());
+        digest
+    }
+
     /// Every subject some manifest refers to.
     pub fn subjects(&self) -> Vec<String> {
         let mut s: Vec<String> = self

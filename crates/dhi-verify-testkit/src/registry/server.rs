@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,6 +70,14 @@ pub struct TestRegistry {
     pub addr: String,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    load: Arc<Load>,
+}
+
+/// Requests being answered now, and the most at once so far.
+#[derive(Default)]
+struct Load {
+    now: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl TestRegistry {
@@ -90,18 +98,24 @@ impl TestRegistry {
             unauthorized: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
+        let load = Arc::new(Load::default());
+        let (st, sp, ld) = (state.clone(), stop.clone(), load.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if sp.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let st = st.clone();
-                std::thread::spawn(move || handle(&st, &stream));
+                let (st, ld) = (st.clone(), ld.clone());
+                std::thread::spawn(move || handle(&st, &ld, &stream));
             }
         });
-        TestRegistry { addr, state, stop }
+        TestRegistry {
+            addr,
+            state,
+            stop,
+            load,
+        }
     }
 
     fn with(self, f: impl FnOnce(&mut State)) -> Self {
@@ -139,6 +153,11 @@ impl TestRegistry {
         self.state.lock().unwrap().unauthorized
     }
 
+    /// The most requests answered at the same time so far.
+    pub fn peak_concurrency(&self) -> usize {
+        self.load.peak.load(Ordering::SeqCst)
+    }
+
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().log.clone()
@@ -168,10 +187,20 @@ fn not_found(code: &str) -> Reply {
     }
 }
 
-fn handle(state: &Mutex<State>, stream: &TcpStream) {
+fn handle(state: &Mutex<State>, load: &Load, stream: &TcpStream) {
     let Some(req) = read_request(stream) else {
         return;
     };
+    let now = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+    load.peak.fetch_max(now, Ordering::SeqCst);
+    // Counted as answered just before the answer is written, so that a
+    // client that waits for it can never be seen overlapping it.
+    answer(state, &req, stream, || {
+        load.now.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+fn answer(state: &Mutex<State>, req: &Request, stream: &TcpStream, done: impl FnOnce()) {
     let (reply, fault) = {
         let mut s = state.lock().unwrap();
         let line = if req.query.is_empty() {
@@ -189,7 +218,7 @@ fn handle(state: &Mutex<State>, stream: &TcpStream) {
                 f.times -= 1;
                 f.kind.clone()
             });
-        let reply = route(&s, &req);
+        let reply = route(&s, req);
         if matches!(reply, Reply::Ok { status: 401, .. }) {
             s.unauthorized += 1;
         }
@@ -200,8 +229,12 @@ fn handle(state: &Mutex<State>, stream: &TcpStream) {
         mut headers,
         mut body,
     } = reply;
+    if let Some(FaultKind::Stall(d)) = &fault {
+        std::thread::sleep(*d);
+    }
+    done();
     match fault {
-        None => respond(stream, status, &headers, &body),
+        None | Some(FaultKind::Stall(_)) => respond(stream, status, &headers, &body),
         Some(FaultKind::Status(code, retry_after)) => {
             let mut h = vec![("Content-Type", "application/json".to_owned())];
             if let Some(secs) = retry_after {
@@ -226,10 +259,6 @@ fn handle(state: &Mutex<State>, stream: &TcpStream) {
         Some(FaultKind::DeclaredLength(n)) => {
             headers.push(("Content-Length", n.to_string()));
             raw(stream, status, &headers, &body);
-        }
-        Some(FaultKind::Stall(d)) => {
-            std::thread::sleep(d);
-            respond(stream, status, &headers, &body);
         }
     }
 }
@@ -279,7 +308,9 @@ fn route(s: &State, req: &Request) -> Reply {
         return referrers(s, digest, req);
     }
     if let Some(reference) = rest.strip_prefix("manifests/") {
-        let digest = if reference.starts_with("sha256:") {
+        let digest = if let Some(d) = s.content.tags.get(reference) {
+            Some(d.clone())
+        } else if reference.starts_with("sha256:") {
             Some(reference.to_owned())
         } else if !s.referrers_api && reference.starts_with("sha256-") {
             let subject = reference.replacen("sha256-", "sha256:", 1);

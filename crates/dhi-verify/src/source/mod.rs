@@ -5,6 +5,7 @@
 //! digest — and every byte leaves this layer size-capped *before* it was read
 //! and digest-checked *before* anyone parses it. No trust decisions here.
 
+pub mod cache;
 pub mod layout;
 pub mod registry;
 
@@ -67,6 +68,19 @@ pub(crate) trait Source {
         &self,
         subject: &Digest,
     ) -> impl Future<Output = Result<Vec<Descriptor>, SourceError>>;
+
+    /// Resolves a tag that may not exist (cosign's `sha256-<hex>.sig` and
+    /// `.att`): `Ok(None)` only when the source says the tag is not there;
+    /// any other failure stays an error.
+    fn tagged(&self, tag: &str) -> impl Future<Output = Result<Option<Descriptor>, SourceError>> {
+        async move {
+            match self.resolve(Some(tag), None).await {
+                Ok(d) => Ok(Some(d)),
+                Err(SourceError::TagNotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }
 
     /// Content the source found corrupt while indexing itself (a layout's
     /// blobs whose bytes do not match their names). Empty for most sources.

@@ -28,3 +28,6 @@ mod real_signature;
 /// Real registries: Debian's docker-registry (tag-schema fallback; no auth,
 /// Basic, token) and the testkit's referrers-API registry with injected faults.
 mod registry;
+
+/// The disk cache: digest-checked reads, corrupt entries refetched, offline mode.
+mod cache;

@@ -265,7 +265,9 @@ fn the_referrers_api_is_used_when_the_registry_has_it() {
     let log = registry.requests();
     assert!(!referrer_requests(&registry).is_empty(), "{log:#?}");
     assert!(
-        !log.iter().any(|l| l.contains("manifests/sha256-")),
+        !log.iter().any(|l| l.contains("manifests/sha256-")
+            && !l.ends_with(".sig")
+            && !l.ends_with(".att")),
         "no fallback: {log:#?}"
     );
 }
@@ -651,4 +653,145 @@ fn a_registry_that_is_not_there_is_an_error_after_retries() {
         e.to_string().contains(&format!("127.0.0.1:{port}/{REPO}")),
         "{e}"
     );
+}
+
+// --- Concurrency ---
+
+/// A registry whose statement blobs each take a moment, so that fetches that
+/// may overlap do.
+fn slow_statements(image: &DhiImage) -> (TestRegistry, TempDir) {
+    let (dir, fixture) = written(image);
+    let mut registry = TestRegistry::start(REPO, Content::from_layout(&fixture.dir));
+    for info in &fixture.attestations {
+        registry = registry.fault(Fault::new(
+            &format!("/blobs/{}", info.statement_digest),
+            FaultKind::Stall(Duration::from_millis(150)),
+            usize::MAX,
+        ));
+    }
+    (registry, dir)
+}
+
+#[test]
+fn independent_fetches_overlap_up_to_the_bound() {
+    let image = DhiImage::python().without_fallback_tags();
+    let (registry, _d) = slow_statements(&image);
+    let v = assert_pass(run(
+        &verifier(
+            &image,
+            options().with_max_concurrent_fetches(3),
+            Limits::default(),
+        ),
+        &reference(&registry),
+    ));
+    assert_eq!(v.platforms[0].attestations.len(), 5);
+    let peak = registry.peak_concurrency();
+    assert!((2..=3).contains(&peak), "peak {peak}");
+}
+
+#[test]
+fn one_fetch_at_a_time_gives_the_same_verdict() {
+    let image = DhiImage::python().without_fallback_tags();
+    let (registry, _d) = slow_statements(&image);
+    let sequential = assert_pass(run(
+        &verifier(
+            &image,
+            options().with_max_concurrent_fetches(1),
+            Limits::default(),
+        ),
+        &reference(&registry),
+    ));
+    assert_eq!(registry.peak_concurrency(), 1);
+    let parallel = assert_pass(run(
+        &verifier(&image, options(), Limits::default()),
+        &reference(&registry),
+    ));
+    let names = |v: &Verdict| {
+        v.platforms[0]
+            .attestations
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&sequential), names(&parallel));
+}
+
+#[test]
+fn a_failing_referrers_listing_among_parallel_fetches_is_still_an_error() {
+    // Signature listings run beside statement fetches: the one that fails
+    // must end verification with an error, whatever else succeeded.
+    let image = DhiImage::python().without_fallback_tags();
+    let (registry, fixture, _d) = serve(&image);
+    let attestation = fixture
+        .attestation("linux/amd64", PredicateKind::CycloneDx16)
+        .manifest_digest
+        .clone();
+    let registry = registry.fault(Fault::new(
+        &format!("/referrers/{attestation}"),
+        FaultKind::Status(503, None),
+        usize::MAX,
+    ));
+    let e = assert_error(run(
+        &verifier(&image, options(), Limits::default()),
+        &reference(&registry),
+    ));
+    assert!(
+        matches!(source_error(&e), SourceError::Http { status: 503, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&attestation), "{e}");
+}
+
+#[test]
+fn concurrent_requests_meeting_a_challenge_share_one_token() {
+    let image = DhiImage::python();
+    let auth = RegistryAuth::Token {
+        user: "dan".into(),
+        pass: "pw".into(),
+    };
+    let (registry, _dir) = pushed(auth, &image);
+    let opts = options().with_credentials(&registry.addr, Credentials::new("dan", "pw"));
+    assert_pass(run(
+        &verifier(&image, opts, Limits::default()),
+        &format!("{}/{REPO}:3.13", registry.addr),
+    ));
+    assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
+}
+
+// --- Other signing schemes ---
+
+#[test]
+fn a_buildkit_in_index_attestation_is_reported_unverified_and_the_image_still_passes() {
+    let image = DhiImage::python().without_fallback_tags();
+    let (dir, fixture) = written(&image);
+    let platform = fixture
+        .platforms
+        .iter()
+        .find(|(p, _)| p == "linux/amd64")
+        .unwrap()
+        .1
+        .clone();
+    let mut content = Content::from_layout(&fixture.dir);
+    let statement = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://slsa.dev/provenance/v0.2",
+        "subject": [{"name": "x", "digest": {"sha256": platform.trim_start_matches("sha256:")}}],
+        "predicate": {},
+    }))
+    .unwrap();
+    let buildkit = content.add_buildkit_attestation("3.13", &platform, &statement);
+    let registry = TestRegistry::start(REPO, content);
+    let v = assert_pass(run(
+        &verifier(&image, options(), Limits::default()),
+        &reference(&registry),
+    ));
+    let attestations = &v.platforms[0].attestations;
+    assert_eq!(attestations.len(), 6, "{v:#?}");
+    let report = attestations
+        .iter()
+        .find(|a| a.manifest_digest.to_string() == buildkit)
+        .unwrap_or_else(|| panic!("BuildKit attestation missing: {v:#?}"));
+    assert!(!report.verified, "{report:#?}");
+    assert!(report.signatures.is_empty(), "{report:#?}");
+    drop(dir);
 }

@@ -2,12 +2,15 @@
 //! token cache for every registry a verifier talks to; authentication
 //! (anonymous, Basic, Bearer challenge); timeouts; bounded retries; and
 //! response bodies read with a cap so that no answer can exceed its limit,
-//! whatever its `Content-Length` says.
+//! whatever its `Content-Length` says. At most
+//! [`RegistryOptions::max_concurrent_fetches`] requests are in flight at
+//! once, and concurrent requests that meet the same 401 challenge share one
+//! answer to it (one token request, not one per request).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::Url;
@@ -18,6 +21,7 @@ use super::retry::{backoff, retry_after, retryable_status};
 use crate::digest::Digest;
 use crate::error::{ConfigError, SourceError};
 use crate::reference::DOCKER_HUB;
+use crate::source::cache::DiskCache;
 
 /// How to reach registries: timeouts, retries, plain-HTTP hosts, credentials.
 /// `RegistryOptions::default()` documents each default.
@@ -44,6 +48,79 @@ pub struct RegistryOptions {
     pub credentials: BTreeMap<String, Credentials>,
     /// Where Docker's `config.json` is read from.
     pub docker_config: DockerConfig,
+    /// Most requests in flight at once, over every registry of a verifier: 8.
+    /// 1 makes verification fully sequential; 0 is treated as 1.
+    pub max_concurrent_fetches: usize,
+    /// Told about every request and cache hit (progress displays, `-v` logs).
+    pub observer: Option<Observer>,
+    /// The disk cache of manifests and blobs by digest: none by default in
+    /// the library (the CLI uses [`crate::source::cache::default_dir`]).
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Answer from the disk cache only: a tag resolves to the digest last
+    /// seen for it, referrers listings are the last ones fetched, and
+    /// anything not in the cache is an error (exit 3). Needs `cache_dir`.
+    pub offline: bool,
+}
+
+/// What the registry source is doing, for progress displays and request logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchEvent {
+    /// A request is about to be sent (each attempt, each page).
+    Request {
+        /// `registry/repository`.
+        location: String,
+        /// What is asked for, e.g. "manifest sha256:…", "referrers of sha256:…".
+        what: String,
+        /// The URL.
+        url: String,
+    },
+    /// A response's status line arrived.
+    Response {
+        /// `registry/repository`.
+        location: String,
+        /// What was asked for.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// Time from sending to the status line.
+        elapsed: Duration,
+    },
+    /// Content was served from the disk cache (its digest re-checked).
+    CacheHit {
+        /// What was asked for.
+        what: String,
+    },
+    /// A disk cache entry did not match its digest (or its limit) and was
+    /// deleted; the content is fetched again.
+    CacheCorrupt {
+        /// The digest the entry should have had.
+        digest: Digest,
+        /// The deleted file.
+        path: std::path::PathBuf,
+    },
+}
+
+/// Receives [`FetchEvent`]s, synchronously, on the verifying task: keep it quick.
+#[derive(Clone)]
+pub struct Observer(Arc<dyn Fn(&FetchEvent) + Send + Sync>);
+
+impl Observer {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(&FetchEvent) + Send + Sync + 'static) -> Self {
+        Observer(Arc::new(f))
+    }
+
+    /// Tells the callback.
+    pub(crate) fn notify(&self, event: &FetchEvent) {
+        (self.0)(event);
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer(..)")
+    }
 }
 
 impl Default for RegistryOptions {
@@ -57,6 +134,10 @@ impl Default for RegistryOptions {
             insecure_registries: Vec::new(),
             credentials: BTreeMap::new(),
             docker_config: DockerConfig::FromEnvironment,
+            max_concurrent_fetches: 8,
+            observer: None,
+            cache_dir: None,
+            offline: false,
         }
     }
 }
@@ -91,6 +172,30 @@ impl RegistryOptions {
     /// Reads Docker credentials from here instead of the environment's default.
     pub fn with_docker_config(mut self, config: DockerConfig) -> Self {
         self.docker_config = config;
+        self
+    }
+
+    /// Sets [`RegistryOptions::max_concurrent_fetches`] (0 is treated as 1).
+    pub fn with_max_concurrent_fetches(mut self, n: usize) -> Self {
+        self.max_concurrent_fetches = n;
+        self
+    }
+
+    /// Keeps manifests and blobs by digest in `dir` (see [`crate::source::cache`]).
+    pub fn with_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Works from the disk cache only (see [`RegistryOptions::offline`]).
+    pub fn with_offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// Tells `observer` about every request and cache hit.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
         self
     }
 }
@@ -261,6 +366,21 @@ struct Inner {
     basic: Mutex<HashSet<String>>,
     /// Credential lookups, by registry (None: none stored).
     creds: Mutex<HashMap<String, Option<Credentials>>>,
+    /// Bounds the requests in flight.
+    permits: tokio::sync::Semaphore,
+    /// Held while answering a challenge, so concurrent 401s share one answer.
+    auth_lock: tokio::sync::Mutex<()>,
+    /// Held by the first request to a (registry, scope) nothing is known
+    /// about yet, so that concurrent first requests do not each meet the
+    /// challenge: the others wait for its answer (one round trip).
+    first_lock: tokio::sync::Mutex<()>,
+    /// (registry, scope)s that answered something other than 401.
+    known: Mutex<HashSet<(String, String)>>,
+    /// `registry/repository`s whose referrers endpoint answered 404: their
+    /// listings go straight to the tag schema.
+    no_referrers_api: Mutex<HashSet<String>>,
+    /// The disk cache, when there is one.
+    cache: Option<DiskCache>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -289,6 +409,13 @@ impl RegistryClient {
             .map_err(|e| ConfigError::RegistryClient {
                 reason: error_chain(&e),
             })?;
+        let permits = options.max_concurrent_fetches.max(1);
+        if options.offline && options.cache_dir.is_none() {
+            return Err(ConfigError::RegistryClient {
+                reason: "offline verification needs a cache directory".into(),
+            });
+        }
+        let cache = options.cache_dir.as_ref().map(DiskCache::new);
         Ok(RegistryClient {
             inner: Arc::new(Inner {
                 http,
@@ -296,8 +423,43 @@ impl RegistryClient {
                 tokens: Mutex::new(HashMap::new()),
                 basic: Mutex::new(HashSet::new()),
                 creds: Mutex::new(HashMap::new()),
+                permits: tokio::sync::Semaphore::new(permits),
+                auth_lock: tokio::sync::Mutex::new(()),
+                first_lock: tokio::sync::Mutex::new(()),
+                known: Mutex::new(HashSet::new()),
+                no_referrers_api: Mutex::new(HashSet::new()),
+                cache,
             }),
         })
+    }
+
+    /// The disk cache, if any.
+    pub(crate) fn cache(&self) -> Option<&DiskCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// Whether to answer from the cache only.
+    pub(crate) fn offline(&self) -> bool {
+        self.inner.options.offline
+    }
+
+    /// Tells the observer, if any.
+    pub(crate) fn notify(&self, event: impl FnOnce() -> FetchEvent) {
+        if let Some(o) = &self.inner.options.observer {
+            o.notify(&event());
+        }
+    }
+
+    /// Whether `t`'s referrers endpoint answered 404 before.
+    pub(crate) fn lacks_referrers_api(&self, t: Target<'_>) -> bool {
+        lock(&self.inner.no_referrers_api).contains(&t.location())
+    }
+
+    /// Remembers that `t`'s referrers endpoint answered 404 (no API: the
+    /// distribution spec has a registry with the API answer 200, with an
+    /// empty index, for any digest).
+    pub(crate) fn note_no_referrers_api(&self, t: Target<'_>) {
+        lock(&self.inner.no_referrers_api).insert(t.location());
     }
 
     /// Whether `registry` is reached over plain HTTP.
@@ -382,8 +544,23 @@ impl RegistryClient {
         cap: Cap,
     ) -> Result<Answer, SourceError> {
         let opts = &self.inner.options;
+        // Never closed, so acquiring cannot fail; were it to, go unbounded
+        // rather than fail the request.
+        let _permit = self.inner.permits.acquire().await.ok();
         let scope = format!("repository:{}:pull", t.repository);
+        let key = (t.registry.to_owned(), scope.clone());
         let mut auth = self.cached_auth(t.registry, &scope);
+        let is_known =
+            |auth: &Option<String>| auth.is_some() || lock(&self.inner.known).contains(&key);
+        // The first request to a registry and scope goes alone; the others
+        // wait for it, then go with whatever authentication it established.
+        let _first = if is_known(&auth) {
+            None
+        } else {
+            let guard = self.inner.first_lock.lock().await;
+            auth = self.cached_auth(t.registry, &scope);
+            (!is_known(&auth)).then_some(guard)
+        };
         let mut challenged = false;
         let mut attempts = 0u32;
         loop {
@@ -393,6 +570,12 @@ impl RegistryClient {
             if let Some(h) = &auth {
                 req = req.header(AUTHORIZATION, h.as_str());
             }
+            self.notify(|| FetchEvent::Request {
+                location: t.location(),
+                what: what.to_owned(),
+                url: url.to_string(),
+            });
+            let sent = Instant::now();
             let mut resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if e.is_timeout() => {
@@ -412,6 +595,15 @@ impl RegistryClient {
                 }
             };
             let status = resp.status().as_u16();
+            self.notify(|| FetchEvent::Response {
+                location: t.location(),
+                what: what.to_owned(),
+                status,
+                elapsed: sent.elapsed(),
+            });
+            if status != 401 {
+                lock(&self.inner.known).insert(key.clone());
+            }
             if status == 401 && !challenged {
                 challenged = true;
                 attempts -= 1;
@@ -420,7 +612,13 @@ impl RegistryClient {
                     .get(WWW_AUTHENTICATE)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                auth = Some(self.authenticate(t, header.as_deref(), &scope).await?);
+                // One answer per challenge: a request that waited here while
+                // another answered it uses that answer.
+                let _answering = self.inner.auth_lock.lock().await;
+                auth = match self.cached_auth(t.registry, &scope) {
+                    Some(fresh) if Some(&fresh) != auth.as_ref() => Some(fresh),
+                    _ => Some(self.authenticate(t, header.as_deref(), &scope).await?),
+                };
                 continue;
             }
             if status == 401 || status == 403 {

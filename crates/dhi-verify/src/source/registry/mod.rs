@@ -7,6 +7,12 @@
 //! (checked against `Docker-Content-Digest` when the registry sends one).
 //! Plain HTTP is used only for loopback hosts and hosts the caller listed as
 //! insecure; everything else is HTTPS with rustls.
+//!
+//! With a disk cache ([`RegistryOptions::cache_dir`]), content by digest is
+//! read from it first (re-hashed; see [`crate::source::cache`]) and content
+//! fetched is kept in it. Tags and referrers listings always go to the
+//! registry, except offline ([`RegistryOptions::offline`]), where everything
+//! comes from the cache and a miss is an error.
 
 mod auth;
 mod client;
@@ -18,10 +24,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 pub(crate) use client::RegistryClient;
-pub use client::RegistryOptions;
+pub use client::{FetchEvent, Observer, RegistryOptions};
 pub use credentials::{Credentials, DockerConfig, DOCKER_HUB_CONFIG_KEY};
 
 use self::client::{Cap, Target};
+use super::cache::{DiskCache, Lookup, TagEntry};
 use super::{check_content, ContentKind, Source};
 use crate::digest::Digest;
 use crate::error::SourceError;
@@ -87,6 +94,64 @@ impl RegistrySource {
         map.get(digest).cloned()
     }
 
+    fn cache(&self) -> Option<&DiskCache> {
+        self.client.cache()
+    }
+
+    /// `what` is not in the cache and the source is offline: an error (exit
+    /// 3), naming what was needed and where it was looked for.
+    fn not_cached(&self, what: &str, path: std::path::PathBuf) -> SourceError {
+        SourceError::Io {
+            path,
+            message: format!(
+                "offline: expected {what} of {}/{} in the cache, found none",
+                self.registry, self.repository
+            ),
+        }
+    }
+
+    /// Content from the cache, re-hashed; `None` on a miss (a corrupt entry
+    /// was deleted and is reported to the observer).
+    fn cached(&self, digest: &Digest, limit: u64, what: &str) -> Option<Vec<u8>> {
+        let cache = self.cache()?;
+        match cache.get(digest, limit) {
+            Lookup::Hit(bytes) => {
+                self.client.notify(|| client::FetchEvent::CacheHit {
+                    what: what.to_owned(),
+                });
+                Some(bytes)
+            }
+            Lookup::Corrupt(path) => {
+                self.client.notify(|| client::FetchEvent::CacheCorrupt {
+                    digest: *digest,
+                    path,
+                });
+                None
+            }
+            Lookup::Miss => None,
+        }
+    }
+
+    /// A manifest by digest from the cache, as [`Source::resolve`] answers.
+    fn resolve_cached(&self, digest: &Digest) -> Result<Option<Descriptor>, SourceError> {
+        let what = format!("manifest {digest}");
+        match self.cached(digest, self.limits.max_manifest_bytes, &what) {
+            Some(bytes) => {
+                let media_type = manifest_media_type(&bytes, None);
+                let size = bytes.len() as u64;
+                self.remember(*digest, &bytes);
+                Ok(Some(descriptor(media_type, *digest, size)))
+            }
+            None if self.client.offline() => Err(self.not_cached(
+                &what,
+                self.cache()
+                    .map(|c| c.content_path(digest))
+                    .unwrap_or_default(),
+            )),
+            None => Ok(None),
+        }
+    }
+
     fn manifest_cap(&self, digest: Option<Digest>) -> Cap {
         Cap {
             limit: self.limits.max_manifest_bytes,
@@ -131,6 +196,31 @@ impl Source for RegistrySource {
         digest: Option<&Digest>,
     ) -> Result<Descriptor, SourceError> {
         let t = self.target();
+        let location = t.location();
+        if let Some(d) = digest {
+            if let Some(found) = self.resolve_cached(d)? {
+                return Ok(found);
+            }
+        } else if self.client.offline() {
+            let tag = tag.unwrap_or("latest");
+            let cache = self.cache();
+            return match cache.and_then(|c| c.tag(&location, tag)) {
+                Some(TagEntry::Digest(d)) => match self.resolve_cached(&d)? {
+                    Some(found) => Ok(found),
+                    None => Err(self.not_cached(&format!("manifest {d}"), Default::default())),
+                },
+                Some(TagEntry::Absent) => Err(SourceError::TagNotFound {
+                    tag: tag.to_owned(),
+                    location: self.location(),
+                }),
+                None => Err(self.not_cached(
+                    &format!("tag {tag:?}"),
+                    cache
+                        .map(|c| c.tag_path(&location, tag))
+                        .unwrap_or_default(),
+                )),
+            };
+        }
         let (reference, what) = match (digest, tag) {
             (Some(d), _) => (d.to_string(), format!("manifest {d}")),
             (None, Some(tag)) => (tag.to_owned(), format!("manifest tag {tag:?}")),
@@ -155,10 +245,15 @@ impl Source for RegistrySource {
                         digest: *d,
                         location: self.location(),
                     },
-                    None => SourceError::TagNotFound {
-                        tag: reference,
-                        location: self.location(),
-                    },
+                    None => {
+                        if let Some(c) = self.cache() {
+                            c.put_tag(&location, &reference, TagEntry::Absent);
+                        }
+                        SourceError::TagNotFound {
+                            tag: reference,
+                            location: self.location(),
+                        }
+                    }
                 })
             }
             _ => return Err(answer.unexpected(t, &what, "200 or 404")),
@@ -181,6 +276,12 @@ impl Source for RegistrySource {
             Some(c) if c != fetched => Ok(descriptor(media_type, c, size)),
             _ => {
                 self.remember(fetched, &answer.body);
+                if let Some(c) = self.cache() {
+                    c.put(&fetched, &answer.body);
+                    if digest.is_none() {
+                        c.put_tag(&location, &reference, TagEntry::Digest(fetched));
+                    }
+                }
                 Ok(descriptor(media_type, fetched, size))
             }
         }
@@ -207,18 +308,29 @@ impl Source for RegistrySource {
                 return Ok(bytes);
             }
         }
+        let what = match kind {
+            ContentKind::Manifest => format!("manifest {digest}"),
+            _ => format!("blob {digest}"),
+        };
+        if let Some(bytes) = self.cached(digest, limit, &what) {
+            check_content(digest, declared_size, &bytes)?;
+            return Ok(bytes);
+        }
+        if self.client.offline() {
+            return Err(self.not_cached(
+                &what,
+                self.cache()
+                    .map(|c| c.content_path(digest))
+                    .unwrap_or_default(),
+            ));
+        }
         let t = self.target();
-        let (url, accept, what) = match kind {
+        let (url, accept) = match kind {
             ContentKind::Manifest => (
                 self.client.url(t, &format!("manifests/{digest}"))?,
                 MANIFEST_ACCEPT,
-                format!("manifest {digest}"),
             ),
-            _ => (
-                self.client.url(t, &format!("blobs/{digest}"))?,
-                "*/*",
-                format!("blob {digest}"),
-            ),
+            _ => (self.client.url(t, &format!("blobs/{digest}"))?, "*/*"),
         };
         let cap = Cap {
             limit,
@@ -237,10 +349,43 @@ impl Source for RegistrySource {
             _ => return Err(answer.unexpected(t, &what, "200 or 404")),
         }
         check_content(digest, declared_size, &answer.body)?;
+        if let Some(c) = self.cache() {
+            c.put(digest, &answer.body);
+        }
         Ok(answer.body)
     }
 
     async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>, SourceError> {
-        referrers::list(&self.client, self.target(), subject, &self.limits).await
+        let location = self.target().location();
+        if self.client.offline() {
+            let cache = self.cache();
+            let listed = cache
+                .and_then(|c| c.referrers(&location, subject, self.limits.max_manifest_bytes))
+                .ok_or_else(|| {
+                    self.not_cached(
+                        &format!("the referrers listing of {subject}"),
+                        cache
+                            .map(|c| c.referrers_path(&location, subject))
+                            .unwrap_or_default(),
+                    )
+                })?;
+            if listed.len() > self.limits.max_referrers {
+                return Err(SourceError::TooManyReferrers {
+                    subject: *subject,
+                    limit: self.limits.max_referrers,
+                    found: listed.len(),
+                });
+            }
+            self.client.notify(|| client::FetchEvent::CacheHit {
+                what: format!("referrers of {subject}"),
+            });
+            return Ok(listed);
+        }
+        let listed = referrers::list(&self.client, self.target(), subject, &self.limits).await?;
+        // Listings change: kept only for a later offline run, never read online.
+        if let Some(c) = self.cache() {
+            c.put_referrers(&location, subject, &listed);
+        }
+        Ok(listed)
     }
 }

@@ -1,7 +1,8 @@
 //! Listing referrers from a registry: the referrers API
 //! (`GET /v2/<repo>/referrers/<digest>`, an image index, paginated with
 //! `Link: <…>; rel="next"`), and the tag-schema fallback (`sha256-<hex>`)
-//! used **only** when the API answers 404. Any other failure is an error,
+//! used **only** when the API answers 404 (after which the repository's
+//! listings go to the tag schema directly, saving a round trip each). Any other failure is an error,
 //! never an empty list: "could not look" must not read as "nothing there".
 //!
 //! Nothing is filtered here (registries may ignore `artifactType`; discovery
@@ -75,6 +76,9 @@ pub(crate) async fn list(
         name: "max_manifest_bytes",
         digest: None,
     };
+    if client.lacks_referrers_api(t) {
+        return fallback(client, t, subject, limits).await;
+    }
     let first = client.url(t, &format!("referrers/{subject}"))?;
     let mut url: Url = first;
     let mut found: BTreeMap<Digest, Descriptor> = BTreeMap::new();
@@ -86,7 +90,10 @@ pub(crate) async fn list(
             .await?;
         match answer.status {
             200 => {}
-            404 if pages == 1 => return fallback(client, t, subject, limits).await,
+            404 if pages == 1 => {
+                client.note_no_referrers_api(t);
+                return fallback(client, t, subject, limits).await;
+            }
             _ => return Err(answer.unexpected(t, &what, "200 (or 404: no referrers API)")),
         }
         let index = parse_index(t, &what, &answer.body, answer.header("content-type"))?;
