@@ -241,6 +241,24 @@ fn references(args: &ImageArgs) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Rejects malformed references before verifying anything (exit 2), then
+/// starts the async runtime (exit 3 if it cannot start). Messages on stderr.
+pub(crate) fn prepare(references: &[String]) -> Result<tokio::runtime::Runtime, u8> {
+    for r in references {
+        if let Err(e) = Reference::parse(r) {
+            eprintln!("dhi-verify: {e}");
+            return Err(EXIT_USAGE);
+        }
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("dhi-verify: starting the async runtime: {e}");
+            Outcome::Error.exit_code()
+        })
+}
+
 pub fn run(args: ImageArgs) -> u8 {
     if matches!(args.format, Format::Cyclonedx | Format::Spdx) {
         eprintln!("dhi-verify: --format cyclonedx and spdx are for `dhi-verify sbom`");
@@ -261,22 +279,9 @@ pub fn run(args: ImageArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    // Reject malformed references before verifying anything.
-    for r in &references {
-        if let Err(e) = Reference::parse(r) {
-            eprintln!("dhi-verify: {e}");
-            return EXIT_USAGE;
-        }
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match prepare(&references) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dhi-verify: starting the async runtime: {e}");
-            return Outcome::Error.exit_code();
-        }
+        Err(code) => return code,
     };
     let mut worst = 0u8;
     let mut json_verdicts = Vec::new();

@@ -5,9 +5,7 @@
 
 use dhi_verify::predicate::{Predicate, Provenance, Sbom, Vex};
 use dhi_verify::requirement::describe_predicate_type;
-use dhi_verify::{
-    CheckStatus, Error, Outcome, Reference, Requirement, Verdict, VerifiedAttestation,
-};
+use dhi_verify::{CheckStatus, Error, Outcome, Requirement, Verdict, VerifiedAttestation};
 use serde_json::{json, Value};
 
 use crate::args::{Format, ImageArgs};
@@ -64,21 +62,9 @@ pub fn run(what: What, args: ImageArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    for r in &args.references {
-        if let Err(e) = Reference::parse(r) {
-            eprintln!("dhi-verify: {e}");
-            return EXIT_USAGE;
-        }
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::image::prepare(&args.references) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dhi-verify: starting the async runtime: {e}");
-            return Outcome::Error.exit_code();
-        }
+        Err(code) => return code,
     };
     let accepts = match Requirement::parse(requirement) {
         Ok(r) => r,
