@@ -11,6 +11,7 @@
 #![allow(missing_docs)]
 
 pub mod adversarial;
+pub mod cosign;
 pub mod image;
 pub mod keys;
 pub mod layout;

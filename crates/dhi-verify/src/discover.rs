@@ -53,11 +53,21 @@ pub(crate) struct Evidence {
     pub available_platforms: Vec<Platform>,
     /// Corrupt content the sources noticed on their own.
     pub integrity_problems: Vec<SourceError>,
+    /// Signatures and Sigstore bundles that refer to the index (`None` when
+    /// the reference names a single manifest: see the platform's), or why
+    /// the listing could not be read.
+    pub top_signed: Option<Result<Vec<SignatureEvidence>, SourceError>>,
     /// cosign's `sha256-<hex>.sig` / `.att` tags for the index digest (empty
     /// when the reference names a single manifest: see the platform's).
-    /// Not yet consumed by `chain` (see docs/registry.md).
-    #[allow(dead_code)]
     pub cosign_tags: Vec<CosignTagEvidence>,
+}
+
+/// What the policy needs discovery to look for beyond the referrers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    /// Look up cosign's `.sig` tags for the index and each platform: the
+    /// policy requires a signature on the image itself.
+    pub image_signatures: bool,
 }
 
 #[derive(Debug)]
@@ -74,15 +84,21 @@ pub(crate) struct PlatformEvidence {
     /// Attestations found as referrers, then BuildKit's in-index attestation
     /// manifests for this platform (unsigned unless a signature refers to them).
     pub attestations: Vec<AttestationEvidence>,
-    /// cosign's `sha256-<hex>.sig` / `.att` tags for this platform's digest.
-    /// Not yet consumed by `chain` (see docs/registry.md).
-    #[allow(dead_code)]
+    /// Signatures and Sigstore bundles among the referrers (cosign
+    /// signature artifacts, cosign v3 bundles: image signatures, or DSSE
+    /// attestations about this platform).
+    pub signed_referrers: Vec<SignatureEvidence>,
+    /// How many referrers were attestations (manifests or bundles): when
+    /// none, cosign's `.att` tags were looked up.
+    pub attestations_from_referrers: usize,
+    /// cosign's `sha256-<hex>.sig` tag for this platform's digest (when the
+    /// policy requires an image signature), and its `.att` tag when the
+    /// referrers hold no attestation.
     pub cosign_tags: Vec<CosignTagEvidence>,
 }
 
 /// Which of cosign's legacy tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // read by tests now, by `chain` once it verifies these
 pub(crate) enum CosignTagKind {
     /// `sha256-<hex>.sig`: each layer a simple-signing payload (media type
     /// [`media_type::SIMPLE_SIGNING`]) signing the *image manifest* `<hex>`,
@@ -108,7 +124,6 @@ impl CosignTagKind {
 /// What one of cosign's legacy tags held. Everything is digest-checked and
 /// nothing is verified: the bytes are evidence for `chain`.
 #[derive(Debug)]
-#[allow(dead_code)] // read by tests now, by `chain` once it verifies these
 pub(crate) struct CosignTagEvidence {
     /// The digest the tag is named after (what is signed or attested).
     pub subject: Digest,
@@ -129,6 +144,8 @@ pub(crate) struct CosignTagEvidence {
 
 #[derive(Debug)]
 pub(crate) struct AttestationEvidence {
+    /// A referrer, or BuildKit's in-index attestation manifest.
+    pub source: crate::verdict::EvidenceSource,
     pub descriptor: Descriptor,
     pub manifest: Result<ImageManifest, SourceError>,
     /// `None` when the manifest did not name a statement to fetch. Shared, not
@@ -187,18 +204,67 @@ fn inline_attestations(index: &crate::oci::ImageIndex, platform: &Digest) -> Vec
         .collect()
 }
 
-/// cosign's `.sig` and `.att` tags for `subject`, in that order, where they exist.
+/// Whether a referrer is an attestation manifest (an in-toto layer; an
+/// artifact type, when listed, must say so).
+fn is_attestation_referrer(d: &Descriptor) -> bool {
+    is_manifest_media_type(&d.media_type)
+        && d.artifact_type
+            .as_deref()
+            .is_none_or(|t| t == media_type::IN_TOTO)
+}
+
+/// Whether a referrer is a signature or a Sigstore bundle of the subject
+/// itself (cosign's signature artifact, or a cosign v3 bundle).
+fn is_signed_referrer(d: &Descriptor) -> bool {
+    is_manifest_media_type(&d.media_type)
+        && d.artifact_type.as_deref().is_some_and(|t| {
+            t == media_type::COSIGN_SIGNATURE || t == media_type::SIGSTORE_BUNDLE_V03
+        })
+}
+
+/// Whether a listing holds a Sigstore bundle (which may be an attestation).
+fn has_bundle(listed: &[Descriptor]) -> bool {
+    listed
+        .iter()
+        .any(|d| d.artifact_type.as_deref() == Some(media_type::SIGSTORE_BUNDLE_V03))
+}
+
+/// cosign's `.sig` tag for `subject` when `signatures`, and its `.att` tag
+/// when `attestations`, in that order, where they exist.
 async fn discover_cosign_tags<R: Source>(
     source: &R,
     subject: &Digest,
+    signatures: bool,
+    attestations: bool,
     limits: &Limits,
 ) -> Result<Vec<CosignTagEvidence>, Error> {
+    let lookup = |wanted: bool, kind: CosignTagKind| async move {
+        if wanted {
+            discover_cosign_tag(source, subject, kind, limits).await
+        } else {
+            Ok(None)
+        }
+    };
     let (sig, att) = try_join(
-        discover_cosign_tag(source, subject, CosignTagKind::Signatures, limits),
-        discover_cosign_tag(source, subject, CosignTagKind::Attestations, limits),
+        lookup(signatures, CosignTagKind::Signatures),
+        lookup(attestations, CosignTagKind::Attestations),
     )
     .await?;
     Ok(sig.into_iter().chain(att).collect())
+}
+
+/// The signatures and bundles among `subject`'s referrers, fetched.
+async fn discover_signed_referrers<R: Source>(
+    source: &R,
+    listed: &[Descriptor],
+) -> Result<Vec<SignatureEvidence>, Error> {
+    try_join_all(
+        listed
+            .iter()
+            .filter(|d| is_signed_referrer(d))
+            .map(|d| discover_signature(source, d.clone())),
+    )
+    .await
 }
 
 async fn discover_cosign_tag<R: Source>(
@@ -314,6 +380,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
     digest: Option<&Digest>,
     selection: &PlatformSelection,
     limits: &Limits,
+    needs: Needs,
 ) -> Result<Evidence, Error> {
     let top = image
         .resolve(tag, digest)
@@ -344,6 +411,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
         missing_platforms: Vec::new(),
         available_platforms: Vec::new(),
         integrity_problems: Vec::new(),
+        top_signed: None,
         cosign_tags: Vec::new(),
     };
     let top_is_index = matches!(&evidence.top_manifest, Ok(Manifest::Index(_)));
@@ -410,20 +478,57 @@ pub(crate) async fn discover<S: Source, R: Source>(
         }
     };
     // Platforms in parallel (results in the order of the selection), and
-    // cosign's tags for the index beside them.
+    // the index's own referrers (and `.sig` tag, when needed) beside them.
     let platforms = try_join_all(targets.into_iter().map(|(platform, descriptor, inline)| {
-        discover_platform(image, referrers, platform, descriptor, inline, limits)
+        discover_platform(
+            image, referrers, platform, descriptor, inline, limits, needs,
+        )
     }));
-    let top_cosign = async {
-        if top_is_index {
-            discover_cosign_tags(referrers, &top.digest, limits).await
-        } else {
-            Ok(Vec::new())
+    let top_signed = async {
+        if !top_is_index {
+            return Ok((None, Vec::new()));
         }
+        let listing = async {
+            let listed = keep(
+                referrers.referrers(&top.digest).await,
+                "list referrers of the index",
+                &top.digest,
+            )?;
+            match listed {
+                Ok(listed) => {
+                    let signed = discover_signed_referrers(referrers, &listed).await?;
+                    Ok::<_, Error>((Some(Ok(signed)), has_bundle(&listed)))
+                }
+                Err(e) => Ok((Some(Err(e)), false)),
+            }
+        };
+        let sig = discover_cosign_tags(
+            referrers,
+            &top.digest,
+            needs.image_signatures,
+            false,
+            limits,
+        );
+        let ((signed, bundles), sig) = try_join(listing, sig).await?;
+        Ok::<_, Error>((signed.map(|s| s.map(|v| (v, bundles))), sig))
     };
-    let (platforms, top_cosign) = try_join(platforms, top_cosign).await?;
+    let (platforms, (top_signed, top_sig)) = try_join(platforms, top_signed).await?;
+    // cosign's `.att` tag of the index, only when no platform found an
+    // attestation among the referrers (cosign v3 falls back to tags likewise).
+    let top_bundles = matches!(&top_signed, Some(Ok((_, true))));
+    let att_needed = top_is_index
+        && !top_bundles
+        && platforms
+            .iter()
+            .any(|p: &PlatformEvidence| p.attestations_from_referrers == 0);
+    let top_att = if att_needed {
+        discover_cosign_tags(referrers, &top.digest, false, true, limits).await?
+    } else {
+        Vec::new()
+    };
     evidence.platforms = platforms;
-    evidence.cosign_tags = top_cosign;
+    evidence.top_signed = top_signed.map(|s| s.map(|(v, _)| v));
+    evidence.cosign_tags = top_sig.into_iter().chain(top_att).collect();
     evidence
         .integrity_problems
         .extend(image.integrity_problems());
@@ -440,6 +545,7 @@ async fn discover_platform<S: Source, R: Source>(
     descriptor: Descriptor,
     inline: Vec<Descriptor>,
     limits: &Limits,
+    needs: Needs,
 ) -> Result<PlatformEvidence, Error> {
     // The manifest (then its configuration) and the referrers listing (then
     // every attestation) need only the digest from the index: both at once.
@@ -463,38 +569,66 @@ async fn discover_platform<S: Source, R: Source>(
             "list referrers",
             &descriptor.digest,
         )?;
-        let attestations = match &listed {
-            Ok(listed) => {
-                // Registries may ignore the artifactType filter: always filter here.
-                let candidates = listed.iter().filter(|d| {
-                    is_manifest_media_type(&d.media_type)
-                        && d.artifact_type
-                            .as_deref()
-                            .is_none_or(|t| t == media_type::IN_TOTO)
-                });
-                try_join_all(
-                    candidates
-                        .map(|d| discover_attestation(referrers, referrers, d.clone(), limits)),
-                )
-                .await?
+        let (attestations, signed) =
+            match &listed {
+                Ok(listed) => {
+                    // Registries may ignore the artifactType filter: always filter here.
+                    let attestations =
+                        try_join_all(listed.iter().filter(|d| is_attestation_referrer(d)).map(
+                            |d| {
+                                discover_attestation(
+                                    referrers,
+                                    referrers,
+                                    d.clone(),
+                                    crate::verdict::EvidenceSource::Referrer,
+                                    limits,
+                                )
+                            },
+                        ));
+                    try_join(attestations, discover_signed_referrers(referrers, listed)).await?
+                }
+                Err(_) => (Vec::new(), Vec::new()),
+            };
+        // No attestation among the referrers: cosign's `.att` tag instead.
+        let att = match &listed {
+            Ok(l) if attestations.is_empty() && !has_bundle(l) => {
+                discover_cosign_tags(referrers, &descriptor.digest, false, true, limits).await?
             }
-            Err(_) => Vec::new(),
+            _ => Vec::new(),
         };
-        Ok::<_, Error>((listed, attestations))
+        Ok::<_, Error>((listed, attestations, signed, att))
     };
     // BuildKit's attestation manifests live in the image's index; signatures
     // of them, if any, are referrers like any other.
-    let in_index = try_join_all(
-        inline
-            .into_iter()
-            .map(|d| discover_attestation(image, referrers, d, limits)),
+    let in_index = try_join_all(inline.into_iter().map(|d| {
+        discover_attestation(
+            image,
+            referrers,
+            d,
+            crate::verdict::EvidenceSource::ImageIndex,
+            limits,
+        )
+    }));
+    let sig = discover_cosign_tags(
+        referrers,
+        &descriptor.digest,
+        needs.image_signatures,
+        false,
+        limits,
     );
-    let cosign_tags = discover_cosign_tags(referrers, &descriptor.digest, limits);
-    let (((manifest, config), (listed, mut attestations)), (in_index, cosign_tags)) = try_join(
-        try_join(manifest_and_config, listing_and_attestations),
-        try_join(in_index, cosign_tags),
-    )
-    .await?;
+    let (((manifest, config), (listed, mut attestations, signed_referrers, att)), (in_index, sig)) =
+        try_join(
+            try_join(manifest_and_config, listing_and_attestations),
+            try_join(in_index, sig),
+        )
+        .await?;
+    let attestations_from_referrers = attestations.len()
+        + signed_referrers
+            .iter()
+            .filter(|s| {
+                s.descriptor.artifact_type.as_deref() == Some(media_type::SIGSTORE_BUNDLE_V03)
+            })
+            .count();
     attestations.extend(in_index);
     Ok(PlatformEvidence {
         platform,
@@ -503,7 +637,9 @@ async fn discover_platform<S: Source, R: Source>(
         config,
         referrers: listed,
         attestations,
-        cosign_tags,
+        attestations_from_referrers,
+        signed_referrers,
+        cosign_tags: sig.into_iter().chain(att).collect(),
     })
 }
 
@@ -513,6 +649,7 @@ async fn discover_attestation<S: Source, R: Source>(
     source: &S,
     signatures_source: &R,
     descriptor: Descriptor,
+    from: crate::verdict::EvidenceSource,
     limits: &Limits,
 ) -> Result<AttestationEvidence, Error> {
     // The attestation manifest (then its statement) and its signature
@@ -572,6 +709,7 @@ async fn discover_attestation<S: Source, R: Source>(
     let ((manifest, statement), (signatures, signatures_not_tried)) =
         try_join(manifest_and_statement, signatures).await?;
     Ok(AttestationEvidence {
+        source: from,
         descriptor,
         manifest,
         statement,
@@ -637,12 +775,19 @@ mod tests {
                 None,
                 &PlatformSelection::Only(vec![Platform::linux_amd64()]),
                 &Limits::default(),
+                Needs {
+                    image_signatures: true,
+                },
             ))
     }
 
     fn content() -> (Content, dhi_verify_testkit::Fixture, tempfile::TempDir) {
+        content_of(DhiImage::python())
+    }
+
+    fn content_of(image: DhiImage) -> (Content, dhi_verify_testkit::Fixture, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let fixture = DhiImage::python()
+        let fixture = image
             .without_fallback_tags()
             .write_layout(&dir.path().join("layout"));
         (Content::from_layout(&fixture.dir), fixture, dir)
@@ -660,7 +805,8 @@ mod tests {
 
     #[test]
     fn cosign_sig_and_att_tags_are_discovered_as_evidence() {
-        let (mut content, fixture, _dir) = content();
+        // No attestation among the referrers: the `.att` tags are looked up.
+        let (mut content, fixture, _dir) = content_of(DhiImage::python().kinds(&[]));
         let platform = amd64(&fixture);
         let mut payload = content.put_blob(
             media_type::SIMPLE_SIGNING,
@@ -691,6 +837,27 @@ mod tests {
         assert_eq!(on_index[0].kind, CosignTagKind::Attestations);
         assert_eq!(on_index[0].descriptor.digest.to_string(), att);
         assert!(on_index[0].layers[0].1.is_ok());
+    }
+
+    #[test]
+    fn att_tags_are_not_looked_up_when_referrers_hold_attestations() {
+        let (mut content, fixture, _dir) = content();
+        let envelope = content.put_blob("application/vnd.dsse.envelope.v1+json", b"{}".to_vec());
+        content.add_cosign_tag(&fixture.index_digest, "att", vec![envelope.clone()]);
+        content.add_cosign_tag(&amd64(&fixture), "att", vec![envelope]);
+        let registry = TestRegistry::start(REPO, content);
+        let evidence = discover_from(&registry).unwrap();
+        assert!(
+            evidence.cosign_tags.is_empty(),
+            "{:#?}",
+            evidence.cosign_tags
+        );
+        assert!(evidence.platforms[0].cosign_tags.is_empty());
+        assert!(
+            !registry.requests().iter().any(|r| r.contains(".att")),
+            "{:#?}",
+            registry.requests()
+        );
     }
 
     #[test]

@@ -548,12 +548,41 @@ pub enum VerifyError {
         found: String,
     },
     /// `critical.image.docker-manifest-digest` names another manifest.
-    #[error("payload signs {found:?}, expected attestation manifest {expected}")]
+    #[error("payload signs {found:?}, expected manifest {expected}")]
     PayloadDigest {
         /// The attestation manifest digest.
         expected: Digest,
         /// The digest the payload names.
         found: String,
+    },
+    /// A cosign `.att` layer is not a DSSE envelope of an in-toto statement.
+    #[error("cosign attestation layer is not a valid DSSE envelope: {reason}")]
+    DsseEnvelope {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A DSSE envelope whose payload is not an in-toto statement.
+    #[error("DSSE payloadType is {found:?}, expected {expected:?}")]
+    DssePayloadType {
+        /// `application/vnd.in-toto+json`.
+        expected: &'static str,
+        /// The payload type found.
+        found: String,
+    },
+    /// Evidence this version cannot verify; it counts as not verified.
+    #[error("{what} cannot be verified yet")]
+    NotVerifiable {
+        /// What it is.
+        what: &'static str,
+    },
+    /// Layers of a cosign tag beyond the limit, not fetched nor tried.
+    #[error("{count} more layer(s) beyond the limit of {limit} were not fetched")]
+    LayersNotFetched {
+        /// How many.
+        count: usize,
+        /// The limit ([`crate::Limits::max_signatures_per_attestation`] for
+        /// `.sig`, [`crate::Limits::max_referrers`] for `.att`).
+        limit: usize,
     },
     /// `optional.predicateType` differs from the attestation's.
     #[error("payload optional.predicateType is {found:?}, expected {expected:?}")]

@@ -60,7 +60,7 @@ pub use reference::Reference;
 pub use requirement::Requirement;
 pub use trust::{KeyState, KeylessIdentity, TrustRoot, TrustedKey};
 pub use verdict::{
-    AttestationReport, Check, CheckStatus, ImageConfig, PlatformVerdict, SignatureReport,
-    TlogStatus, Verdict, VerifiedAttestation,
+    AttestationReport, Check, CheckStatus, EvidenceSource, ImageConfig, ImageSignatureReport,
+    PlatformVerdict, SignatureReport, TlogStatus, Verdict, VerifiedAttestation,
 };
 pub use verifier::{Verifier, VerifierBuilder};

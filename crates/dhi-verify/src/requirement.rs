@@ -12,7 +12,13 @@ enum Matcher {
     Exact(String),
     /// Any of these URIs, or any URI under one of these prefixes (a prefix ends in '/').
     Family(&'static [&'static str]),
+    /// Not an attestation: a verified signature on the image itself (its
+    /// index or platform manifest).
+    ImageSignature,
 }
+
+/// The requirement alias for a signature on the image itself.
+pub const IMAGE_SIGNATURE: &str = "signature";
 
 /// One required predicate type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +87,13 @@ impl Requirement {
     /// Parses an alias or a predicate type URI (anything containing `://`).
     pub fn parse(input: &str) -> Result<Self, ConfigError> {
         let input = input.trim();
+        if input == IMAGE_SIGNATURE {
+            return Ok(Requirement {
+                name: IMAGE_SIGNATURE.to_owned(),
+                description: "image signature",
+                matcher: Matcher::ImageSignature,
+            });
+        }
         if let Some((name, description, family)) = ALIASES.iter().find(|(n, _, _)| *n == input) {
             return Ok(Requirement {
                 name: (*name).to_owned(),
@@ -100,6 +113,7 @@ impl Requirement {
             aliases: ALIASES
                 .iter()
                 .map(|(n, _, _)| *n)
+                .chain([IMAGE_SIGNATURE])
                 .collect::<Vec<_>>()
                 .join(", "),
         })
@@ -115,9 +129,17 @@ impl Requirement {
         self.description
     }
 
+    /// Whether this requires a signature on the image itself (cosign
+    /// `sign`: a `.sig` tag, a signature referrer or a Sigstore bundle of the
+    /// index or the platform manifest) rather than an attestation.
+    pub fn is_image_signature(&self) -> bool {
+        self.matcher == Matcher::ImageSignature
+    }
+
     /// Whether an attestation of `predicate_type` satisfies this requirement.
     pub fn accepts(&self, predicate_type: &str) -> bool {
         match &self.matcher {
+            Matcher::ImageSignature => false,
             Matcher::Exact(uri) => uri == predicate_type,
             Matcher::Family(family) => family.iter().any(|f| {
                 if f.ends_with('/') {

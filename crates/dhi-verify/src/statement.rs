@@ -47,6 +47,22 @@ pub struct StatementInfo {
     pub predicate_type: String,
 }
 
+/// The `predicateType` a statement declares, for statements whose type is
+/// not named anywhere else (DSSE envelopes, Sigstore bundles); the statement
+/// is then checked with [`check_statement`] against it.
+pub fn declared_predicate_type(bytes: &[u8]) -> Result<String, VerifyError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Header {
+        predicate_type: String,
+    }
+    serde_json::from_slice::<Header>(bytes)
+        .map(|h| h.predicate_type)
+        .map_err(|e| VerifyError::StatementMalformed {
+            reason: e.to_string(),
+        })
+}
+
 /// Parses a statement and checks that it is an in-toto Statement, that its
 /// `predicateType` is `expected_predicate_type`, and that one of its subjects
 /// has `digest.sha256` equal to `subject` (subjects are matched on digest,

@@ -136,8 +136,41 @@ pub struct PlatformVerdict {
     pub config: Option<ImageConfig>,
     /// Every attestation found, verified or not.
     pub attestations: Vec<AttestationReport>,
+    /// Signatures on the image itself (its index or this platform's
+    /// manifest), verified or not. Looked for among the referrers always, in
+    /// cosign's `.sig` tags when the policy requires an image signature.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_signatures: Vec<ImageSignatureReport>,
     /// Checks for this platform (manifest, referrers, requirements).
     pub checks: Vec<Check>,
+}
+
+/// Where a piece of evidence was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum EvidenceSource {
+    /// An OCI referrer (the referrers API or its tag-schema fallback): an
+    /// attestation manifest, a signature manifest or a Sigstore bundle.
+    Referrer,
+    /// BuildKit's attestation manifests kept in the image index.
+    ImageIndex,
+    /// cosign's legacy `sha256-<hex>.sig` / `.att` tags.
+    CosignTag,
+}
+
+/// One signature on the image itself, and what became of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ImageSignatureReport {
+    /// What it signs: the index digest or this platform's manifest digest.
+    pub subject: Digest,
+    /// Where it was found.
+    pub source: EvidenceSource,
+    /// The signature (for a cosign `.sig` tag, `digest` is the layer's).
+    #[serde(flatten)]
+    pub signature: SignatureReport,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -204,10 +237,16 @@ impl ImageConfig {
 #[non_exhaustive]
 pub struct AttestationReport {
     /// The predicate type its manifest declares (None if it declares none).
+    /// For a Sigstore bundle or a cosign `.att` layer, the verified
+    /// statement's, else the annotation's hint.
     pub predicate_type: Option<String>,
-    /// The attestation manifest digest.
+    /// Where it was found.
+    pub source: EvidenceSource,
+    /// The attestation manifest digest (the bundle manifest's, the `.att`
+    /// tag manifest's).
     pub manifest_digest: Digest,
-    /// The statement digest, when the manifest names one.
+    /// The statement digest, when the manifest names one (for a bundle or
+    /// a `.att` layer: the bundle's or the DSSE envelope's).
     pub statement_digest: Option<Digest>,
     /// Whether every link from a trusted signature to this platform verified.
     pub verified: bool,

@@ -153,20 +153,27 @@ impl Verifier {
         automatic: Option<(String, String)>,
     ) -> Result<Evidence, Error> {
         let (p, l) = (&self.platforms, &self.limits);
+        let n = crate::discover::Needs {
+            image_signatures: self
+                .policy
+                .requirements()
+                .iter()
+                .any(|r| r.is_image_signature()),
+        };
         match (&self.referrers, automatic) {
             (Some(Reference::Layout(r)), _) => {
                 let referrers = self.open_layout(&r.path)?;
-                discover(image, &referrers, tag, digest, p, l).await
+                discover(image, &referrers, tag, digest, p, l, n).await
             }
             (Some(Reference::Registry(r)), _) => {
                 let referrers = self.registry_source(&r.registry, &r.repository);
-                discover(image, &referrers, tag, digest, p, l).await
+                discover(image, &referrers, tag, digest, p, l, n).await
             }
             (None, Some((registry, repository))) => {
                 let referrers = self.registry_source(&registry, &repository);
-                discover(image, &referrers, tag, digest, p, l).await
+                discover(image, &referrers, tag, digest, p, l, n).await
             }
-            (None, None) => discover(image, image, tag, digest, p, l).await,
+            (None, None) => discover(image, image, tag, digest, p, l, n).await,
         }
     }
 }

@@ -22,6 +22,10 @@ mod tlog;
 /// Sigstore bundle referrers (cosign v3) as attestation signatures.
 mod bundle_signatures;
 
+/// Signatures and attestations on the image itself: cosign tags, signature
+/// and Sigstore bundle referrers of the index or a platform manifest.
+mod image_signatures;
+
 /// The real DHI keys against a real Docker signature.
 mod real_signature;
 

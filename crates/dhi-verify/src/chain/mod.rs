@@ -6,6 +6,8 @@
 //! Pure: evidence, trust, limits and an explicit time in; reports and checks
 //! out. Nothing here reads the network, the disk or the clock.
 
+mod signed;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -99,6 +101,8 @@ fn check_subject_descriptor(
 struct SignatureOk {
     signer: Signer,
     logged_at: Option<i64>,
+    /// The in-toto statement a DSSE Sigstore bundle carried (verified with it).
+    statement: Option<Vec<u8>>,
 }
 
 /// Checks one signature over the attestation manifest `signed`.
@@ -141,6 +145,19 @@ fn verify_one_signature<'t>(
         expected: media_type::SIMPLE_SIGNING,
         found: String::new(),
     })?;
+    verify_simple_signing(layer, sig.payload.as_ref(), signed, predicate_type, ctx)
+}
+
+/// Checks one simple-signing layer (a signature manifest's, or one of a
+/// cosign `.sig` tag's) and its payload `payload` as a signature over the
+/// manifest `signed`.
+fn verify_simple_signing(
+    layer: &Descriptor,
+    payload: Option<&Result<Vec<u8>, crate::error::SourceError>>,
+    signed: &Digest,
+    predicate_type: Option<&str>,
+    ctx: &Context<'_>,
+) -> Result<SignatureOk, VerifyError> {
     if layer.media_type != media_type::SIMPLE_SIGNING {
         return Err(VerifyError::SignatureLayer {
             expected: media_type::SIMPLE_SIGNING,
@@ -150,7 +167,7 @@ fn verify_one_signature<'t>(
     let signature = layer
         .annotation(annotation::COSIGN_SIGNATURE)
         .ok_or(VerifyError::MissingSignature)?;
-    let payload = match &sig.payload {
+    let payload = match payload {
         Some(Ok(p)) => p,
         Some(Err(e)) => {
             return Err(VerifyError::Content {
@@ -219,6 +236,7 @@ fn verify_one_signature<'t>(
     Ok(SignatureOk {
         signer: Signer::key(key),
         logged_at: log.as_ref().map(VerifiedLogEntry::integrated_time),
+        statement: None,
     })
 }
 
@@ -300,6 +318,7 @@ fn verify_bundle_signature<'t>(
                 return Ok(SignatureOk {
                     signer: Signer::key(key),
                     logged_at: v.integrated_time(),
+                    statement: v.statement().map(<[u8]>::to_vec),
                 });
             }
             Err(e) => {
@@ -319,6 +338,7 @@ fn verify_bundle_signature<'t>(
             return Ok(SignatureOk {
                 signer,
                 logged_at: v.integrated_time(),
+                statement: v.statement().map(<[u8]>::to_vec),
             });
         }
         Err(e) => {
@@ -376,6 +396,7 @@ fn verify_keyless_simple_signing(
     Ok(SignatureOk {
         signer,
         logged_at: v.integrated_time(),
+        statement: None,
     })
 }
 
@@ -456,6 +477,24 @@ fn signature_report(
             l.annotations.contains_key(annotation::COSIGN_BUNDLE)
                 || l.media_type == media_type::SIGSTORE_BUNDLE_V03
         });
+    report_signature(
+        sig.descriptor.digest,
+        sig.descriptor.artifact_type.clone(),
+        has_entry,
+        result,
+        tlog_mode,
+    )
+}
+
+/// The report of one signature: `digest` names it (its manifest, or its
+/// layer for cosign tags), `has_entry` says whether it carries a log entry.
+fn report_signature(
+    digest: Digest,
+    artifact_type: Option<String>,
+    has_entry: bool,
+    result: &Result<SignatureOk, VerifyError>,
+    tlog_mode: TlogMode,
+) -> SignatureReport {
     let tlog = match (has_entry, tlog_mode, result) {
         (false, _, _) => TlogStatus::Absent,
         (true, TlogMode::Never, _) => TlogStatus::Ignored,
@@ -474,8 +513,8 @@ fn signature_report(
         Err(_) => (None, None),
     };
     SignatureReport {
-        digest: sig.descriptor.digest,
-        artifact_type: sig.descriptor.artifact_type.clone(),
+        digest,
+        artifact_type,
         key,
         key_id,
         issuer: result
@@ -608,6 +647,7 @@ pub(crate) fn verify_attestation(
     match chain {
         Ok((verified, _)) => AttestationReport {
             predicate_type,
+            source: a.source,
             manifest_digest,
             statement_digest: layer.map(|l| l.digest),
             verified: true,
@@ -619,6 +659,7 @@ pub(crate) fn verify_attestation(
         },
         Err(e) => AttestationReport {
             predicate_type,
+            source: a.source,
             manifest_digest,
             statement_digest: layer.map(|l| l.digest),
             verified: false,
@@ -632,6 +673,7 @@ pub(crate) fn verify_attestation(
 }
 
 fn verify_platform(
+    evidence: &Evidence,
     p: &PlatformEvidence,
     annotations: &std::collections::BTreeMap<String, String>,
     ctx: &Context<'_>,
@@ -648,11 +690,23 @@ fn verify_platform(
                 .with_evidence([digest.to_string()]),
         ),
     }
-    let attestations: Vec<AttestationReport> = p
+    let mut attestations: Vec<AttestationReport> = p
         .attestations
         .iter()
         .map(|a| verify_attestation(a, &p.descriptor, ctx))
         .collect();
+    // What is signed about the image itself: this platform's manifest, and
+    // the index that lists it (its signatures and statements cover every
+    // platform it lists).
+    let mut image = signed::ImageEvidence::default();
+    image.verify(&p.descriptor, &p.signed_referrers, &p.cosign_tags, ctx);
+    if let Some(Ok(top_signed)) = &evidence.top_signed {
+        image.verify(&evidence.top, top_signed, &evidence.cosign_tags, ctx);
+    } else if evidence.top.digest != p.descriptor.digest {
+        image.verify(&evidence.top, &[], &evidence.cosign_tags, ctx);
+    }
+    attestations.extend(image.attestations);
+    let image_signatures = image.signatures;
     match &p.referrers {
         Ok(list) => checks.push(Check::pass(
             "referrers",
@@ -676,6 +730,15 @@ fn verify_platform(
     }
     for req in ctx.policy.requirements() {
         let id = format!("require.{}", req.name());
+        if req.is_image_signature() {
+            checks.push(image_signature_check(
+                id,
+                &digest,
+                &evidence.top.digest,
+                &image_signatures,
+            ));
+            continue;
+        }
         let candidates: Vec<&AttestationReport> = attestations
             .iter()
             .filter(|a| {
@@ -745,8 +808,51 @@ fn verify_platform(
         digest,
         config,
         attestations,
+        image_signatures,
         checks,
     }
+}
+
+/// The `signature` requirement: one verified signature on the platform
+/// manifest or on the index that lists it.
+fn image_signature_check(
+    id: String,
+    platform: &Digest,
+    index: &Digest,
+    signatures: &[crate::verdict::ImageSignatureReport],
+) -> Check {
+    if let Some(s) = signatures.iter().find(|s| s.signature.verified) {
+        let who = s.signature.key.as_deref().unwrap_or("a trusted signer");
+        return Check::pass(id, format!("{} signed by {who}", s.subject))
+            .with_evidence([s.signature.digest.to_string()]);
+    }
+    let subjects = if platform == index {
+        platform.to_string()
+    } else {
+        format!("{platform} or its index {index}")
+    };
+    if signatures.is_empty() {
+        return Check::fail(
+            id,
+            format!("no signature found on {subjects} (referrers and cosign .sig tags)"),
+        );
+    }
+    Check::fail(
+        id,
+        format!(
+            "no verified signature on {subjects}: {}",
+            signatures
+                .iter()
+                .map(|s| format!(
+                    "{}: {}",
+                    s.signature.digest.short(),
+                    s.signature.reason.as_deref().unwrap_or("not verified")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    )
+    .with_evidence(signatures.iter().map(|s| s.signature.digest.to_string()))
 }
 
 /// Turns the evidence for one image into its verdict.
@@ -796,6 +902,12 @@ pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>)
             format!("{top} lists no platform image to verify"),
         ));
     }
+    if let Some(Err(e)) = &evidence.top_signed {
+        checks.push(
+            Check::fail("referrers.index", format!("referrers of {top}: {e}"))
+                .with_evidence([top.to_string()]),
+        );
+    }
     if !evidence.integrity_problems.is_empty() {
         checks.push(Check::fail(
             "source.integrity",
@@ -819,7 +931,7 @@ pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>)
     let platforms: Vec<PlatformVerdict> = evidence
         .platforms
         .iter()
-        .map(|p| verify_platform(p, &annotations, ctx))
+        .map(|p| verify_platform(evidence, p, &annotations, ctx))
         .collect();
     let platform_failed =
         |p: &PlatformVerdict| p.checks.iter().any(|c| c.status == CheckStatus::Fail);

@@ -1,0 +1,248 @@
+//! cosign's other ways of signing an image, added to a layout already
+//! written: `sha256-<hex>.sig` / `.att` tags, signature referrers (cosign's
+//! OCI 1.1 mode) and Sigstore bundle referrers (cosign v3, GitHub artifact
+//! attestations).
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::layout::{sha256_str, Blob};
+use crate::TestKey;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+pub const COSIGN_SIGNATURE_ARTIFACT: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
+/// Adds blobs and tags to an existing OCI layout.
+pub struct LayoutEditor {
+    root: PathBuf,
+    index: Value,
+}
+
+impl LayoutEditor {
+    pub fn open(root: &Path) -> Self {
+        let index =
+            serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+        LayoutEditor {
+            root: root.to_owned(),
+            index,
+        }
+    }
+
+    pub fn put(&mut self, media_type: &str, bytes: &[u8]) -> Blob {
+        let digest = sha256_str(bytes);
+        std::fs::write(self.path(&digest), bytes).unwrap();
+        Blob {
+            media_type: media_type.to_owned(),
+            digest,
+            size: bytes.len(),
+        }
+    }
+
+    pub fn read(&self, digest: &str) -> Vec<u8> {
+        std::fs::read(self.path(digest)).unwrap()
+    }
+
+    fn path(&self, digest: &str) -> PathBuf {
+        self.root
+            .join("blobs/sha256")
+            .join(&digest["sha256:".len()..])
+    }
+
+    /// The descriptor of manifest `digest` as a referrer's `subject`.
+    pub fn subject(&self, digest: &str) -> Value {
+        let bytes = self.read(digest);
+        let media_type = serde_json::from_slice::<Value>(&bytes).unwrap()["mediaType"]
+            .as_str()
+            .unwrap_or(OCI_MANIFEST)
+            .to_owned();
+        json!({"mediaType": media_type, "digest": digest, "size": bytes.len()})
+    }
+
+    /// Tags `blob` in `index.json`.
+    pub fn tag(&mut self, blob: &Blob, tag: &str) {
+        let mut d = blob.descriptor();
+        d["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        self.index["manifests"].as_array_mut().unwrap().push(d);
+    }
+
+    /// A manifest of `layers` (an empty config), optionally a referrer of `subject`.
+    pub fn put_manifest(
+        &mut self,
+        artifact_type: Option<&str>,
+        config_media_type: &str,
+        layers: Vec<Value>,
+        subject: Option<Value>,
+        annotations: Option<Value>,
+    ) -> Blob {
+        let config = self.put(config_media_type, b"{}");
+        let mut m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": config.descriptor(), "layers": layers});
+        if let Some(t) = artifact_type {
+            m["artifactType"] = json!(t);
+        }
+        if let Some(s) = subject {
+            m["subject"] = s;
+        }
+        if let Some(a) = annotations {
+            m["annotations"] = a;
+        }
+        self.put(OCI_MANIFEST, &serde_json::to_vec(&m).unwrap())
+    }
+
+    pub fn finish(self) {
+        std::fs::write(
+            self.root.join("index.json"),
+            serde_json::to_vec_pretty(&self.index).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+/// `sha256-<hex>` for `digest`.
+pub fn tag_for(digest: &str) -> String {
+    digest.replacen(':', "-", 1)
+}
+
+/// A cosign simple-signing payload signing manifest `signed`.
+pub fn simple_signing_payload(signed: &str, critical_type: &str) -> Vec<u8> {
+    serde_json::to_vec(
+        &json!({"critical": {"identity": {"docker-reference": "registry.test/app"},
+        "image": {"docker-manifest-digest": signed}, "type": critical_type}, "optional": null}),
+    )
+    .unwrap()
+}
+
+/// A simple-signing layer descriptor carrying `signature_b64`.
+pub fn simple_signing_layer(ed: &mut LayoutEditor, payload: &[u8], signature_b64: &str) -> Value {
+    let blob = ed.put(SIMPLE_SIGNING, payload);
+    let mut d = blob.descriptor();
+    d["annotations"] = json!({"dev.cosignproject.cosign/signature": signature_b64});
+    d
+}
+
+/// cosign `sign` (legacy): tag `sha256-<hex>.sig` of `signed`, one layer per payload.
+pub fn sig_tag(ed: &mut LayoutEditor, signed: &str, layers: Vec<Value>) -> Blob {
+    let m = ed.put_manifest(
+        None,
+        "application/vnd.oci.image.config.v1+json",
+        layers,
+        None,
+        None,
+    );
+    ed.tag(&m, &format!("{}.sig", tag_for(signed)));
+    m
+}
+
+/// An in-toto v1 statement about `subject`.
+pub fn statement(subject: &str, predicate_type: &str, predicate: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.test/app", "digest": {"sha256": &subject["sha256:".len()..]}}],
+        "predicateType": predicate_type, "predicate": predicate}))
+    .unwrap()
+}
+
+/// DSSE's pre-authentication encoding.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A DSSE envelope of `statement` signed by `signer` (over `signed_bytes`
+/// when given, to forge a signature over something else).
+pub fn dsse_envelope(
+    payload_type: &str,
+    statement: &[u8],
+    signer: &TestKey,
+    signed_bytes: Option<&[u8]>,
+) -> Vec<u8> {
+    let pae = pae(payload_type, statement);
+    let sig = signer.sign_b64(signed_bytes.unwrap_or(&pae));
+    serde_json::to_vec(
+        &json!({"payloadType": payload_type, "payload": B64.encode(statement),
+        "signatures": [{"keyid": "", "sig": sig}]}),
+    )
+    .unwrap()
+}
+
+/// cosign `attest` (legacy): tag `sha256-<hex>.att` of `subject`, one DSSE layer per envelope.
+pub fn att_tag(ed: &mut LayoutEditor, subject: &str, envelopes: &[(Vec<u8>, &str)]) -> Blob {
+    let layers = envelopes
+        .iter()
+        .map(|(bytes, predicate_type)| {
+            let mut d = ed.put(DSSE_ENVELOPE, bytes).descriptor();
+            d["annotations"] = json!({"predicateType": predicate_type});
+            d
+        })
+        .collect();
+    let m = ed.put_manifest(
+        None,
+        "application/vnd.oci.image.config.v1+json",
+        layers,
+        None,
+        None,
+    );
+    ed.tag(&m, &format!("{}.att", tag_for(subject)));
+    m
+}
+
+/// cosign's OCI 1.1 signature artifact: a referrer of `subject` with one simple-signing layer.
+pub fn signature_referrer(ed: &mut LayoutEditor, subject: &str, layer: Value) -> Blob {
+    let s = ed.subject(subject);
+    ed.put_manifest(
+        Some(COSIGN_SIGNATURE_ARTIFACT),
+        OCI_EMPTY,
+        vec![layer],
+        Some(s),
+        None,
+    )
+}
+
+/// A Sigstore bundle referrer of `subject` (cosign v3's layout).
+pub fn bundle_referrer(
+    ed: &mut LayoutEditor,
+    subject: &str,
+    bundle: &[u8],
+    predicate_type: Option<&str>,
+) -> Blob {
+    let s = ed.subject(subject);
+    let layer = ed.put(SIGSTORE_BUNDLE, bundle).descriptor();
+    let annotations = predicate_type.map(|pt| {
+        json!({"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": pt})
+    });
+    ed.put_manifest(
+        Some(SIGSTORE_BUNDLE),
+        OCI_EMPTY,
+        vec![layer],
+        Some(s),
+        annotations,
+    )
+}
+
+/// A v0.3 bundle of a DSSE envelope signed by `signer`, with no log entry
+/// (verifiable only under tlog `never`).
+pub fn unlogged_dsse_bundle(statement: &[u8], signer: &TestKey) -> Vec<u8> {
+    let envelope: Value =
+        serde_json::from_slice(&dsse_envelope(IN_TOTO, statement, signer, None)).unwrap();
+    serde_json::to_vec(&json!({"mediaType": SIGSTORE_BUNDLE,
+        "verificationMaterial": {"publicKey": {"hint": B64.encode(Sha256::digest(signer.public_der()))},
+                                 "tlogEntries": []},
+        "dsseEnvelope": envelope}))
+    .unwrap()
+}

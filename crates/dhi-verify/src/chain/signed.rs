@@ -1,0 +1,495 @@
+//! Evidence signed about the image itself rather than through an attestation
+//! manifest: signatures and Sigstore bundles that refer to the index or a
+//! platform manifest (cosign `sign`, cosign v3 bundles, GitHub's artifact
+//! attestations), and cosign's legacy `sha256-<hex>.sig` / `.att` tags.
+//!
+//! Each yields either a signature on the image (which satisfies only the
+//! `signature` requirement) or a signed in-toto statement about it (an
+//! attestation like any other, bound to the index or the platform manifest
+//! by its subject digest).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::{report_signature, verify_one_signature, verify_simple_signing, Context, SignatureOk};
+use crate::digest::Digest;
+use crate::discover::{CosignTagEvidence, CosignTagKind, SignatureEvidence};
+use crate::error::VerifyError;
+use crate::oci::{annotation, media_type, Descriptor};
+use crate::policy::TlogMode;
+use crate::signature::simple_signing::verify_signature;
+use crate::statement::{check_statement, declared_predicate_type};
+use crate::verdict::{
+    AttestationReport, EvidenceSource, ImageSignatureReport, SignatureReport, Signer,
+    VerifiedAttestation,
+};
+
+/// The predicate type cosign v3 gives the statement of a bundle made by
+/// `cosign sign`: a signature on the image, not an attestation.
+pub(crate) const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// The DSSE envelope media type of cosign `.att` layers.
+pub(crate) const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+
+/// The bundle annotation (cosign's bundle spec) hinting at the statement's predicate type.
+const BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+
+/// What the image-level evidence of one subject came to.
+#[derive(Default)]
+pub(super) struct ImageEvidence {
+    pub signatures: Vec<ImageSignatureReport>,
+    pub attestations: Vec<AttestationReport>,
+}
+
+impl ImageEvidence {
+    /// Verifies what refers to `subject` (the index or a platform manifest):
+    /// its signature and bundle referrers, then its cosign tags.
+    pub(super) fn verify(
+        &mut self,
+        subject: &Descriptor,
+        referrers: &[SignatureEvidence],
+        cosign_tags: &[CosignTagEvidence],
+        ctx: &Context<'_>,
+    ) {
+        for sig in referrers {
+            self.verify_referrer(sig, subject, ctx);
+        }
+        for tag in cosign_tags.iter().filter(|t| t.subject == subject.digest) {
+            match tag.kind {
+                CosignTagKind::Signatures => self.verify_sig_tag(tag, ctx),
+                CosignTagKind::Attestations => self.verify_att_tag(tag, ctx),
+            }
+        }
+    }
+
+    fn verify_referrer(
+        &mut self,
+        sig: &SignatureEvidence,
+        subject: &Descriptor,
+        ctx: &Context<'_>,
+    ) {
+        let result = verify_one_signature(sig, subject, None, ctx);
+        let report = report_signature(
+            sig.descriptor.digest,
+            sig.descriptor.artifact_type.clone(),
+            has_log_entry(sig),
+            &result,
+            ctx.policy.tlog(),
+        );
+        let bundle_layer = sig
+            .manifest
+            .as_ref()
+            .ok()
+            .and_then(|m| m.layers.first())
+            .map(|l| l.digest);
+        match result {
+            Ok(SignatureOk {
+                statement: Some(statement),
+                signer,
+                ..
+            }) => {
+                let attested = (|| {
+                    let pt = declared_predicate_type(&statement)?;
+                    check_statement(
+                        &statement,
+                        &pt,
+                        &subject.digest,
+                        ctx.limits.max_statement_subjects,
+                    )?;
+                    Ok::<_, VerifyError>(pt)
+                })();
+                match attested {
+                    // `cosign sign` with a bundle: a signed statement that
+                    // only says "this image is signed".
+                    Ok(pt) if pt == COSIGN_SIGN_PREDICATE => {
+                        self.signatures.push(ImageSignatureReport {
+                            subject: subject.digest,
+                            source: EvidenceSource::Referrer,
+                            signature: report,
+                        })
+                    }
+                    Ok(pt) => self.attestations.push(attestation_report(
+                        EvidenceSource::Referrer,
+                        Some(pt.clone()),
+                        sig.descriptor.digest,
+                        bundle_layer,
+                        vec![report],
+                        Ok(VerifiedAttestation::new(
+                            pt,
+                            sig.descriptor.digest,
+                            bundle_layer.unwrap_or(sig.descriptor.digest),
+                            subject.digest,
+                            signer,
+                            Arc::new(statement),
+                        )),
+                    )),
+                    Err(e) => self.attestations.push(attestation_report(
+                        EvidenceSource::Referrer,
+                        declared_predicate_type(&statement).ok(),
+                        sig.descriptor.digest,
+                        bundle_layer,
+                        vec![report],
+                        Err(e),
+                    )),
+                }
+            }
+            Ok(_) => self.signatures.push(ImageSignatureReport {
+                subject: subject.digest,
+                source: EvidenceSource::Referrer,
+                signature: report,
+            }),
+            // A bundle that did not verify: an attestation when its listing
+            // says it holds one (so a requirement can say why it failed),
+            // else a signature.
+            Err(e) => match predicate_type_hint(sig) {
+                Some(pt) if pt != COSIGN_SIGN_PREDICATE => {
+                    self.attestations.push(attestation_report(
+                        EvidenceSource::Referrer,
+                        Some(pt),
+                        sig.descriptor.digest,
+                        bundle_layer,
+                        vec![report],
+                        Err(e),
+                    ))
+                }
+                _ => self.signatures.push(ImageSignatureReport {
+                    subject: subject.digest,
+                    source: EvidenceSource::Referrer,
+                    signature: report,
+                }),
+            },
+        }
+    }
+
+    /// cosign's `.sig` tag: each layer a simple-signing payload signing the subject.
+    fn verify_sig_tag(&mut self, tag: &CosignTagEvidence, ctx: &Context<'_>) {
+        match &tag.manifest {
+            Ok(_) => {}
+            Err(e) => {
+                let result = Err(VerifyError::Content {
+                    step: "cosign signature tag",
+                    source: e.clone(),
+                });
+                self.signatures.push(ImageSignatureReport {
+                    subject: tag.subject,
+                    source: EvidenceSource::CosignTag,
+                    signature: report_signature(
+                        tag.descriptor.digest,
+                        None,
+                        false,
+                        &result,
+                        ctx.policy.tlog(),
+                    ),
+                });
+                return;
+            }
+        }
+        for (layer, payload) in &tag.layers {
+            let result = verify_simple_signing(layer, Some(payload), &tag.subject, None, ctx);
+            self.signatures.push(ImageSignatureReport {
+                subject: tag.subject,
+                source: EvidenceSource::CosignTag,
+                signature: report_signature(
+                    layer.digest,
+                    Some(layer.media_type.clone()),
+                    layer.annotations.contains_key(annotation::COSIGN_BUNDLE),
+                    &result,
+                    ctx.policy.tlog(),
+                ),
+            });
+        }
+        if tag.layers_not_fetched > 0 {
+            let result = Err(VerifyError::LayersNotFetched {
+                count: tag.layers_not_fetched,
+                limit: ctx.limits.max_signatures_per_attestation,
+            });
+            self.signatures.push(ImageSignatureReport {
+                subject: tag.subject,
+                source: EvidenceSource::CosignTag,
+                signature: report_signature(
+                    tag.descriptor.digest,
+                    None,
+                    false,
+                    &result,
+                    ctx.policy.tlog(),
+                ),
+            });
+        }
+    }
+
+    /// cosign's `.att` tag: each layer a DSSE envelope of an in-toto
+    /// statement about the subject.
+    fn verify_att_tag(&mut self, tag: &CosignTagEvidence, ctx: &Context<'_>) {
+        if let Err(e) = &tag.manifest {
+            self.attestations.push(attestation_report(
+                EvidenceSource::CosignTag,
+                None,
+                tag.descriptor.digest,
+                None,
+                Vec::new(),
+                Err(VerifyError::Content {
+                    step: "cosign attestation tag",
+                    source: e.clone(),
+                }),
+            ));
+            return;
+        }
+        for (layer, bytes) in &tag.layers {
+            let hint = layer.annotation("predicateType").map(str::to_owned);
+            let verified = match bytes {
+                Ok(bytes) => verify_dsse_layer(layer, bytes, &tag.subject, ctx),
+                Err(e) => Err((
+                    VerifyError::Content {
+                        step: "cosign attestation layer",
+                        source: e.clone(),
+                    },
+                    Vec::new(),
+                )),
+            };
+            self.attestations.push(match verified {
+                Ok((ok, statement, pt, signatures)) => attestation_report(
+                    EvidenceSource::CosignTag,
+                    Some(pt.clone()),
+                    tag.descriptor.digest,
+                    Some(layer.digest),
+                    signatures,
+                    Ok(VerifiedAttestation::new(
+                        pt,
+                        tag.descriptor.digest,
+                        layer.digest,
+                        tag.subject,
+                        ok.signer,
+                        Arc::new(statement),
+                    )),
+                ),
+                Err((e, signatures)) => attestation_report(
+                    EvidenceSource::CosignTag,
+                    hint,
+                    tag.descriptor.digest,
+                    Some(layer.digest),
+                    signatures,
+                    Err(e),
+                ),
+            });
+        }
+        if tag.layers_not_fetched > 0 {
+            self.attestations.push(attestation_report(
+                EvidenceSource::CosignTag,
+                None,
+                tag.descriptor.digest,
+                None,
+                Vec::new(),
+                Err(VerifyError::LayersNotFetched {
+                    count: tag.layers_not_fetched,
+                    limit: ctx.limits.max_referrers,
+                }),
+            ));
+        }
+    }
+}
+
+/// The report of an attestation found outside attestation manifests.
+fn attestation_report(
+    source: EvidenceSource,
+    predicate_type: Option<String>,
+    manifest_digest: Digest,
+    statement_digest: Option<Digest>,
+    signatures: Vec<SignatureReport>,
+    result: Result<VerifiedAttestation, VerifyError>,
+) -> AttestationReport {
+    AttestationReport {
+        predicate_type,
+        source,
+        manifest_digest,
+        statement_digest,
+        verified: result.is_ok(),
+        reason: result.as_ref().err().map(ToString::to_string),
+        signatures,
+        signatures_not_tried: 0,
+        error: result.as_ref().err().cloned(),
+        verified_attestation: result.ok(),
+    }
+}
+
+/// Whether a signature referrer carries a transparency-log entry.
+fn has_log_entry(sig: &SignatureEvidence) -> bool {
+    sig.manifest
+        .as_ref()
+        .ok()
+        .and_then(|m| m.layers.first())
+        .is_some_and(|l| {
+            l.annotations.contains_key(annotation::COSIGN_BUNDLE)
+                || l.media_type == media_type::SIGSTORE_BUNDLE_V03
+        })
+}
+
+/// The predicate type a bundle's listing or manifest says it holds (a hint).
+fn predicate_type_hint(sig: &SignatureEvidence) -> Option<String> {
+    sig.descriptor
+        .annotation(BUNDLE_PREDICATE_TYPE)
+        .or_else(|| {
+            sig.manifest
+                .as_ref()
+                .ok()
+                .and_then(|m| m.annotation(BUNDLE_PREDICATE_TYPE))
+        })
+        .map(str::to_owned)
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "payloadType")]
+    payload_type: String,
+    payload: String,
+    signatures: Vec<EnvelopeSignature>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeSignature {
+    sig: String,
+}
+
+/// DSSE's pre-authentication encoding: what the signature is over.
+fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+type DsseOk = (SignatureOk, Vec<u8>, String, Vec<SignatureReport>);
+type DsseErr = (VerifyError, Vec<SignatureReport>);
+
+/// Verifies one `.att` layer: a trusted key's signature over the DSSE PAE,
+/// then the statement inside, about `subject`.
+fn verify_dsse_layer(
+    layer: &Descriptor,
+    bytes: &[u8],
+    subject: &Digest,
+    ctx: &Context<'_>,
+) -> Result<DsseOk, DsseErr> {
+    let fail = |e| (e, Vec::new());
+    if layer.media_type != DSSE_ENVELOPE {
+        return Err(fail(VerifyError::SignatureLayer {
+            expected: DSSE_ENVELOPE,
+            found: layer.media_type.clone(),
+        }));
+    }
+    if layer
+        .annotations
+        .contains_key(annotation::COSIGN_CERTIFICATE)
+    {
+        return Err(fail(VerifyError::NotVerifiable {
+            what: "a keyless cosign attestation (a .att layer with a certificate)",
+        }));
+    }
+    match (
+        layer.annotations.contains_key(annotation::COSIGN_BUNDLE),
+        ctx.policy.tlog(),
+    ) {
+        (_, TlogMode::Never) | (false, TlogMode::IfPresent) => {}
+        (false, TlogMode::Always) => return Err(fail(VerifyError::TransparencyLogRequired)),
+        (true, _) => {
+            return Err(fail(VerifyError::NotVerifiable {
+                what: "the transparency-log entry (a Rekor intoto entry) of a cosign attestation",
+            }))
+        }
+    }
+    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+        fail(VerifyError::DsseEnvelope {
+            reason: e.to_string(),
+        })
+    })?;
+    if envelope.payload_type != media_type::IN_TOTO {
+        return Err(fail(VerifyError::DssePayloadType {
+            expected: media_type::IN_TOTO,
+            found: envelope.payload_type,
+        }));
+    }
+    // DSSE: base64, standard or URL-safe.
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope.payload.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(envelope.payload.trim()))
+        .map_err(|e| {
+            fail(VerifyError::DsseEnvelope {
+                reason: format!("payload is not base64: {e}"),
+            })
+        })?;
+    if envelope.signatures.is_empty() {
+        return Err(fail(VerifyError::Unsigned {
+            manifest: layer.digest,
+        }));
+    }
+    let signed_bytes = pae(&envelope.payload_type, &payload);
+    let results: Vec<Result<SignatureOk, VerifyError>> = envelope
+        .signatures
+        .iter()
+        .take(ctx.limits.max_signatures_per_attestation)
+        .map(|s| {
+            verify_signature(&signed_bytes, &s.sig, ctx.trust, ctx.at).map(|key| SignatureOk {
+                signer: Signer::key(key),
+                logged_at: None,
+                statement: None,
+            })
+        })
+        .collect();
+    let reports: Vec<SignatureReport> = results
+        .iter()
+        .map(|r| {
+            report_signature(
+                layer.digest,
+                Some(DSSE_ENVELOPE.to_owned()),
+                layer.annotations.contains_key(annotation::COSIGN_BUNDLE),
+                r,
+                ctx.policy.tlog(),
+            )
+        })
+        .collect();
+    let ok = match results.into_iter().find_map(Result::ok) {
+        Some(ok) => ok,
+        None => {
+            let first = reports
+                .iter()
+                .find_map(|r| r.reason.clone())
+                .unwrap_or_default();
+            return Err((
+                VerifyError::NoValidSignature {
+                    tried: reports.len(),
+                    first,
+                },
+                reports,
+            ));
+        }
+    };
+    // Only now, with the signature verified, is the statement read.
+    let checked = declared_predicate_type(&payload).and_then(|pt| {
+        check_statement(&payload, &pt, subject, ctx.limits.max_statement_subjects).map(|_| pt)
+    });
+    match checked {
+        Ok(pt) => Ok((ok, payload, pt, reports)),
+        Err(e) => Err((e, reports)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pae;
+
+    #[test]
+    fn pae_follows_the_dsse_spec() {
+        // DSSE protocol.md: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+        assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
+    }
+}
