@@ -62,6 +62,17 @@ pub(crate) struct Evidence {
     pub cosign_tags: Vec<CosignTagEvidence>,
 }
 
+impl Evidence {
+    /// Whether any signature listing was one a source kept rather than a
+    /// fresh one.
+    pub fn used_kept_listings(&self) -> bool {
+        self.platforms
+            .iter()
+            .flat_map(|p| &p.attestations)
+            .any(|a| a.signatures_kept)
+    }
+}
+
 /// What the policy needs discovery to look for beyond the referrers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Needs {
@@ -152,6 +163,9 @@ pub(crate) struct AttestationEvidence {
     /// copied, with the [`crate::VerifiedAttestation`] built from it.
     pub statement: Option<Result<Arc<Vec<u8>>, SourceError>>,
     pub signatures: Result<Vec<SignatureEvidence>, SourceError>,
+    /// Whether the signature listing was one the source kept (a fresh one
+    /// may hold more signatures).
+    pub signatures_kept: bool,
     /// Signature referrers beyond [`Limits::max_signatures_per_attestation`], not tried.
     pub signatures_not_tried: usize,
 }
@@ -677,12 +691,14 @@ async fn discover_attestation<S: Source, R: Source>(
     };
     let signatures = async {
         let listed = keep(
-            signatures_source.referrers(&descriptor.digest).await,
+            signatures_source
+                .signature_referrers(&descriptor.digest)
+                .await,
             "list signature referrers",
             &descriptor.digest,
         )?;
-        let listed = match listed {
-            Err(e) => return Ok::<_, Error>((Err(e), 0)),
+        let (listed, kept) = match listed {
+            Err(e) => return Ok::<_, Error>((Err(e), 0, false)),
             Ok(listed) => listed,
         };
         let candidates: Vec<Descriptor> = listed
@@ -704,9 +720,9 @@ async fn discover_attestation<S: Source, R: Source>(
                 .map(|d| discover_signature(signatures_source, d)),
         )
         .await?;
-        Ok((Ok(found), not_tried))
+        Ok((Ok(found), not_tried, kept))
     };
-    let ((manifest, statement), (signatures, signatures_not_tried)) =
+    let ((manifest, statement), (signatures, signatures_not_tried, signatures_kept)) =
         try_join(manifest_and_statement, signatures).await?;
     Ok(AttestationEvidence {
         source: from,
@@ -714,6 +730,7 @@ async fn discover_attestation<S: Source, R: Source>(
         manifest,
         statement,
         signatures,
+        signatures_kept,
         signatures_not_tried,
     })
 }

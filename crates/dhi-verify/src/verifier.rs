@@ -81,6 +81,12 @@ impl Verifier {
     }
 
     /// Verifies a parsed reference.
+    ///
+    /// Signature listings of attestation manifests may come from the disk
+    /// cache (they name immutable manifests, and every signature is verified
+    /// anyway); when the verdict is not a pass with such kept listings, the
+    /// image is verified again with fresh ones, so a kept listing can never
+    /// be the reason for a failure (nor, being verified, for a pass).
     pub async fn verify_reference(&self, reference: &Reference) -> Result<Verdict, Error> {
         let at = self.at.unwrap_or_else(SystemTime::now);
         let ctx = Context {
@@ -89,16 +95,34 @@ impl Verifier {
             limits: &self.limits,
             at,
         };
+        let evidence = self.evidence(reference, None).await?;
+        let verdict_now = verdict(reference.to_string(), &evidence, &ctx);
+        if verdict_now.passed || !evidence.used_kept_listings() {
+            return Ok(verdict_now);
+        }
+        // Again with fresh listings, for the same digest (the tag may have moved).
+        let fresh = self.evidence(reference, Some(evidence.top.digest)).await?;
+        Ok(verdict(reference.to_string(), &fresh, &ctx))
+    }
+
+    /// Discovers the evidence for `reference`. Without `pinned`, signature
+    /// listings may come from the disk cache; with it, every listing is
+    /// fetched afresh and the reference's tag is replaced by that digest.
+    async fn evidence(
+        &self,
+        reference: &Reference,
+        pinned: Option<Digest>,
+    ) -> Result<Evidence, Error> {
+        let kept_listings = pinned.is_none();
         let evidence = match reference {
             Reference::Layout(image_ref) => {
                 let image = self.open_layout(&image_ref.path)?;
-                self.discover_with_referrers(
-                    &image,
-                    image_ref.tag.as_deref(),
-                    image_ref.digest.as_ref(),
-                    None,
-                )
-                .await?
+                let (tag, digest) = match &pinned {
+                    Some(d) => (None, Some(d)),
+                    None => (image_ref.tag.as_deref(), image_ref.digest.as_ref()),
+                };
+                self.discover_with_referrers(&image, tag, digest, None, kept_listings)
+                    .await?
             }
             Reference::Registry(image_ref) => {
                 let image = RegistrySource::new(
@@ -106,21 +130,23 @@ impl Verifier {
                     &image_ref.registry,
                     &image_ref.repository,
                     self.limits.clone(),
-                );
-                let tag = match image_ref.digest {
-                    Some(_) => None,
-                    None => image_ref.tag.as_deref(),
+                )
+                .with_kept_signature_listings(kept_listings);
+                let (tag, digest) = match (&pinned, &image_ref.digest) {
+                    (Some(d), _) | (None, Some(d)) => (None, Some(d)),
+                    (None, None) => (image_ref.tag.as_deref(), None),
                 };
                 self.discover_with_referrers(
                     &image,
                     tag,
-                    image_ref.digest.as_ref(),
+                    digest,
                     default_referrers(image_ref),
+                    kept_listings,
                 )
                 .await?
             }
         };
-        Ok(verdict(reference.to_string(), &evidence, &ctx))
+        Ok(evidence)
     }
 }
 
@@ -151,6 +177,7 @@ impl Verifier {
         tag: Option<&str>,
         digest: Option<&Digest>,
         automatic: Option<(String, String)>,
+        kept_listings: bool,
     ) -> Result<Evidence, Error> {
         let (p, l) = (&self.platforms, &self.limits);
         let n = crate::discover::Needs {
@@ -166,11 +193,15 @@ impl Verifier {
                 discover(image, &referrers, tag, digest, p, l, n).await
             }
             (Some(Reference::Registry(r)), _) => {
-                let referrers = self.registry_source(&r.registry, &r.repository);
+                let referrers = self
+                    .registry_source(&r.registry, &r.repository)
+                    .with_kept_signature_listings(kept_listings);
                 discover(image, &referrers, tag, digest, p, l, n).await
             }
             (None, Some((registry, repository))) => {
-                let referrers = self.registry_source(&registry, &repository);
+                let referrers = self
+                    .registry_source(&registry, &repository)
+                    .with_kept_signature_listings(kept_listings);
                 discover(image, &referrers, tag, digest, p, l, n).await
             }
             (None, None) => discover(image, image, tag, digest, p, l, n).await,

@@ -69,6 +69,19 @@ pub(crate) trait Source {
         subject: &Digest,
     ) -> impl Future<Output = Result<Vec<Descriptor>, SourceError>>;
 
+    /// Lists the signatures of an attestation manifest (immutable, named by
+    /// digest): like [`Source::referrers`], but a source may answer from a
+    /// listing it kept, saying so with `true`. Safe because every signature
+    /// listed is verified like any other, and a kept listing can only lack
+    /// newer signatures: a verification that does not pass with kept
+    /// listings is repeated with fresh ones (see [`crate::Verifier`]).
+    fn signature_referrers(
+        &self,
+        subject: &Digest,
+    ) -> impl Future<Output = Result<(Vec<Descriptor>, bool), SourceError>> {
+        async move { self.referrers(subject).await.map(|l| (l, false)) }
+    }
+
     /// Resolves a tag that may not exist (cosign's `sha256-<hex>.sig` and
     /// `.att`): `Ok(None)` only when the source says the tag is not there;
     /// any other failure stays an error.

@@ -102,16 +102,64 @@ fn a_second_verification_by_digest_fetches_only_referrers_listings() {
     let cold = s.registry.requests().len();
     pass(run(&v, &by_digest(&s)));
     let warm: Vec<String> = s.registry.requests()[cold..].to_vec();
-    // Listings change, so they are never served from the cache online: the
-    // index's and the platform's listings and one per attestation. cosign's
-    // tags are not looked up: the referrers hold attestations, and the
-    // policy does not require an image signature.
+    // The index's and the platform's listings change, so they are asked
+    // afresh; the signature listings of the (immutable) attestation
+    // manifests are the kept ones. cosign's tags are not looked up: the
+    // referrers hold attestations, and the policy does not require an image
+    // signature.
     let listings = warm.iter().filter(|l| l.contains("/referrers/")).count();
     let cosign = warm
         .iter()
         .filter(|l| l.ends_with(".sig") || l.ends_with(".att"))
         .count();
-    assert_eq!((listings, cosign, warm.len()), (7, 0, 7), "{warm:#?}");
+    assert_eq!((listings, cosign, warm.len()), (2, 0, 2), "{warm:#?}");
+}
+
+#[test]
+fn kept_signature_listings_that_do_not_verify_are_asked_afresh() {
+    // Every kept listing emptied (as a stale or poisoned cache could be):
+    // the attestations look unsigned, so the image is verified again with
+    // fresh listings, and passes. A kept listing is never why an image fails.
+    let s = served();
+    let cache = tempfile::tempdir().unwrap();
+    let v = verifier(&s.image, options(cache.path()));
+    pass(run(&v, &by_digest(&s)));
+    let cold = s.registry.requests().len();
+    let empty = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+    let mut emptied = 0;
+    for entry in std::fs::read_dir(cache.path().join("referrers")).unwrap() {
+        std::fs::write(entry.unwrap().path(), empty).unwrap();
+        emptied += 1;
+    }
+    assert_eq!(emptied, 7);
+    pass(run(&v, &by_digest(&s)));
+    let warm: Vec<String> = s.registry.requests()[cold..].to_vec();
+    let listings = warm.iter().filter(|l| l.contains("/referrers/")).count();
+    // 2 with the kept listings, then all 7 afresh.
+    assert_eq!((listings, warm.len()), (9, 9), "{warm:#?}");
+}
+
+#[test]
+fn a_verification_that_fails_with_fresh_listings_is_not_repeated() {
+    let s = served();
+    let cache = tempfile::tempdir().unwrap();
+    let strict = Verifier::builder()
+        .trust(trust(&s.image))
+        .policy(Policy::dhi_default().with_requirements(["stig"]).unwrap())
+        .platforms([Platform::linux_amd64()])
+        .registry_options(options(cache.path()))
+        .build()
+        .unwrap();
+    let v = run(&strict, &by_digest(&s)).unwrap();
+    assert_eq!(v.outcome, Outcome::Fail);
+    // Cold: nothing was kept, so nothing is asked twice.
+    let listings = s
+        .registry
+        .requests()
+        .iter()
+        .filter(|l| l.contains("/referrers/"))
+        .count();
+    assert_eq!(listings, 7);
 }
 
 #[test]

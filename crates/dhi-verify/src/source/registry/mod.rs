@@ -52,6 +52,8 @@ pub(crate) struct RegistrySource {
     /// Manifests fetched while resolving, digest-checked, kept so the fetch
     /// that follows a resolve costs no second request.
     resolved: Mutex<HashMap<Digest, Vec<u8>>>,
+    /// Whether signature listings may come from the disk cache online.
+    kept_signature_listings: bool,
 }
 
 impl RegistrySource {
@@ -68,7 +70,15 @@ impl RegistrySource {
             repository: repository.into(),
             limits,
             resolved: Mutex::new(HashMap::new()),
+            kept_signature_listings: false,
         }
+    }
+
+    /// Lets [`Source::signature_referrers`] answer from listings kept in the
+    /// disk cache (see there for why that is safe).
+    pub(crate) fn with_kept_signature_listings(mut self, allowed: bool) -> Self {
+        self.kept_signature_listings = allowed;
+        self
     }
 
     fn target(&self) -> Target<'_> {
@@ -382,10 +392,34 @@ impl Source for RegistrySource {
             return Ok(listed);
         }
         let listed = referrers::list(&self.client, self.target(), subject, &self.limits).await?;
-        // Listings change: kept only for a later offline run, never read online.
+        // Listings change: kept for a later offline run, and read online only
+        // as signature listings (`signature_referrers`).
         if let Some(c) = self.cache() {
             c.put_referrers(&location, subject, &listed);
         }
         Ok(listed)
+    }
+
+    async fn signature_referrers(
+        &self,
+        subject: &Digest,
+    ) -> Result<(Vec<Descriptor>, bool), SourceError> {
+        let kept = match self.cache() {
+            Some(c) if self.kept_signature_listings && !self.client.offline() => c.referrers(
+                &self.target().location(),
+                subject,
+                self.limits.max_manifest_bytes,
+            ),
+            _ => None,
+        };
+        match kept {
+            Some(listed) if listed.len() <= self.limits.max_referrers => {
+                self.client.notify(|| client::FetchEvent::CacheHit {
+                    what: format!("signature referrers of {subject} (kept listing)"),
+                });
+                Ok((listed, true))
+            }
+            _ => self.referrers(subject).await.map(|l| (l, false)),
+        }
     }
 }
