@@ -78,7 +78,7 @@ pub enum Tlog {
 /// `dhi-verify image`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "REF is oci:<dir>[:<tag>|@sha256:<hex>] (an OCI image layout) or a registry reference such as dhi.io/python:3.13.\n\nExamples:\n  dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub\n  dhi-verify image oci:layout:3.13 --key cosign.pub --platform linux/arm64 --format json\n  dhi-verify image oci:image:3.13 --referrers oci:attestations --key cosign.pub\n  dhi-verify image ghcr.io/org/app@sha256:<hex> --key cosign.pub --referrers ghcr.io/org/app-attestations\n  dhi-verify image registry.lan:5000/dhi/python:3.13 --insecure-registry registry.lan:5000\n  dhi-verify image oci:layout:3.13 --require provenance --require vex"
+    after_help = "REF is oci:<dir>[:<tag>|@sha256:<hex>] (an OCI image layout) or a registry reference such as dhi.io/python:3.13.\n\nExamples:\n  dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub\n  dhi-verify image oci:layout:3.13 --key cosign.pub --platform linux/arm64 --format json\n  dhi-verify image oci:image:3.13 --referrers oci:attestations --key cosign.pub\n  dhi-verify image ghcr.io/org/app@sha256:<hex> --key cosign.pub --referrers ghcr.io/org/app-attestations\n  dhi-verify image registry.lan:5000/dhi/python:3.13 --insecure-registry registry.lan:5000\n  dhi-verify image oci:layout:3.13 --require provenance --require vex\n  dhi-verify image ghcr.io/org/app:1.0 --key cosign.pub --require signature"
 )]
 pub struct ImageArgs {
     /// Image references to verify.
@@ -127,7 +127,8 @@ pub struct VerifyOptions {
     pub connect_timeout: Option<u64>,
     /// Require a verified attestation of this type on every platform (repeatable;
     /// a predicate type URI or provenance, sbom, cyclonedx, spdx, vex, vulns, vsa,
-    /// dhi-source, fips, stig, tests, secrets, virus). Replaces the default
+    /// dhi-source, fips, stig, tests, secrets, virus), or `signature`: a verified
+    /// signature on the image itself (cosign sign). Replaces the default
     /// (provenance and sbom).
     #[arg(long = "require", value_name = "TYPE")]
     pub requires: Vec<String>,

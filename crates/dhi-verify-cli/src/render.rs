@@ -23,6 +23,15 @@ pub fn json_value(
     })
 }
 
+/// Where evidence came from, when not the usual referrers.
+fn source_note(source: dhi_verify::EvidenceSource) -> &'static str {
+    match source {
+        dhi_verify::EvidenceSource::CosignTag => " (cosign tag)",
+        dhi_verify::EvidenceSource::ImageIndex => " (in the image index)",
+        _ => "",
+    }
+}
+
 fn mark(ok: bool) -> &'static str {
     if ok {
         "✓"
@@ -74,11 +83,35 @@ pub fn text(reference: &str, result: &Result<Verdict, Error>) {
                 a.reason.clone().unwrap_or_default()
             };
             println!(
-                "    {} {:<26} {}  {}",
+                "    {} {:<26} {}  {}{}",
                 mark(a.verified),
                 what,
                 a.manifest_digest.short(),
-                detail
+                detail,
+                source_note(a.source)
+            );
+        }
+        for s in &p.image_signatures {
+            let what = if s.subject == v.digest && s.subject != p.digest {
+                "signature on the index"
+            } else {
+                "signature on the image"
+            };
+            let detail = if s.signature.verified {
+                format!(
+                    "signed by {}",
+                    s.signature.key.as_deref().unwrap_or("a trusted signer")
+                )
+            } else {
+                s.signature.reason.clone().unwrap_or_default()
+            };
+            println!(
+                "    {} {:<26} {}  {}{}",
+                mark(s.signature.verified),
+                what,
+                s.signature.digest.short(),
+                detail,
+                source_note(s.source)
             );
         }
         for c in p.checks.iter().filter(|c| c.status != CheckStatus::Fail) {
