@@ -166,7 +166,7 @@ pub struct VerifyOptions {
     /// Largest in-toto statement to read, in bytes (default 64 MiB).
     #[arg(long, value_name = "BYTES")]
     pub max_statement_size: Option<u64>,
-    /// Most registry requests in flight at once (default 8; 1 is sequential).
+    /// Most registry requests in flight at once (default 16; 1 is sequential).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Keep manifests and blobs by digest here (default

@@ -4,11 +4,13 @@
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
+
 use dhi_verify::sigstore::Matcher;
 use dhi_verify::source::registry::{FetchEvent, Observer, RegistryOptions};
 use dhi_verify::{
-    Error, KeylessIdentity, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot,
-    TrustedKey, Verifier,
+    KeylessIdentity, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot, TrustedKey,
+    Verifier,
 };
 
 use crate::args::{Format, ImageArgs, Tlog, VerifyOptions};
@@ -259,6 +261,11 @@ pub(crate) fn prepare(references: &[String]) -> Result<tokio::runtime::Runtime, 
         })
 }
 
+/// How many references `image` verifies at once. Requests stay bounded by
+/// `--jobs` over all of them; this only lets one image's round trips overlap
+/// another's.
+const REFERENCES_AT_ONCE: usize = 4;
+
 pub fn run(args: ImageArgs) -> u8 {
     if matches!(args.format, Format::Cyclonedx | Format::Spdx) {
         eprintln!("dhi-verify: --format cyclonedx and spdx are for `dhi-verify sbom`");
@@ -285,9 +292,14 @@ pub fn run(args: ImageArgs) -> u8 {
     };
     let mut worst = 0u8;
     let mut json_verdicts = Vec::new();
-    for reference in &references {
-        let result: Result<dhi_verify::Verdict, Error> =
-            runtime.block_on(verifier.verify(reference));
+    // Several references are verified at once (sharing the verifier's request
+    // bound, connections and caches); verdicts are printed in the order given.
+    let mut verdicts = futures_util::stream::iter(references.iter().map(|reference| {
+        let verifier = &verifier;
+        async move { (reference, verifier.verify(reference).await) }
+    }))
+    .buffered(REFERENCES_AT_ONCE);
+    while let Some((reference, result)) = runtime.block_on(verdicts.next()) {
         if progress {
             eprint!("\r\x1b[K");
         }
@@ -308,6 +320,7 @@ pub fn run(args: ImageArgs) -> u8 {
             },
         }
     }
+    drop(verdicts);
     if args.format == Format::Json {
         let out = if json_verdicts.len() == 1 {
             json_verdicts.remove(0)

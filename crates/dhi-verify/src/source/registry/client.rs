@@ -48,7 +48,9 @@ pub struct RegistryOptions {
     pub credentials: BTreeMap<String, Credentials>,
     /// Where Docker's `config.json` is read from.
     pub docker_config: DockerConfig,
-    /// Most requests in flight at once, over every registry of a verifier: 8.
+    /// Most requests in flight at once, over every registry of a verifier: 16
+    /// (enough for the widest level of a DHI image: its configuration, five
+    /// attestation manifests and five signature listings).
     /// 1 makes verification fully sequential; 0 is treated as 1.
     pub max_concurrent_fetches: usize,
     /// Told about every request and cache hit (progress displays, `-v` logs).
@@ -134,7 +136,7 @@ impl Default for RegistryOptions {
             insecure_registries: Vec::new(),
             credentials: BTreeMap::new(),
             docker_config: DockerConfig::FromEnvironment,
-            max_concurrent_fetches: 8,
+            max_concurrent_fetches: 16,
             observer: None,
             cache_dir: None,
             offline: false,
