@@ -189,21 +189,17 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Verifies `references` (concurrently when `together`), each must pass;
-/// returns the wall time.
-fn verify(v: &Verifier, references: &[String], together: bool) -> Duration {
+/// Verifies `references`, `at_once` at a time (in order, as the CLI does),
+/// each must pass; returns the wall time.
+fn verify(v: &Verifier, references: &[String], at_once: usize) -> Duration {
+    use futures_util::StreamExt as _;
     let rt = runtime();
     let start = Instant::now();
-    let verdicts = if together {
-        rt.block_on(futures_util::future::join_all(
-            references.iter().map(|r| v.verify(r)),
-        ))
-    } else {
-        references
-            .iter()
-            .map(|r| rt.block_on(v.verify(r)))
-            .collect()
-    };
+    let verdicts: Vec<_> = rt.block_on(
+        futures_util::stream::iter(references.iter().map(|r| v.verify(r)))
+            .buffered(at_once.max(1))
+            .collect(),
+    );
     let wall = start.elapsed();
     for (r, v) in references.iter().zip(verdicts) {
         let v = v.unwrap_or_else(|e| panic!("{r}: {e}"));
@@ -245,7 +241,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn single(name: &str, proxy: &Proxy, repo: &str, image: &DhiImage, log_first: bool) -> Vec<Row> {
     let by_tag = vec![format!("{}/{repo}:3.13", proxy.addr)];
     let mut rows = Vec::new();
-    for (label, jobs) in [("cold", 8), ("cold, --jobs 16", 16), ("cold, --jobs 1", 1)] {
+    for (label, jobs) in [("cold", 16), ("cold, --jobs 8", 8), ("cold, --jobs 1", 1)] {
         let mut walls = Vec::new();
         let mut last = Vec::new();
         for _ in 0..RUNS {
@@ -254,11 +250,11 @@ fn single(name: &str, proxy: &Proxy, repo: &str, image: &DhiImage, log_first: bo
             walls.push(verify(
                 &verifier(image, options(cache.path(), jobs)),
                 &by_tag,
-                false,
+                1,
             ));
             last = proxy.take();
         }
-        if log_first && jobs == 8 {
+        if log_first && jobs == 16 {
             eprintln!("{name}, cold: request log (ms from the first request: sent → answered)");
             let t0 = last.iter().map(|r| r.start).min().unwrap();
             let mut sorted = last.clone();
@@ -282,7 +278,7 @@ fn single(name: &str, proxy: &Proxy, repo: &str, image: &DhiImage, log_first: bo
     // Warm: digest-pinned, from a cache filled by one cold run, a new
     // verifier each time (a new process, as the CLI would be).
     let cache = tempfile::tempdir().unwrap();
-    let v = verifier(image, options(cache.path(), 8));
+    let v = verifier(image, options(cache.path(), 16));
     let rt = runtime();
     let digest = rt
         .block_on(v.verify(&by_tag[0]))
@@ -295,9 +291,9 @@ fn single(name: &str, proxy: &Proxy, repo: &str, image: &DhiImage, log_first: bo
     for _ in 0..RUNS {
         proxy.take();
         walls.push(verify(
-            &verifier(image, options(cache.path(), 8)),
+            &verifier(image, options(cache.path(), 16)),
             &pinned,
-            false,
+            1,
         ));
         last = proxy.take();
     }
@@ -358,16 +354,17 @@ fn main() {
         references.push(format!("{}/dhi/app{i}:3.13", proxy.addr));
     }
     eprintln!("batch: {BATCH} images pushed");
-    for (label, together) in [
-        ("one after another (as the CLI)", false),
-        ("all at once", true),
+    for (label, at_once) in [
+        ("one after another", 1),
+        ("four at once (as the CLI)", 4),
+        ("all at once", BATCH),
     ] {
         let cache = tempfile::tempdir().unwrap();
         proxy.take();
         let wall = verify(
-            &verifier(&image, options(cache.path(), 8)),
+            &verifier(&image, options(cache.path(), 16)),
             &references,
-            together,
+            at_once,
         );
         let log = proxy.take();
         Row {
