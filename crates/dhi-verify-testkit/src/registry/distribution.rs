@@ -441,7 +441,10 @@ pub fn push(addr: &str, repo: &str, content: &Content, auth: Option<&str>) {
         }
     }
     for (tag, digest) in &content.tags {
-        if tag.starts_with("sha256-") {
+        // The pusher writes the referrers tag schema itself; cosign's
+        // `sha256-<hex>.sig` / `.att` tags are ordinary tags.
+        let cosign = tag.ends_with(".sig") || tag.ends_with(".att");
+        if tag.starts_with("sha256-") && !cosign {
             continue;
         }
         let m = &content.manifests[digest];

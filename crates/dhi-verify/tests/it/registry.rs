@@ -113,6 +113,58 @@ fn an_image_pushed_to_docker_registry_verifies_through_the_fallback_tags() {
 }
 
 #[test]
+fn cosign_sig_and_att_tags_in_docker_registry_verify() {
+    use dhi_verify_testkit::cosign::{
+        att_tag, dsse_envelope, sig_tag, simple_signing_layer, simple_signing_payload, statement,
+        LayoutEditor, IN_TOTO,
+    };
+    // An image with no referrers at all, signed and attested the legacy
+    // cosign way: `.sig` on the index, `.att` on the platform manifest.
+    let image = DhiImage::python().kinds(&[]);
+    let (dir, fixture) = written(&image);
+    let platform = fixture
+        .platforms
+        .iter()
+        .find(|(p, _)| p == "linux/amd64")
+        .unwrap()
+        .1
+        .clone();
+    let mut ed = LayoutEditor::open(&fixture.dir);
+    let payload = simple_signing_payload(&fixture.index_digest, "cosign container image signature");
+    let layer = simple_signing_layer(&mut ed, &payload, &image.key.sign_b64(&payload));
+    sig_tag(&mut ed, &fixture.index_digest, vec![layer]);
+    let provenance = statement(
+        &platform,
+        "https://slsa.dev/provenance/v1",
+        serde_json::json!({"buildDefinition": {"buildType": "https://example.com/b"},
+                           "runDetails": {"builder": {"id": "https://example.com/builder"}}}),
+    );
+    let envelope = dsse_envelope(IN_TOTO, &provenance, &image.key, None);
+    att_tag(
+        &mut ed,
+        &platform,
+        &[(envelope, "https://slsa.dev/provenance/v1")],
+    );
+    ed.finish();
+    let registry = DistributionRegistry::start(RegistryAuth::None);
+    registry.push_layout(REPO, &fixture.dir);
+    let v = Verifier::builder()
+        .trust(trust(&image))
+        .policy(
+            Policy::dhi_default()
+                .with_requirements(["signature", "provenance"])
+                .unwrap(),
+        )
+        .platforms([Platform::linux_amd64()])
+        .registry_options(options())
+        .build()
+        .unwrap();
+    let verdict = assert_pass(run(&v, &format!("{}/{REPO}:3.13", registry.addr)));
+    assert!(verdict.platforms[0].image_signatures[0].signature.verified);
+    drop(dir);
+}
+
+#[test]
 fn docker_registry_with_htpasswd_basic_auth() {
     let image = DhiImage::python();
     let auth = RegistryAuth::Basic {
