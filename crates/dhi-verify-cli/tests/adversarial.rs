@@ -46,7 +46,7 @@ fn run(case: &Case, reference: &str) -> i32 {
 fn the_committed_corpus_is_what_the_testkit_writes() {
     let tmp = tempfile::tempdir().unwrap();
     for case in cases() {
-        let fresh = case.image.write_layout(&tmp.path().join(case.name));
+        let fresh = case.write(&tmp.path().join(case.name));
         let committed = corpus().join(case.name);
         assert_eq!(
             std::fs::read(committed.join("index.json")).unwrap(),
@@ -65,10 +65,10 @@ fn no_attack_passes_from_a_layout_and_the_control_does() {
             &case,
             &format!("oci:{}:3.13", corpus().join(case.name).display()),
         );
-        outcomes.push((case.name, code));
+        outcomes.push((case.name, case.is_control(), code));
     }
-    for (name, code) in &outcomes {
-        if *name == "control" {
+    for (name, control, code) in &outcomes {
+        if *control {
             assert_eq!(*code, 0, "the control must pass: {outcomes:?}");
         } else {
             assert!(
@@ -77,7 +77,7 @@ fn no_attack_passes_from_a_layout_and_the_control_does() {
             );
         }
     }
-    assert_eq!(outcomes.len(), 28);
+    assert_eq!(outcomes.len(), 33);
 }
 
 #[test]
@@ -89,12 +89,12 @@ fn no_attack_passes_from_a_registry_and_the_control_does() {
             Content::from_layout(&corpus().join(case.name)),
         );
         let code = run(&case, &format!("{}/dhi/python:3.13", registry.addr));
-        outcomes.push((case.name, code));
+        outcomes.push((case.name, case.is_control(), code));
     }
     // docs/threat-model.md quotes this line (run with `--nocapture`).
     eprintln!("registry outcomes: {outcomes:?}");
-    for (name, code) in &outcomes {
-        if *name == "control" {
+    for (name, control, code) in &outcomes {
+        if *control {
             assert_eq!(*code, 0, "the control must pass: {outcomes:?}");
         } else {
             assert!(

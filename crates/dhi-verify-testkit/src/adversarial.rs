@@ -4,7 +4,16 @@
 //! end in fail or error, never pass; `control` must pass (so a harness that
 //! cannot tell the difference is caught).
 
-use crate::image::{DhiImage, PredicateKind, Tamper};
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::cosign::{
+    att_tag, dsse_envelope, sig_tag, simple_signing_layer, simple_signing_payload, statement,
+    LayoutEditor, IN_TOTO,
+};
+use crate::image::{DhiImage, Fixture, PredicateKind, Tamper};
+use crate::TestKey;
 
 /// One attack.
 pub struct Case {
@@ -18,6 +27,63 @@ pub struct Case {
     pub flags: &'static [&'static str],
     /// Whether `--trusted-root <corpus>/trusted_root.json` (the test Rekor log) is needed.
     pub test_log: bool,
+    /// What is added to the written layout (cosign's tags), if anything.
+    pub after: Option<fn(&Fixture, &DhiImage)>,
+}
+
+impl Case {
+    /// Whether this case must pass (a control), rather than fail or error.
+    pub fn is_control(&self) -> bool {
+        self.name.starts_with("control")
+    }
+
+    /// Writes the case's layout into `dir`.
+    pub fn write(&self, dir: &Path) -> Fixture {
+        let fixture = self.image.write_layout(dir);
+        if let Some(after) = self.after {
+            after(&fixture, &self.image);
+        }
+        fixture
+    }
+}
+
+/// A digest no image here has.
+const OTHER_IMAGE: &str = "sha256:0be1ce5a2b1cd2e6c3b7f0e16dd4a3f6e1c3b1f8e2f5a0e9d3c6b2a1f4e7d8c9";
+
+fn amd64(f: &Fixture) -> String {
+    f.platforms
+        .iter()
+        .find(|(p, _)| p == "linux/amd64")
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default()
+}
+
+/// A `.sig` tag on the index, its payload naming `signs`, signed by `key`.
+fn sig_on_index(f: &Fixture, key: &TestKey, signs: &str) {
+    let mut ed = LayoutEditor::open(&f.dir);
+    let payload = simple_signing_payload(signs, "cosign container image signature");
+    let layer = simple_signing_layer(&mut ed, &payload, &key.sign_b64(&payload));
+    sig_tag(&mut ed, &f.index_digest, vec![layer]);
+    ed.finish();
+}
+
+/// A `.att` tag on the platform manifest: provenance about `about`, signed
+/// over DSSE's PAE (or over the bare statement when `over_payload`).
+fn att_on_platform(f: &Fixture, key: &TestKey, about: &str, over_payload: bool) {
+    let st = statement(
+        about,
+        PredicateKind::ProvenanceV1.predicate_type(),
+        json!({"buildDefinition": {"buildType": "https://example.com/build/v1"},
+               "runDetails": {"builder": {"id": "https://example.com/builder"}}}),
+    );
+    let envelope = dsse_envelope(IN_TOTO, &st, key, over_payload.then_some(st.as_slice()));
+    let mut ed = LayoutEditor::open(&f.dir);
+    att_tag(
+        &mut ed,
+        &amd64(f),
+        &[(envelope, PredicateKind::ProvenanceV1.predicate_type())],
+    );
+    ed.finish();
 }
 
 fn base() -> DhiImage {
@@ -32,6 +98,7 @@ pub fn cases() -> Vec<Case> {
         image: base().tamper(tamper),
         flags: &[],
         test_log: false,
+        after: None,
     };
     let mut cases = vec![
         Case {
@@ -40,6 +107,7 @@ pub fn cases() -> Vec<Case> {
             image: base(),
             flags: &[],
             test_log: false,
+            after: None,
         },
         t(
             "wrong-key",
@@ -158,6 +226,7 @@ pub fn cases() -> Vec<Case> {
         image,
         flags,
         test_log: true,
+        after: None,
     };
     cases.extend([
         logged(
@@ -191,6 +260,57 @@ pub fn cases() -> Vec<Case> {
                 .with_bundle_signatures()
                 .tamper(Tamper::BundleSignatureOverOtherBytes),
             &[],
+        ),
+    ]);
+    // Signed the other cosign ways: a `.sig` tag on the index (with
+    // `--require signature`), a `.att` tag on an image with no referrers.
+    let cosign = |name, attack, image: DhiImage, flags, after: fn(&Fixture, &DhiImage)| Case {
+        name,
+        attack,
+        image,
+        flags,
+        test_log: false,
+        after: Some(after),
+    };
+    let bare = || DhiImage::python().kinds(&[]);
+    cases.extend([
+        cosign(
+            "control-cosign-tags",
+            "nothing: a .sig on the index and a .att provenance on the platform, both genuine (must pass)",
+            bare(),
+            &["--require", "signature", "--require", "provenance"],
+            |f, i| {
+                sig_on_index(f, &i.key, &f.index_digest);
+                att_on_platform(f, &i.key, &amd64(f), false);
+            },
+        ),
+        cosign(
+            "image-signature-for-other-image",
+            "the index's .sig tag holds a genuine signature of another image",
+            base(),
+            &["--require", "signature"],
+            |f, i| sig_on_index(f, &i.key, OTHER_IMAGE),
+        ),
+        cosign(
+            "image-signature-wrong-key",
+            "the index's .sig tag is signed by a key nobody trusts",
+            base(),
+            &["--require", "signature"],
+            |f, _| sig_on_index(f, &TestKey::new("mallory"), &f.index_digest),
+        ),
+        cosign(
+            "cosign-att-for-other-image",
+            "the platform's .att tag holds a genuine statement about another image",
+            bare(),
+            &["--require", "provenance"],
+            |f, i| att_on_platform(f, &i.key, OTHER_IMAGE, false),
+        ),
+        cosign(
+            "cosign-att-signed-without-pae",
+            "the .att envelope's signature is over the bare statement, not DSSE's PAE",
+            bare(),
+            &["--require", "provenance"],
+            |f, i| att_on_platform(f, &i.key, &amd64(f), true),
         ),
     ]);
     cases

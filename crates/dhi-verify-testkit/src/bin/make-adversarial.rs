@@ -18,7 +18,7 @@ fn main() {
     let mut table = String::from("| case | attack | extra flags |\n|---|---|---|\n");
     let mut key = None;
     for case in cases() {
-        case.image.write_layout(&dir.join(case.name));
+        case.write(&dir.join(case.name));
         key.get_or_insert_with(|| case.image.key.public_pem());
         let mut flags = case.flags.join(" ");
         if case.test_log {
