@@ -96,3 +96,74 @@ fn image_signatures_in_json_match_the_schema() {
         assert_eq!(v["platforms"][0]["attestations"][0]["source"], "referrer");
     }
 }
+
+/// `cosign sign` keyless, the legacy way: a `.sig` tag whose layer carries
+/// the Fulcio certificate and the Rekor bundle (the keyless test instance in
+/// `testdata/keyless`).
+#[test]
+fn a_keyless_cosign_signature_on_the_image_verifies_with_identity_flags() {
+    use base64::Engine as _;
+    use dhi_verify_testkit::TestRekor;
+    let keyless = repo().join("testdata/keyless");
+    let read = |p: &str| std::fs::read_to_string(keyless.join(p)).unwrap();
+    let rekor = TestRekor {
+        key: TestKey::from_pem("rekor", &read("keys/rekor.key.pem")),
+    };
+    let leaf = TestKey::from_pem("leaf", &read("keys/leaf.key.pem"));
+    let cert = read("keys/leaf.crt.pem");
+    let time = 1_735_689_630;
+
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = DhiImage::python()
+        .kinds(&[])
+        .write_layout(&dir.path().join("layout"));
+    let mut ed = LayoutEditor::open(&fixture.dir);
+    let payload = simple_signing_payload(&fixture.index_digest, "cosign container image signature");
+    let signature = leaf.sign_b64(&payload);
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&signature)
+        .unwrap();
+    let body = rekor.body_with(&payload, &der, &cert);
+    let mut layer = simple_signing_layer(&mut ed, &payload, &signature);
+    layer["annotations"]["dev.sigstore.cosign/certificate"] = serde_json::json!(cert);
+    layer["annotations"]["dev.sigstore.cosign/bundle"] =
+        serde_json::json!(rekor.legacy_bundle(&body, time, time));
+    sig_tag(&mut ed, &fixture.index_digest, vec![layer]);
+    ed.finish();
+
+    let identity =
+        "https://github.com/example/dhi-demo/.github/workflows/build.yml@refs/heads/main";
+    let run_with = |identity_regexp: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dhi-verify"))
+            .args([
+                "image",
+                &fixture.reference("3.13"),
+                "--require",
+                "signature",
+            ])
+            .arg("--trusted-root")
+            .arg(keyless.join("trusted_root.json"))
+            .args(["--certificate-identity-regexp", identity_regexp])
+            .args([
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+            ])
+            .output()
+            .unwrap()
+    };
+    // Regular expressions match the whole identity (docs/sigstore.md).
+    let ok = run_with(r"^https://github\.com/example/.*");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("signed by {identity}")),
+        "{stdout}"
+    );
+    let other = run_with(r"^https://github\.com/someone-else/.*");
+    assert_eq!(
+        other.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&other.stdout)
+    );
+}
