@@ -345,6 +345,7 @@ fn list_attestations(v: &Verdict, format: Format, json_out: &mut Vec<Value>) -> 
             "checks": v.checks,
             "platforms": v.platforms.iter().map(|p| json!({
                 "platform": p.platform.to_string(), "digest": p.digest, "attestations": p.attestations,
+                "imageSignatures": p.image_signatures,
             })).collect::<Vec<_>>(),
         }));
     } else {
@@ -367,11 +368,31 @@ fn list_attestations(v: &Verdict, format: Format, json_out: &mut Vec<Value>) -> 
                     None => a.reason.clone().unwrap_or_default(),
                 };
                 println!(
-                    "    {} {:<26} {}  {}",
+                    "    {} {:<26} {}  {}{}",
                     if a.verified { "✓" } else { "✗" },
                     what,
                     a.manifest_digest.short(),
-                    detail
+                    detail,
+                    crate::render::source_note(a.source)
+                );
+            }
+            for s in &p.image_signatures {
+                let detail = if s.signature.verified {
+                    format!(
+                        "signed by {}",
+                        s.signature.key.as_deref().unwrap_or("a trusted signer")
+                    )
+                } else {
+                    s.signature.reason.clone().unwrap_or_default()
+                };
+                println!(
+                    "    {} {:<26} {}  {} (signs {}){}",
+                    if s.signature.verified { "✓" } else { "✗" },
+                    "image signature",
+                    s.signature.digest.short(),
+                    detail,
+                    s.subject.short(),
+                    crate::render::source_note(s.source)
                 );
             }
         }

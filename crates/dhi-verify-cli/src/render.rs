@@ -24,7 +24,7 @@ pub fn json_value(
 }
 
 /// Where evidence came from, when not the usual referrers.
-fn source_note(source: dhi_verify::EvidenceSource) -> &'static str {
+pub fn source_note(source: dhi_verify::EvidenceSource) -> &'static str {
     match source {
         dhi_verify::EvidenceSource::CosignTag => " (cosign tag)",
         dhi_verify::EvidenceSource::ImageIndex => " (in the image index)",
