@@ -152,3 +152,32 @@ fn a_credential_helper_answering_user_token_gives_an_identity_token() {
     assert!(token.refreshed() >= 1);
     assert_eq!(token.refreshed(), token.issued());
 }
+
+#[test]
+fn a_registry_asking_for_basic_never_gets_the_identity_token() {
+    let registry = DistributionRegistry::start(RegistryAuth::Basic {
+        user: "erin".into(),
+        pass: "pw".into(),
+    });
+    let image = DhiImage::python();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = image.write_layout(&dir.path().join("layout"));
+    registry.push_layout(REPO, &fixture.dir);
+    let key = dir.path().join("k.pub");
+    std::fs::write(&key, image.key.public_pem()).unwrap();
+    let s = Setup {
+        registry,
+        key,
+        _dir: dir,
+    };
+    let config = identity_token_config(&s, "secret-identity-token");
+    let o = run(&s, config.path(), None);
+    assert_eq!(o.status.code(), Some(3));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("only an identity token") && msg.contains(&s.registry.addr),
+        "{msg}"
+    );
+    assert!(!msg.contains("secret-identity-token"), "{msg}");
+}

@@ -159,6 +159,23 @@ pub(crate) fn token_request(
     }
 }
 
+/// The credentials to answer a `Basic` challenge with, or why there are none.
+/// An identity token is not a password: it is only ever exchanged at a token
+/// server, so a registry asking for Basic gets nothing and the user is told.
+pub(crate) fn basic_credentials(creds: Option<Credentials>) -> Result<Credentials, &'static str> {
+    match creds {
+        None => Err(
+            "the registry asks for Basic credentials and none are configured \
+             (docker login, or ~/.docker/config.json)",
+        ),
+        Some(c) if c.identity_token().is_some() => Err(
+            "the registry asks for Basic credentials and only an identity token is configured \
+             (identity tokens are only exchanged at a Bearer token server)",
+        ),
+        Some(c) => Ok(c),
+    }
+}
+
 /// Whether a token server's answer refuses the credentials: 401 or 403, or,
 /// for a refresh-token grant, the OAuth2 error answer (RFC 6749 §5.2: 400
 /// with `"error": "invalid_grant"`, `"invalid_client"`, `"invalid_scope"` or
@@ -226,6 +243,17 @@ fn form_encode(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_tokens_are_never_basic_credentials() {
+        assert!(basic_credentials(None).is_err());
+        let why = basic_credentials(Some(Credentials::identity_token_for("t"))).unwrap_err();
+        assert!(why.contains("identity token"), "{why}");
+        assert_eq!(
+            basic_credentials(Some(Credentials::new("u", "p"))).unwrap(),
+            Credentials::new("u", "p")
+        );
+    }
 
     #[test]
     fn oauth_error_answers_refuse_only_identity_tokens() {

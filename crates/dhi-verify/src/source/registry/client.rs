@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::Url;
 
-use super::auth::{parse_challenge, token_refused, token_request, Challenge, TokenAnswer};
+use super::auth::{
+    basic_credentials, parse_challenge, token_refused, token_request, Challenge, TokenAnswer,
+};
 use super::credentials::{Credentials, DockerConfig};
 use super::retry::{backoff, retry_after, retryable_status};
 use crate::digest::Digest;
@@ -738,14 +740,7 @@ impl RegistryClient {
         let creds = self.credentials(t.registry)?;
         match challenge {
             Challenge::Basic => {
-                let creds = creds.ok_or_else(|| {
-                    denied(
-                        false,
-                        "the registry asks for Basic credentials and none are configured \
-                         (docker login, or ~/.docker/config.json)"
-                            .into(),
-                    )
-                })?;
+                let creds = basic_credentials(creds).map_err(|why| denied(false, why.into()))?;
                 lock(&self.inner.basic).insert(t.registry.to_owned());
                 Ok(creds.basic_header())
             }
