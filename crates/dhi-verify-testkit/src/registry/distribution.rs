@@ -20,7 +20,7 @@ use p256::pkcs8::DecodePrivateKey as _;
 use serde_json::json;
 use tempfile::TempDir;
 
-use super::http::{read_request, request, respond};
+use super::http::{decode, read_request, request, respond, Request};
 use super::Content;
 
 const INSTALL: &str =
@@ -56,18 +56,68 @@ pub enum RegistryAuth {
 }
 
 /// A token server issuing ES256 JWTs the way distribution's token auth wants them.
+///
+/// Two ways to ask (distribution's token specification): `GET /token` with
+/// `Authorization: Basic user:pass`, and the OAuth2 refresh-token grant,
+/// `POST /token` with the form `grant_type=refresh_token&service=…&scope=…&client_id=…&refresh_token=`
+/// [`TokenServer::identity_token`] (what `docker login` stores as `identitytoken`).
 pub struct TokenServer {
     pub addr: String,
     pub service: String,
+    /// The one identity (refresh) token the server accepts.
+    pub identity_token: String,
     key: SigningKey,
     cert_der: Vec<u8>,
     stop: Arc<AtomicBool>,
     issued: Arc<AtomicUsize>,
+    refreshed: Arc<AtomicUsize>,
+}
+
+/// What a `POST /token` form asks for: `Ok(scope)` for a valid refresh-token
+/// grant with `refresh_token`, else the OAuth2 error code and description.
+fn refresh_grant(
+    req: &Request,
+    service: &str,
+    refresh_token: &str,
+) -> Result<String, (&'static str, String)> {
+    let body = String::from_utf8_lossy(&req.body);
+    let form: std::collections::BTreeMap<String, String> = body
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if !req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
+        return Err(("invalid_request", "expected a form".into()));
+    }
+    if field("grant_type") != "refresh_token" {
+        return Err(("unsupported_grant_type", field("grant_type").to_owned()));
+    }
+    if field("client_id").is_empty() {
+        return Err(("invalid_request", "client_id is required".into()));
+    }
+    if field("service") != service {
+        return Err((
+            "invalid_request",
+            format!("unknown service {:?}", field("service")),
+        ));
+    }
+    if field("refresh_token") != refresh_token {
+        return Err(("invalid_grant", "unknown refresh token".into()));
+    }
+    Ok(field("scope").to_owned())
 }
 
 impl TokenServer {
     /// Generates a key and self-signed certificate (with `openssl`) in `dir`,
-    /// writes `dir/token.crt`, and serves `GET /token` to `user:pass`.
+    /// writes `dir/token.crt`, and serves `GET /token` to `user:pass` and
+    /// `POST /token` to the refresh token `dhi-verify-test-identity-<user>-<pass>`.
     pub fn start(dir: &Path, user: &str, pass: &str) -> Self {
         let key_path = dir.join("token.key");
         let cert_path = dir.join("token.crt");
@@ -110,16 +160,20 @@ impl TokenServer {
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let issued = Arc::new(AtomicUsize::new(0));
+        let refreshed = Arc::new(AtomicUsize::new(0));
         let server = TokenServer {
             addr,
             service: "test".into(),
+            identity_token: format!("dhi-verify-test-identity-{user}-{pass}"),
             key,
             cert_der,
             stop: stop.clone(),
             issued: issued.clone(),
+            refreshed: refreshed.clone(),
         };
         let issuer = server.issuer();
         let expected = basic(user, pass);
+        let identity_token = server.identity_token.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
@@ -129,6 +183,37 @@ impl TokenServer {
                 let Some(req) = read_request(&stream) else {
                     continue;
                 };
+                if req.method == "POST" {
+                    match refresh_grant(&req, &issuer.service, &identity_token) {
+                        Ok(scope) => {
+                            issued.fetch_add(1, Ordering::SeqCst);
+                            refreshed.fetch_add(1, Ordering::SeqCst);
+                            let token = issuer.issue(&scope);
+                            respond(
+                                &stream,
+                                200,
+                                &[("Content-Type", "application/json".into())],
+                                serde_json::to_vec(&json!({
+                                    "access_token": token, "scope": scope, "expires_in": 3600
+                                }))
+                                .unwrap()
+                                .as_slice(),
+                            );
+                        }
+                        Err((error, description)) => respond(
+                            &stream,
+                            // RFC 6749 §5.2: 400 for every error but invalid_client.
+                            400,
+                            &[("Content-Type", "application/json".into())],
+                            serde_json::to_vec(
+                                &json!({"error": error, "error_description": description}),
+                            )
+                            .unwrap()
+                            .as_slice(),
+                        ),
+                    }
+                    continue;
+                }
                 if req.header("authorization") != Some(expected.as_str()) {
                     respond(
                         &stream,
@@ -170,6 +255,11 @@ impl TokenServer {
     /// How many tokens the server issued over HTTP.
     pub fn issued(&self) -> usize {
         self.issued.load(Ordering::SeqCst)
+    }
+
+    /// How many of them for a refresh-token grant (`POST`).
+    pub fn refreshed(&self) -> usize {
+        self.refreshed.load(Ordering::SeqCst)
     }
 
     pub fn realm(&self) -> String {

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::Url;
 
-use super::auth::{parse_challenge, Challenge, TokenAnswer};
+use super::auth::{
+    basic_credentials, parse_challenge, token_refused, token_request, Challenge, TokenAnswer,
+};
 use super::credentials::{Credentials, DockerConfig};
 use super::retry::{backoff, retry_after, retryable_status};
 use crate::digest::Digest;
@@ -740,14 +742,7 @@ impl RegistryClient {
         let creds = self.credentials(t.registry)?;
         match challenge {
             Challenge::Basic => {
-                let creds = creds.ok_or_else(|| {
-                    denied(
-                        false,
-                        "the registry asks for Basic credentials and none are configured \
-                         (docker login, or ~/.docker/config.json)"
-                            .into(),
-                    )
-                })?;
+                let creds = basic_credentials(creds).map_err(|why| denied(false, why.into()))?;
                 lock(&self.inner.basic).insert(t.registry.to_owned());
                 Ok(creds.basic_header())
             }
@@ -778,7 +773,7 @@ impl RegistryClient {
             what: what.clone(),
             problem: format!("expected {expected}, found {found}"),
         };
-        let mut url = Url::parse(realm)
+        let url = Url::parse(realm)
             .map_err(|e| protocol("a token realm URL", format!("{realm:?} ({e})")))?;
         let realm_host = url.host_str().unwrap_or_default().to_owned();
         let realm_authority = match url.port() {
@@ -792,17 +787,7 @@ impl RegistryClient {
                 realm.to_owned(),
             ));
         }
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(s) = service {
-                q.append_pair("service", s);
-            }
-            q.append_pair("scope", scope);
-        }
-        let mut req = self.inner.http.get(url);
-        if let Some(c) = creds {
-            req = req.header(AUTHORIZATION, c.basic_header());
-        }
+        let req = token_request(&self.inner.http, url, service, scope, creds);
         let mut resp = req.send().await.map_err(|e| {
             if e.is_timeout() {
                 self.timeout_error(t, &what, e.is_connect())
@@ -831,7 +816,7 @@ impl RegistryClient {
                 })
             }
         };
-        if status == 401 || status == 403 {
+        if token_refused(status, &body, creds) {
             return Err(SourceError::Unauthorized {
                 location: t.location(),
                 scope: scope.to_owned(),

@@ -4,6 +4,12 @@
 //! `credHelpers` (per registry) and `credsStore` (default helper), both run as
 //! `docker-credential-<helper> get` with the server URL on stdin.
 //!
+//! An identity token (`auths.<host>.identitytoken`, written by `docker login`
+//! against OAuth2 token servers, or a helper answering the user name
+//! `<token>`) is kept as Docker keeps it: user name `<token>`, the token as
+//! password. It is exchanged at the token server with the OAuth2
+//! refresh-token grant (see `auth.rs`), never sent as Basic credentials.
+//!
 //! Docker Hub's credentials are stored under `https://index.docker.io/v1/`.
 
 use std::collections::BTreeMap;
@@ -20,6 +26,10 @@ use crate::reference::DOCKER_HUB;
 
 /// The key Docker stores Docker Hub's credentials under.
 pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
+
+/// The user name that marks the password as an identity token (Docker's
+/// convention, also used by credential helpers).
+pub const IDENTITY_TOKEN_USERNAME: &str = "<token>";
 
 /// A user name and password (or token) for Basic authentication. The
 /// password is never printed.
@@ -38,6 +48,16 @@ impl Credentials {
             username: username.into(),
             password: password.into(),
         }
+    }
+
+    /// An identity token (an OAuth2 refresh token for the registry's token server).
+    pub fn identity_token_for(token: impl Into<String>) -> Self {
+        Credentials::new(IDENTITY_TOKEN_USERNAME, token)
+    }
+
+    /// The identity token, when these credentials are one (user name `<token>`).
+    pub fn identity_token(&self) -> Option<&str> {
+        (self.username == IDENTITY_TOKEN_USERNAME).then_some(self.password.as_str())
     }
 
     /// The `Authorization: Basic …` header value.
@@ -90,6 +110,8 @@ struct AuthEntry {
     username: Option<String>,
     #[serde(default)]
     password: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +207,10 @@ fn lookup_in(
         return helper(name, &helper_server(registry)).map_err(fail);
     }
     if let Some(entry) = keys.iter().find_map(|k| config.auths.get(k)) {
+        // Docker prefers the identity token when an entry holds both.
+        if let Some(token) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
+            return Ok(Some(Credentials::identity_token_for(token)));
+        }
         if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
@@ -306,6 +332,29 @@ mod tests {
     fn a_missing_helper_is_an_error() {
         assert!(run_helper("dhi-verify-test-no-such-helper", "x").is_err());
         assert!(run_helper("../../bin/sh", "x").is_err());
+    }
+
+    #[test]
+    fn identity_tokens_win_over_user_password_in_the_same_entry() {
+        let c =
+            config(r#"{"auths":{"dhi.io":{"auth":"dXNlcjpwYTpzcw==","identitytoken":"idt-1"}}}"#);
+        let found = lookup_in(&c, "dhi.io", &no_helper).unwrap().unwrap();
+        assert_eq!(found.identity_token(), Some("idt-1"));
+        assert_eq!(found, Credentials::new("<token>", "idt-1"));
+        // An empty identity token is no identity token.
+        let c = config(r#"{"auths":{"dhi.io":{"auth":"YTpi","identitytoken":""}}}"#);
+        let found = lookup_in(&c, "dhi.io", &no_helper).unwrap().unwrap();
+        assert_eq!(found.identity_token(), None);
+        assert_eq!(found, Credentials::new("a", "b"));
+    }
+
+    #[test]
+    fn a_helper_answering_user_token_gives_an_identity_token() {
+        let c = config(r#"{"credsStore":"desktop"}"#);
+        let helper = |_: &str, _: &str| Ok(Some(Credentials::new("<token>", "idt-2")));
+        let found = lookup_in(&c, "dhi.io", &helper).unwrap().unwrap();
+        assert_eq!(found.identity_token(), Some("idt-2"));
+        assert_eq!(Credentials::new("u", "p").identity_token(), None);
     }
 
     #[test]
