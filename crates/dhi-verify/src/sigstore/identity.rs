@@ -61,7 +61,10 @@ impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Inner::Exact(value) => write!(f, "{value:?}"),
-            Inner::Regex { pattern, .. } => write!(f, "regex ^(?:{pattern})$"),
+            Inner::Regex { pattern, .. } => write!(
+                f,
+                "a match of regex {pattern:?} over the whole value (anchored as ^(?:…)$; end it with .* to match a prefix)"
+            ),
         }
     }
 }
