@@ -31,3 +31,6 @@ mod registry;
 
 /// The disk cache: digest-checked reads, corrupt entries refetched, offline mode.
 mod cache;
+
+/// Limits on a verification as a whole: redirects, total bytes, deadline.
+mod limits;
