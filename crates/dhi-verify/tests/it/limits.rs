@@ -213,6 +213,27 @@ fn no_redirect_is_followed_with_a_limit_of_zero() {
 }
 
 #[test]
+fn a_redirect_to_plain_http_elsewhere_is_refused_before_connecting() {
+    let image = image();
+    let (registry, _d) = serve(&image);
+    let registry = registry.fault(Fault::new(
+        "/blobs/",
+        FaultKind::RedirectTo("http://blobs.example.invalid".into()),
+        usize::MAX,
+    ));
+    let v = verifier(&image, options(), Limits::default(), DEFAULT_DEADLINE);
+    let e = assert_error(run(&v, &reference(&registry)));
+    assert!(
+        matches!(
+            source_error(&e),
+            SourceError::Redirect { reason, .. }
+                if reason.starts_with("refusing a redirect to http://blobs.example.invalid/")
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn credentials_go_along_a_redirect_on_the_same_host_but_never_to_another_host() {
     let image = image();
     let (cdn, _d1) = serve(&image);
