@@ -34,3 +34,7 @@ mod cache;
 
 /// Limits on a verification as a whole: redirects, total bytes, deadline.
 mod limits;
+
+/// Two images in one layout: no single-byte change and no move of A's
+/// attestations onto B makes a failure pass or a pass name another image.
+mod single_byte;
