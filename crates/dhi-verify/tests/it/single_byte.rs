@@ -269,6 +269,10 @@ fn no_single_byte_change_of_any_object_makes_a_failure_pass_or_a_pass_name_anoth
         std::fs::write(path, &original).unwrap();
     }
     assert!(changes >= 2 * objects.len(), "{changes}");
+    eprintln!(
+        "{changes} single-byte changes over {} objects",
+        objects.len()
+    );
     assert_eq!(
         verify_all(&v, &targets, "restored"),
         [true, true, true, true]
