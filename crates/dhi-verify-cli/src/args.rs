@@ -166,6 +166,18 @@ pub struct VerifyOptions {
     /// Largest in-toto statement to read, in bytes (default 64 MiB).
     #[arg(long, value_name = "BYTES")]
     pub max_statement_size: Option<u64>,
+    /// Most bytes one verification may read from registries, layouts and the
+    /// cache together (default 536870912, 512 MiB); more is exit 3.
+    #[arg(long, value_name = "BYTES")]
+    pub max_total_bytes: Option<u64>,
+    /// Longest one image's verification may take, in seconds (default 300);
+    /// past it, exit 3 naming the reference and what was being fetched.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub deadline: Option<u64>,
+    /// Most redirects followed for one registry request (default 5; 0 follows
+    /// none); a loop or a longer chain is exit 3.
+    #[arg(long, value_name = "N")]
+    pub max_redirects: Option<u32>,
     /// Most registry requests in flight at once (default 16; 1 is sequential).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

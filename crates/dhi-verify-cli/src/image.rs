@@ -141,6 +141,12 @@ pub(crate) fn build_verifier_adjusted(
     if let Some(max) = args.max_statement_size {
         limits = limits.with_max_statement_bytes(max);
     }
+    if let Some(max) = args.max_total_bytes {
+        limits = limits.with_max_total_bytes(max);
+    }
+    if let Some(secs) = args.deadline {
+        builder = builder.deadline(Duration::from_secs(secs));
+    }
     let mut registry = RegistryOptions::default();
     for host in &args.insecure_registries {
         registry = registry.with_insecure_registry(host.clone());
@@ -155,6 +161,9 @@ pub(crate) fn build_verifier_adjusted(
         return Err("--timeout and --connect-timeout must be at least 1 second".into());
     }
     registry = registry.with_timeouts(connect, request);
+    if let Some(max) = args.max_redirects {
+        registry = registry.with_max_redirects(max);
+    }
     if let Some(jobs) = args.jobs {
         registry = registry.with_max_concurrent_fetches(usize::from(jobs));
     }

@@ -214,6 +214,42 @@ pub enum SourceError {
         /// The size declared or seen (at least limit + 1).
         found: u64,
     },
+    /// Reading more would take one verification over
+    /// [`crate::Limits::max_total_bytes`]. Could not check (exit 3): the
+    /// image was not judged, and a larger budget might let it pass.
+    #[error(
+        "reading {what} takes this verification to {read} bytes, over the max_total_bytes budget of {limit} bytes"
+    )]
+    BudgetExceeded {
+        /// The budget ([`crate::Limits::max_total_bytes`]).
+        limit: u64,
+        /// Bytes read in this verification, counting the read refused (at least limit + 1).
+        read: u64,
+        /// What was being read.
+        what: String,
+    },
+    /// The verification's deadline passed (checked before each read).
+    #[error("the deadline of {deadline_ms} ms for one verification passed before reading {what}")]
+    DeadlineExceeded {
+        /// The deadline ([`crate::VerifierBuilder::deadline`]), in milliseconds.
+        deadline_ms: u64,
+        /// What was about to be read.
+        what: String,
+    },
+    /// A registry's redirects were not followed to the end: a loop, more
+    /// than [`crate::source::registry::RegistryOptions::max_redirects`], or
+    /// a redirect to plain HTTP on a host that is not loopback or insecure.
+    #[error("{location}: {what}: {reason} (at most {limit} redirects are followed)")]
+    Redirect {
+        /// `registry/repository`, e.g. `dhi.io/python`.
+        location: String,
+        /// What was requested.
+        what: String,
+        /// [`crate::source::registry::RegistryOptions::max_redirects`].
+        limit: u32,
+        /// The loop, the chain's length or the refused URL.
+        reason: String,
+    },
     /// Registry credentials could not be read (a malformed config.json, a
     /// failing credential helper).
     #[error("credentials for {registry}: {reason}")]
@@ -230,6 +266,22 @@ fn attempts_note(attempts: u32) -> String {
         format!(" after {attempts} attempts")
     } else {
         String::new()
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+fn waiting_note(during: &[String]) -> String {
+    if during.is_empty() {
+        String::new()
+    } else {
+        format!(" while waiting for {}", during.join("; "))
     }
 }
 
@@ -253,7 +305,10 @@ impl SourceError {
             | SourceError::Transport { .. }
             | SourceError::Timeout { .. }
             | SourceError::Protocol { .. }
-            | SourceError::Credentials { .. } => Outcome::Error,
+            | SourceError::Credentials { .. }
+            | SourceError::BudgetExceeded { .. }
+            | SourceError::DeadlineExceeded { .. }
+            | SourceError::Redirect { .. } => Outcome::Error,
         }
     }
 }
@@ -316,6 +371,17 @@ pub enum Error {
         /// The underlying failure.
         source: SourceError,
     },
+    /// The verification's deadline ([`crate::VerifierBuilder::deadline`])
+    /// passed before it finished. Could not check (exit 3).
+    #[error("verifying {reference}: the deadline of {} passed{}", seconds(*deadline_ms), waiting_note(during))]
+    DeadlineExceeded {
+        /// The reference being verified.
+        reference: String,
+        /// The deadline, in milliseconds.
+        deadline_ms: u64,
+        /// What was being fetched or read when it passed (empty: between reads).
+        during: Vec<String>,
+    },
     /// The reference is valid but its kind is not supported yet.
     #[error("{reference}: {what} is not supported yet")]
     Unsupported {
@@ -340,7 +406,9 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Reference(_) | Error::Config(_) => ErrorClass::Usage,
-            Error::Source { .. } | Error::Unsupported { .. } => ErrorClass::Error,
+            Error::Source { .. } | Error::Unsupported { .. } | Error::DeadlineExceeded { .. } => {
+                ErrorClass::Error
+            }
         }
     }
 

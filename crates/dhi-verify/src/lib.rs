@@ -63,4 +63,4 @@ pub use verdict::{
     AttestationReport, Check, CheckStatus, EvidenceSource, ImageConfig, ImageSignatureReport,
     PlatformVerdict, SignatureReport, TlogStatus, Verdict, VerifiedAttestation,
 };
-pub use verifier::{Verifier, VerifierBuilder};
+pub use verifier::{Verifier, VerifierBuilder, DEFAULT_DEADLINE};

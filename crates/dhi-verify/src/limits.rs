@@ -2,7 +2,9 @@
 //!
 //! Every fetch is capped *before* it is read (tough's `max_size`, sigstore-go's
 //! `maxAllowedSubjects`): a source refuses to read more than the limit, and the
-//! error names the limit and the size it saw.
+//! error names the limit and the size it saw. [`Limits::max_total_bytes`]
+//! bounds the sum of all reads of one verification (counted in
+//! `source/budget.rs`).
 
 /// Caps on untrusted input. `Limits::default()` documents each default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,17 @@ pub struct Limits {
     pub max_signatures_per_attestation: usize,
     /// Most subjects in one in-toto statement: 1 024.
     pub max_statement_subjects: usize,
+    /// Most bytes one verification reads from all its sources together
+    /// (registry bodies, layout files, disk-cache entries, a layout's
+    /// subject scan): 512 MiB. The per-object caps above bound one read;
+    /// this bounds their sum, which an attacker otherwise multiplies by
+    /// `max_referrers` × `max_signatures_per_attestation` × platforms. A
+    /// real DHI image reads a few MiB (two platforms × five attestations,
+    /// SBOMs up to tens of MiB each), so 512 MiB leaves room for the largest
+    /// SBOMs on every platform while keeping a hostile registry from making
+    /// one verification read gigabytes. Going over is an error (exit 3,
+    /// "could not check"), never a truncated pass.
+    pub max_total_bytes: u64,
 }
 
 impl Default for Limits {
@@ -37,6 +50,7 @@ impl Default for Limits {
             max_referrers: 1_000,
             max_signatures_per_attestation: 16,
             max_statement_subjects: 1_024,
+            max_total_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -51,6 +65,12 @@ impl Limits {
     /// Sets [`Limits::max_manifest_bytes`].
     pub fn with_max_manifest_bytes(mut self, bytes: u64) -> Self {
         self.max_manifest_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_total_bytes`].
+    pub fn with_max_total_bytes(mut self, bytes: u64) -> Self {
+        self.max_total_bytes = bytes;
         self
     }
 

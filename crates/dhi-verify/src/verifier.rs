@@ -2,16 +2,17 @@
 //! any number of references. The builder's states make an unverifiable
 //! verifier impossible to build: no trust root, no verifier.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::chain::{verdict, Context};
 use crate::digest::Digest;
 use crate::discover::{discover, Evidence, PlatformSelection};
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, SourceError};
 use crate::limits::Limits;
 use crate::platform::Platform;
 use crate::policy::Policy;
 use crate::reference::{Reference, RegistryReference, DOCKER_HUB};
+use crate::source::budget::Budget;
 use crate::source::layout::LayoutSource;
 use crate::source::registry::{RegistryClient, RegistryOptions, RegistrySource};
 use crate::source::Source;
@@ -27,9 +28,13 @@ pub struct Verifier {
     limits: Limits,
     referrers: Option<Reference>,
     at: Option<SystemTime>,
+    deadline: Duration,
     /// One connection pool, credential and token cache for every registry.
     registry: RegistryClient,
 }
+
+/// The default [`VerifierBuilder::deadline`]: 300 s.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Builder state: a trust root is needed next.
 #[derive(Debug)]
@@ -48,6 +53,7 @@ pub struct Ready {
     limits: Limits,
     referrers: Option<Reference>,
     at: Option<SystemTime>,
+    deadline: Duration,
     registry: RegistryOptions,
 }
 
@@ -80,14 +86,43 @@ impl Verifier {
         self.verify_reference(&parsed).await
     }
 
-    /// Verifies a parsed reference.
+    /// Verifies a parsed reference, within [`crate::Limits::max_total_bytes`]
+    /// and the [deadline](VerifierBuilder::deadline): going over either is
+    /// an `Err` (could not check), never a verdict.
     ///
     /// Signature listings of attestation manifests may come from the disk
     /// cache (they name immutable manifests, and every signature is verified
     /// anyway); when the verdict is not a pass with such kept listings, the
-    /// image is verified again with fresh ones, so a kept listing can never
-    /// be the reason for a failure (nor, being verified, for a pass).
+    /// image is verified again with fresh ones (within the same budget and
+    /// deadline), so a kept listing can never be the reason for a failure
+    /// (nor, being verified, for a pass).
     pub async fn verify_reference(&self, reference: &Reference) -> Result<Verdict, Error> {
+        let budget = Budget::new(self.limits.max_total_bytes, self.deadline);
+        let work = budget.scope(self.verify_unbounded(reference));
+        let networked = matches!(reference, Reference::Registry(_))
+            || matches!(self.referrers, Some(Reference::Registry(_)));
+        let result = if networked {
+            // Registry requests need tokio's timer anyway (reqwest's
+            // timeouts); a layout is read synchronously, so it gets the
+            // deadline checked before every read instead.
+            let at = tokio::time::Instant::from_std(budget.deadline_at());
+            tokio::pin!(work);
+            tokio::select! {
+                biased;
+                r = &mut work => r,
+                () = tokio::time::sleep_until(at) => Err(Error::DeadlineExceeded {
+                    reference: reference.to_string(),
+                    deadline_ms: millis(budget.deadline()),
+                    during: budget.in_flight(),
+                }),
+            }
+        } else {
+            work.await
+        };
+        settle(reference, &budget, result)
+    }
+
+    async fn verify_unbounded(&self, reference: &Reference) -> Result<Verdict, Error> {
         let at = self.at.unwrap_or_else(SystemTime::now);
         let ctx = Context {
             trust: &self.trust,
@@ -209,6 +244,51 @@ impl Verifier {
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A verification's result in the light of its budget: a deadline that
+/// passed before a read becomes [`Error::DeadlineExceeded`], and a refusal
+/// some step did not pass on (a layout's scan) still ends it as an error.
+fn settle(
+    reference: &Reference,
+    budget: &Budget,
+    result: Result<Verdict, Error>,
+) -> Result<Verdict, Error> {
+    let deadline = |during: String, deadline_ms: u64| Error::DeadlineExceeded {
+        reference: reference.to_string(),
+        deadline_ms,
+        during: vec![during],
+    };
+    match result {
+        Err(Error::Source {
+            step,
+            subject,
+            source: SourceError::DeadlineExceeded { deadline_ms, what },
+        }) => return Err(deadline(format!("{step} ({subject}): {what}"), deadline_ms)),
+        Err(
+            e @ (Error::DeadlineExceeded { .. }
+            | Error::Source {
+                source: SourceError::BudgetExceeded { .. },
+                ..
+            }),
+        ) => return Err(e),
+        _ => {}
+    }
+    match budget.refused() {
+        None => result,
+        Some(SourceError::DeadlineExceeded { deadline_ms, what }) => {
+            Err(deadline(what, deadline_ms))
+        }
+        Some(refusal) => Err(Error::Source {
+            step: "read within max_total_bytes",
+            subject: reference.to_string(),
+            source: refusal,
+        }),
+    }
+}
+
 /// Where a registry image's attestations live when no referrers location is
 /// given (DHI-FORMAT.md §3): DHI images mirrored into a Docker Hub org
 /// (`docker.io/<org>/dhi-<name>`) keep them in
@@ -248,6 +328,7 @@ impl VerifierBuilder<WantsPolicy> {
                 limits: Limits::default(),
                 referrers: None,
                 at: None,
+                deadline: DEFAULT_DEADLINE,
                 registry: RegistryOptions::default(),
             },
         }
@@ -290,6 +371,18 @@ impl VerifierBuilder<Ready> {
         self
     }
 
+    /// The longest one verification may take, from resolving the reference
+    /// to the verdict (default [`DEFAULT_DEADLINE`], 300 s). Past it,
+    /// [`Verifier::verify`] returns [`Error::DeadlineExceeded`] naming the
+    /// reference and what was being fetched: exit 3, never a verdict. Each
+    /// registry request also has its own timeout
+    /// ([`RegistryOptions::request_timeout`]); the deadline bounds their sum,
+    /// retries and backoff included.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.state.deadline = deadline;
+        self
+    }
+
     /// Check key validity windows at this time instead of now.
     pub fn at(mut self, time: SystemTime) -> Self {
         self.state.at = Some(time);
@@ -317,6 +410,7 @@ impl VerifierBuilder<Ready> {
             limits: s.limits,
             referrers: s.referrers,
             at: s.at,
+            deadline: s.deadline,
         })
     }
 }

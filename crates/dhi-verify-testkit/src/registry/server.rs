@@ -32,6 +32,15 @@ pub enum FaultKind {
     DeclaredLength(u64),
     /// Wait this long before answering at all.
     Stall(Duration),
+    /// Redirect (307) `n` times on this server before serving the content:
+    /// to `/hop/<n>/<path>`, which redirects to `/hop/<n-1>/<path>`, …,
+    /// and `/hop/1/<path>` serves `<path>` (without faults).
+    RedirectChain(usize),
+    /// Redirect to `/hop/loop/<path>`, which redirects to itself forever.
+    RedirectLoop,
+    /// Redirect to the same path and query on another server
+    /// (`http://127.0.0.1:<port>`), as registries send blobs to a CDN.
+    RedirectTo(String),
 }
 
 /// A fault on requests whose path contains `path_contains`, for the first
@@ -63,6 +72,8 @@ struct State {
     faults: Vec<Fault>,
     log: Vec<String>,
     unauthorized: usize,
+    /// Requests that carried an `Authorization` header.
+    with_authorization: usize,
 }
 
 /// The in-process registry, serving one repository. Stops when dropped.
@@ -96,6 +107,7 @@ impl TestRegistry {
             faults: Vec::new(),
             log: Vec::new(),
             unauthorized: 0,
+            with_authorization: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let load = Arc::new(Load::default());
@@ -151,6 +163,11 @@ impl TestRegistry {
     /// How many requests were answered 401.
     pub fn unauthorized(&self) -> usize {
         self.state.lock().unwrap().unauthorized
+    }
+
+    /// How many requests carried an `Authorization` header.
+    pub fn requests_with_authorization(&self) -> usize {
+        self.state.lock().unwrap().with_authorization
     }
 
     /// The most requests answered at the same time so far.
@@ -210,6 +227,20 @@ fn answer(state: &Mutex<State>, req: &Request, stream: &TcpStream, done: impl Fn
             format!("{} {}?{}", req.method, req.path, q.join("&"))
         };
         s.log.push(line);
+        if req.header("authorization").is_some() {
+            s.with_authorization += 1;
+        }
+        if let Some(reply) = hop(&s, req) {
+            drop(s);
+            done();
+            let Reply::Ok {
+                status,
+                headers,
+                body,
+            } = reply;
+            respond(stream, status, &headers, &body);
+            return;
+        }
         let fault = s
             .faults
             .iter_mut()
@@ -260,7 +291,46 @@ fn answer(state: &Mutex<State>, req: &Request, stream: &TcpStream, done: impl Fn
             headers.push(("Content-Length", n.to_string()));
             raw(stream, status, &headers, &body);
         }
+        Some(FaultKind::RedirectChain(n)) => redirect(stream, &format!("/hop/{n}{}", req.path)),
+        Some(FaultKind::RedirectLoop) => redirect(stream, &format!("/hop/loop{}", req.path)),
+        Some(FaultKind::RedirectTo(base)) => {
+            redirect(stream, &format!("{base}{}", path_and_query(req)))
+        }
     }
+}
+
+fn path_and_query(req: &Request) -> String {
+    if req.query.is_empty() {
+        return req.path.clone();
+    }
+    let q: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{}?{}", req.path, q.join("&"))
+}
+
+fn redirect(stream: &TcpStream, location: &str) {
+    respond(stream, 307, &[("Location", location.to_owned())], b"");
+}
+
+/// Answers `/hop/<n>/<path>` (see [`FaultKind::RedirectChain`]); `None` for
+/// every other path.
+fn hop(s: &State, req: &Request) -> Option<Reply> {
+    let rest = req.path.strip_prefix("/hop/")?;
+    let (n, path) = rest.split_once('/')?;
+    let path = format!("/{path}");
+    let to = match n {
+        "loop" => req.path.clone(),
+        "1" => {
+            let mut inner = req.clone();
+            inner.path = path;
+            return Some(route(s, &inner));
+        }
+        n => format!("/hop/{}{path}", n.parse::<usize>().ok()?.checked_sub(1)?),
+    };
+    Some(Reply::Ok {
+        status: 307,
+        headers: vec![("Location", to)],
+        body: Vec::new(),
+    })
 }
 
 /// Writes a head and body as given: no `Content-Length` added.

@@ -152,6 +152,11 @@ impl DiskCache {
         limit: u64,
     ) -> Option<Vec<Descriptor>> {
         let bytes = read_capped(&self.referrers_path(location, subject), limit)?;
+        // A refusal is kept by the budget and ends the verification as an error.
+        super::budget::charge(bytes.len() as u64, || {
+            format!("the cached referrers listing of {subject}")
+        })
+        .ok()?;
         serde_json::from_slice::<ImageIndex>(&bytes)
             .ok()
             .map(|i| i.manifests)

@@ -12,7 +12,7 @@ use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::{check_content, ContentKind, Source};
+use super::{budget, check_content, ContentKind, Source};
 use crate::digest::Digest;
 use crate::error::SourceError;
 use crate::limits::Limits;
@@ -33,6 +33,8 @@ pub struct LayoutSource {
 struct Scan {
     by_subject: HashMap<Digest, Vec<Descriptor>>,
     corrupt: Vec<SourceError>,
+    /// The scan stopped: the verification's byte budget or deadline ran out.
+    stopped: Option<SourceError>,
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> SourceError {
@@ -75,6 +77,7 @@ fn read_capped(
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(path, &e))?;
+    budget::charge(bytes.len() as u64, || format!("{digest} from {location}"))?;
     if bytes.len() as u64 > limit {
         return Err(SourceError::TooLarge {
             digest: *digest,
@@ -126,6 +129,7 @@ impl LayoutSource {
             )));
         }
         let bytes = std::fs::read(&index_path).map_err(|e| io_error(&index_path, &e))?;
+        budget::charge(bytes.len() as u64, || index_path.display().to_string())?;
         let index: ImageIndex = serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("index.json is not an image index: {e}")))?;
         Ok(LayoutSource {
@@ -169,6 +173,13 @@ impl LayoutSource {
                 let Ok(bytes) = std::fs::read(entry.path()) else {
                     continue;
                 };
+                let charged = budget::charge(bytes.len() as u64, || {
+                    format!("{digest} while scanning {} for referrers", self.location())
+                });
+                if let Err(e) = charged {
+                    scan.stopped = Some(e);
+                    break;
+                }
                 if let Err(e) = check_content(&digest, None, &bytes) {
                     scan.corrupt.push(e);
                     continue;
@@ -316,6 +327,9 @@ impl Source for LayoutSource {
     }
 
     async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>, SourceError> {
+        if let Some(e) = &self.scan().stopped {
+            return Err(e.clone());
+        }
         let mut found: BTreeMap<Digest, Descriptor> = BTreeMap::new();
         // distribution-spec "Referrers tag schema": the tag `sha256-<hex>`
         // names an image index whose manifests are the referrers.

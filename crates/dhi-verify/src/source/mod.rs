@@ -5,6 +5,7 @@
 //! digest — and every byte leaves this layer size-capped *before* it was read
 //! and digest-checked *before* anyone parses it. No trust decisions here.
 
+pub(crate) mod budget;
 pub mod cache;
 pub mod layout;
 pub mod registry;

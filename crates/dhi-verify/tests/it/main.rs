@@ -35,3 +35,10 @@ mod registry;
 
 /// The disk cache: digest-checked reads, corrupt entries refetched, offline mode.
 mod cache;
+
+/// Limits on a verification as a whole: redirects, total bytes, deadline.
+mod limits;
+
+/// Two images in one layout: no single-byte change and no move of A's
+/// attestations onto B makes a failure pass or a pass name another image.
+mod single_byte;

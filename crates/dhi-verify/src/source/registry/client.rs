@@ -6,6 +6,14 @@
 //! [`RegistryOptions::max_concurrent_fetches`] requests are in flight at
 //! once, and concurrent requests that meet the same 401 challenge share one
 //! answer to it (one token request, not one per request).
+//!
+//! Redirects (registries send blob GETs to object stores and CDNs) are
+//! followed at most [`RegistryOptions::max_redirects`] times, never in a
+//! loop, and never to plain HTTP on a host that is not loopback or listed as
+//! insecure; `Authorization` is dropped when a redirect leaves the host
+//! (reqwest removes it when host, port or scheme change). Every body byte
+//! read is charged to the verification's byte budget, and no request starts
+//! after its deadline (`source/budget.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -23,6 +31,7 @@ use super::retry::{backoff, retry_after, retryable_status};
 use crate::digest::Digest;
 use crate::error::{ConfigError, SourceError};
 use crate::reference::DOCKER_HUB;
+use crate::source::budget;
 use crate::source::cache::DiskCache;
 
 /// How to reach registries: timeouts, retries, plain-HTTP hosts, credentials.
@@ -64,6 +73,12 @@ pub struct RegistryOptions {
     /// seen for it, referrers listings are the last ones fetched, and
     /// anything not in the cache is an error (exit 3). Needs `cache_dir`.
     pub offline: bool,
+    /// Most redirects followed for one request: 5 (reqwest's own default is
+    /// 10; registries use one, to a blob store or CDN, and 5 leaves room for
+    /// a CDN hop or two). A loop, a longer chain, or a redirect to plain
+    /// HTTP on a host that is not loopback or insecure is an error (exit 3)
+    /// naming the registry, what was fetched and this limit. 0 follows none.
+    pub max_redirects: u32,
 }
 
 /// What the registry source is doing, for progress displays and request logs.
@@ -142,6 +157,7 @@ impl Default for RegistryOptions {
             observer: None,
             cache_dir: None,
             offline: false,
+            max_redirects: 5,
         }
     }
 }
@@ -197,6 +213,12 @@ impl RegistryOptions {
         self
     }
 
+    /// Sets [`RegistryOptions::max_redirects`].
+    pub fn with_max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
     /// Tells `observer` about every request and cache hit.
     pub fn with_observer(mut self, observer: Observer) -> Self {
         self.observer = Some(observer);
@@ -213,6 +235,77 @@ fn host_of(registry: &str) -> &str {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => registry,
     }
+}
+
+/// Whether `registry` (`host` or `host:port`) may be reached over plain
+/// HTTP: loopback, or listed in `insecure`.
+fn plain_http_allowed(insecure: &[String], registry: &str) -> bool {
+    is_loopback(registry)
+        || insecure
+            .iter()
+            .any(|h| h == registry || h == host_of(registry))
+}
+
+/// Why a redirect was not followed (found again in reqwest's error chain).
+#[derive(Debug)]
+struct RedirectRefused(String);
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// Follows at most `max` redirects, never in a loop, and to plain HTTP only
+/// on hosts `insecure` allows. reqwest itself drops `Authorization` when a
+/// redirect changes host, port or scheme.
+fn redirect_policy(max: u32, insecure: Vec<String>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let next = attempt.url().clone();
+        // `previous` starts with the URL first asked for.
+        let previous = attempt.previous();
+        if previous.contains(&next) {
+            let from = previous.last().map(Url::to_string).unwrap_or_default();
+            return attempt.error(RedirectRefused(format!(
+                "redirect loop: {from} redirects back to {next}"
+            )));
+        }
+        if previous.len() > usize::try_from(max).unwrap_or(usize::MAX) {
+            return attempt.error(RedirectRefused(format!(
+                "more than {max} redirects (the next to {next})"
+            )));
+        }
+        if next.scheme() != "https" {
+            let host = next.host_str().unwrap_or_default();
+            let authority = match next.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.to_owned(),
+            };
+            if next.scheme() != "http" || !plain_http_allowed(&insecure, &authority) {
+                return attempt.error(RedirectRefused(format!(
+                    "refusing a redirect to {next}: plain HTTP only for loopback or insecure registries"
+                )));
+            }
+        }
+        attempt.follow()
+    })
+}
+
+/// The reason a redirect was refused, if `e` is such a refusal.
+fn redirect_refusal(e: &reqwest::Error) -> Option<String> {
+    if !e.is_redirect() {
+        return None;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        if let Some(r) = c.downcast_ref::<RedirectRefused>() {
+            return Some(r.0.clone());
+        }
+        cur = c.source();
+    }
+    Some(error_chain(e))
 }
 
 /// Loopback: `localhost`, 127.0.0.0/8, `::1`.
@@ -305,11 +398,18 @@ enum BodyError {
     TooLarge(u64),
     Timeout,
     Broken(String),
+    /// The verification's byte budget or deadline refused more.
+    Refused(SourceError),
 }
 
 /// Reads a body: refuses a declared length over `limit` before reading, and
-/// stops reading at `limit + 1` bytes whatever was declared.
-async fn read_capped(resp: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+/// stops reading at `limit + 1` bytes whatever was declared. Every chunk is
+/// charged to the verification's budget as `what` before it is kept.
+async fn read_capped(
+    resp: &mut reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, BodyError> {
     if let Some(len) = resp.content_length() {
         if len > limit {
             return Err(BodyError::TooLarge(len));
@@ -320,6 +420,8 @@ async fn read_capped(resp: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
+                budget::charge(chunk.len() as u64, || what.to_owned())
+                    .map_err(BodyError::Refused)?;
                 body.extend_from_slice(&chunk);
                 if body.len() as u64 > limit {
                     return Err(BodyError::TooLarge(body.len() as u64));
@@ -406,6 +508,10 @@ impl RegistryClient {
     /// Builds the HTTP client (rustls, system roots).
     pub(crate) fn new(options: RegistryOptions) -> Result<Self, ConfigError> {
         let http = reqwest::Client::builder()
+            .redirect(redirect_policy(
+                options.max_redirects,
+                options.insecure_registries.clone(),
+            ))
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             .user_agent(concat!("dhi-verify/", env!("CARGO_PKG_VERSION")))
@@ -468,13 +574,7 @@ impl RegistryClient {
 
     /// Whether `registry` is reached over plain HTTP.
     pub(crate) fn plain_http(&self, registry: &str) -> bool {
-        is_loopback(registry)
-            || self
-                .inner
-                .options
-                .insecure_registries
-                .iter()
-                .any(|h| h == registry || h == host_of(registry))
+        plain_http_allowed(&self.inner.options.insecure_registries, registry)
     }
 
     /// `<scheme>://<host>/v2/<repository>/<tail>`.
@@ -548,6 +648,8 @@ impl RegistryClient {
         cap: Cap,
     ) -> Result<Answer, SourceError> {
         let opts = &self.inner.options;
+        let label = || format!("{what} from {}", t.location());
+        let _reading = budget::reading(label);
         // Never closed, so acquiring cannot fail; were it to, go unbounded
         // rather than fail the request.
         let _permit = self.inner.permits.acquire().await.ok();
@@ -568,6 +670,7 @@ impl RegistryClient {
         let mut challenged = false;
         let mut attempts = 0u32;
         loop {
+            budget::check_deadline(label)?;
             attempts += 1;
             let retry_left = attempts <= opts.retries;
             let mut req = self.inner.http.get(url.clone()).header(ACCEPT, accept);
@@ -584,6 +687,15 @@ impl RegistryClient {
                 Ok(r) => r,
                 Err(e) if e.is_timeout() => {
                     return Err(self.timeout_error(t, what, e.is_connect()))
+                }
+                // A refused redirect is the registry's answer: not retried.
+                Err(e) if e.is_redirect() => {
+                    return Err(SourceError::Redirect {
+                        location: t.location(),
+                        what: what.to_owned(),
+                        limit: opts.max_redirects,
+                        reason: redirect_refusal(&e).unwrap_or_else(|| error_chain(&e)),
+                    })
                 }
                 Err(_) if retry_left => {
                     tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
@@ -626,9 +738,10 @@ impl RegistryClient {
                 continue;
             }
             if status == 401 || status == 403 {
-                let body = read_capped(&mut resp, ERROR_BODY_BYTES)
-                    .await
-                    .unwrap_or_default();
+                let body = match read_capped(&mut resp, ERROR_BODY_BYTES, &label()).await {
+                    Err(BodyError::Refused(e)) => return Err(e),
+                    other => other.unwrap_or_default(),
+                };
                 return Err(SourceError::Unauthorized {
                     location: t.location(),
                     scope,
@@ -656,6 +769,7 @@ impl RegistryClient {
                 // Error bodies only feed messages: cut them short, never fail on them.
                 let mut body = Vec::new();
                 while let Ok(Some(chunk)) = resp.chunk().await {
+                    budget::charge(chunk.len() as u64, label)?;
                     body.extend_from_slice(&chunk);
                     if body.len() as u64 >= ERROR_BODY_BYTES {
                         break;
@@ -669,7 +783,7 @@ impl RegistryClient {
                     attempts,
                 });
             }
-            match read_capped(&mut resp, cap.limit).await {
+            match read_capped(&mut resp, cap.limit, &label()).await {
                 Ok(body) => {
                     return Ok(Answer {
                         status,
@@ -696,6 +810,7 @@ impl RegistryClient {
                     })
                 }
                 Err(BodyError::Timeout) => return Err(self.timeout_error(t, what, false)),
+                Err(BodyError::Refused(e)) => return Err(e),
                 Err(BodyError::Broken(_)) if retry_left => {
                     tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
                 }
@@ -801,8 +916,9 @@ impl RegistryClient {
             }
         })?;
         let status = resp.status().as_u16();
-        let body = match read_capped(&mut resp, TOKEN_BODY_BYTES).await {
+        let body = match read_capped(&mut resp, TOKEN_BODY_BYTES, &what).await {
             Ok(b) => b,
+            Err(BodyError::Refused(e)) => return Err(e),
             Err(BodyError::Timeout) => return Err(self.timeout_error(t, &what, false)),
             Err(BodyError::TooLarge(n)) => {
                 return Err(protocol("a token answer under 1 MiB", format!("{n} bytes")))

@@ -120,32 +120,41 @@ impl RegistrySource {
         }
     }
 
-    /// Content from the cache, re-hashed; `None` on a miss (a corrupt entry
-    /// was deleted and is reported to the observer).
-    fn cached(&self, digest: &Digest, limit: u64, what: &str) -> Option<Vec<u8>> {
-        let cache = self.cache()?;
+    /// Content from the cache, re-hashed and charged to the verification's
+    /// byte budget; `None` on a miss (a corrupt entry was deleted and is
+    /// reported to the observer).
+    fn cached(
+        &self,
+        digest: &Digest,
+        limit: u64,
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        let Some(cache) = self.cache() else {
+            return Ok(None);
+        };
         match cache.get(digest, limit) {
             Lookup::Hit(bytes) => {
+                super::budget::charge(bytes.len() as u64, || format!("{what} from the cache"))?;
                 self.client.notify(|| client::FetchEvent::CacheHit {
                     what: what.to_owned(),
                 });
-                Some(bytes)
+                Ok(Some(bytes))
             }
             Lookup::Corrupt(path) => {
                 self.client.notify(|| client::FetchEvent::CacheCorrupt {
                     digest: *digest,
                     path,
                 });
-                None
+                Ok(None)
             }
-            Lookup::Miss => None,
+            Lookup::Miss => Ok(None),
         }
     }
 
     /// A manifest by digest from the cache, as [`Source::resolve`] answers.
     fn resolve_cached(&self, digest: &Digest) -> Result<Option<Descriptor>, SourceError> {
         let what = format!("manifest {digest}");
-        match self.cached(digest, self.limits.max_manifest_bytes, &what) {
+        match self.cached(digest, self.limits.max_manifest_bytes, &what)? {
             Some(bytes) => {
                 let media_type = manifest_media_type(&bytes, None);
                 let size = bytes.len() as u64;
@@ -322,7 +331,7 @@ impl Source for RegistrySource {
             ContentKind::Manifest => format!("manifest {digest}"),
             _ => format!("blob {digest}"),
         };
-        if let Some(bytes) = self.cached(digest, limit, &what) {
+        if let Some(bytes) = self.cached(digest, limit, &what)? {
             check_content(digest, declared_size, &bytes)?;
             return Ok(bytes);
         }
