@@ -524,3 +524,34 @@ fn the_verdict_of_an_image_with_cosign_evidence_still_names_the_image_digest() {
     assert_eq!(verified[0].subject().to_string(), platform);
     let _ = PredicateKind::ProvenanceV1;
 }
+
+#[test]
+fn a_cosign_att_with_a_log_entry_is_not_verifiable_yet_unless_logs_are_ignored() {
+    let (image, w) = bare();
+    let platform = amd64(&w);
+    let mut ed = LayoutEditor::open(&w.fixture.dir);
+    let envelope = dsse_envelope(IN_TOTO, &provenance_about(&platform), &image.key, None);
+    let mut layer = ed
+        .put(dhi_verify_testkit::cosign::DSSE_ENVELOPE, &envelope)
+        .descriptor();
+    layer["annotations"] = json!({"predicateType": PROVENANCE,
+        "dev.sigstore.cosign/bundle": "{\"SignedEntryTimestamp\":\"\",\"Payload\":{}}"});
+    let m = ed.put_manifest(
+        None,
+        "application/vnd.oci.image.config.v1+json",
+        vec![layer],
+        None,
+        None,
+    );
+    ed.tag(
+        &m,
+        &format!("{}.att", dhi_verify_testkit::cosign::tag_for(&platform)),
+    );
+    ed.finish();
+    let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
+    assert_eq!(v.outcome, Outcome::Fail);
+    let e = provenance_report(&v).error.clone().unwrap();
+    assert!(matches!(e, VerifyError::NotVerifiable { .. }), "{e:?}");
+    let v = run(&image, &w, &["provenance"], TlogMode::Never);
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+}
