@@ -166,6 +166,20 @@ pub struct VerifyOptions {
     /// Largest in-toto statement to read, in bytes (default 64 MiB).
     #[arg(long, value_name = "BYTES")]
     pub max_statement_size: Option<u64>,
+    /// Largest manifest, index or referrers page to read, in bytes (default 4 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_manifest_size: Option<u64>,
+    /// Most referrers followed for one digest (default 1000); more fails.
+    #[arg(long, value_name = "N")]
+    pub max_referrers: Option<usize>,
+    /// Most signatures tried for one attestation (default 16); the rest are
+    /// reported as not tried.
+    #[arg(long, value_name = "N")]
+    pub max_signatures: Option<usize>,
+    /// Deepest JSON nesting accepted in any fetched document (default and
+    /// most: 128); deeper fails.
+    #[arg(long, value_name = "N")]
+    pub max_json_depth: Option<usize>,
     /// Most bytes one verification may read from registries, layouts and the
     /// cache together (default 536870912, 512 MiB); more is exit 3.
     #[arg(long, value_name = "BYTES")]

@@ -141,6 +141,18 @@ pub(crate) fn build_verifier_adjusted(
     if let Some(max) = args.max_statement_size {
         limits = limits.with_max_statement_bytes(max);
     }
+    if let Some(max) = args.max_manifest_size {
+        limits = limits.with_max_manifest_bytes(max);
+    }
+    if let Some(max) = args.max_referrers {
+        limits = limits.with_max_referrers(max);
+    }
+    if let Some(max) = args.max_signatures {
+        limits = limits.with_max_signatures_per_attestation(max);
+    }
+    if let Some(max) = args.max_json_depth {
+        limits = limits.with_max_json_depth(max);
+    }
     if let Some(max) = args.max_total_bytes {
         limits = limits.with_max_total_bytes(max);
     }

@@ -127,3 +127,43 @@ fn the_new_limits_are_documented_in_help() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }
+
+/// The per-object limits through the binary, on the committed demo: each
+/// lowered below what the demo needs fails (exit 1) naming the limit; at
+/// the default the demo passes.
+#[test]
+fn per_object_limits_lowered_below_the_demo_fail_naming_the_limit() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let key = repo.join("testdata/demo/cosign.pub");
+    let demo = format!("oci:{}:3.13", repo.join("testdata/demo").display());
+    let ok = run(&demo, &key, &[]);
+    assert_eq!(ok.status.code(), Some(0));
+    for (flag, value, says) in [
+        ("--max-json-depth", "2", "max_json_depth limit of 2"),
+        ("--max-referrers", "4", "more than 4 referrers"),
+    ] {
+        let o = run(&demo, &key, &[flag, value]);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{flag}: {stdout}");
+        assert!(stdout.contains(says), "{flag}: {stdout}");
+    }
+    // Enough depth for every document of the demo: passes.
+    let o = run(&demo, &key, &["--max-json-depth", "64"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
+fn a_manifest_over_a_lowered_size_limit_fails_from_a_registry() {
+    let s = served();
+    let reference = format!("{}/{REPO}:3.13", s.registry.addr);
+    let o = run(&reference, &s.key, &["--max-manifest-size", "1000"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("limit of 1000"), "{stdout}");
+    let _ = &s.fixture;
+}

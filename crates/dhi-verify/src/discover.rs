@@ -271,12 +271,13 @@ async fn discover_cosign_tags<R: Source>(
 async fn discover_signed_referrers<R: Source>(
     source: &R,
     listed: &[Descriptor],
+    limits: &Limits,
 ) -> Result<Vec<SignatureEvidence>, Error> {
     try_join_all(
         listed
             .iter()
             .filter(|d| is_signed_referrer(d))
-            .map(|d| discover_signature(source, d.clone())),
+            .map(|d| discover_signature(source, d.clone(), limits)),
     )
     .await
 }
@@ -316,7 +317,8 @@ async fn discover_cosign_tag<R: Source>(
             }));
         }
     };
-    let manifest = fetch_image_manifest(source, &descriptor, "fetch cosign tag manifest").await?;
+    let manifest =
+        fetch_image_manifest(source, &descriptor, "fetch cosign tag manifest", limits).await?;
     let (content_kind, max) = match kind {
         CosignTagKind::Signatures => (ContentKind::Payload, limits.max_signatures_per_attestation),
         CosignTagKind::Attestations => (ContentKind::Statement, limits.max_referrers),
@@ -325,7 +327,7 @@ async fn discover_cosign_tag<R: Source>(
         Ok(m) => {
             let fetched = try_join_all(m.layers.iter().take(max).map(|l| async move {
                 let bytes = keep(
-                    source.fetch(&l.digest, Some(l.size), content_kind).await,
+                    fetch(source, &l.digest, Some(l.size), content_kind, limits).await,
                     "fetch cosign tag layer",
                     &l.digest,
                 )?;
@@ -346,6 +348,27 @@ async fn discover_cosign_tag<R: Source>(
     }))
 }
 
+/// Fetches `digest` from `source`, then refuses JSON nested deeper than
+/// [`Limits::max_json_depth`] before anything parses it.
+async fn fetch<S: Source>(
+    source: &S,
+    digest: &Digest,
+    declared_size: Option<u64>,
+    kind: ContentKind,
+    limits: &Limits,
+) -> Result<Vec<u8>, SourceError> {
+    let bytes = source.fetch(digest, declared_size, kind).await?;
+    if limits.max_json_depth < crate::limits::PARSER_JSON_DEPTH
+        && !crate::limits::json_depth_within(&bytes, limits.max_json_depth)
+    {
+        return Err(SourceError::TooDeep {
+            digest: *digest,
+            limit: limits.max_json_depth,
+        });
+    }
+    Ok(bytes)
+}
+
 fn parse_image_manifest(digest: &Digest, bytes: &[u8]) -> Result<ImageManifest, SourceError> {
     serde_json::from_slice(bytes).map_err(|e| SourceError::Malformed {
         digest: *digest,
@@ -358,11 +381,17 @@ async fn fetch_image_manifest<S: Source>(
     source: &S,
     d: &Descriptor,
     step: &'static str,
+    limits: &Limits,
 ) -> Result<Result<ImageManifest, SourceError>, Error> {
     let bytes = keep(
-        source
-            .fetch(&d.digest, Some(d.size), ContentKind::Manifest)
-            .await,
+        fetch(
+            source,
+            &d.digest,
+            Some(d.size),
+            ContentKind::Manifest,
+            limits,
+        )
+        .await,
         step,
         &d.digest,
     )?;
@@ -405,9 +434,14 @@ pub(crate) async fn discover<S: Source, R: Source>(
             source: e,
         })?;
     let top_bytes = keep(
-        image
-            .fetch(&top.digest, Some(top.size), ContentKind::Manifest)
-            .await,
+        fetch(
+            image,
+            &top.digest,
+            Some(top.size),
+            ContentKind::Manifest,
+            limits,
+        )
+        .await,
         "fetch index",
         &top.digest,
     )?;
@@ -458,9 +492,14 @@ pub(crate) async fn discover<S: Source, R: Source>(
         Ok(Manifest::Image(m)) => {
             // A single-platform image: its platform is in its configuration.
             let config = keep(
-                image
-                    .fetch(&m.config.digest, Some(m.config.size), ContentKind::Config)
-                    .await,
+                fetch(
+                    image,
+                    &m.config.digest,
+                    Some(m.config.size),
+                    ContentKind::Config,
+                    limits,
+                )
+                .await,
                 "fetch image configuration",
                 &m.config.digest,
             )?;
@@ -510,7 +549,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
             )?;
             match listed {
                 Ok(listed) => {
-                    let signed = discover_signed_referrers(referrers, &listed).await?;
+                    let signed = discover_signed_referrers(referrers, &listed, limits).await?;
                     Ok::<_, Error>((Some(Ok(signed)), has_bundle(&listed)))
                 }
                 Err(e) => Ok((Some(Err(e)), false)),
@@ -564,12 +603,18 @@ async fn discover_platform<S: Source, R: Source>(
     // The manifest (then its configuration) and the referrers listing (then
     // every attestation) need only the digest from the index: both at once.
     let manifest_and_config = async {
-        let manifest = fetch_image_manifest(image, &descriptor, "fetch platform manifest").await?;
+        let manifest =
+            fetch_image_manifest(image, &descriptor, "fetch platform manifest", limits).await?;
         let config = match &manifest {
             Ok(m) => Some(keep(
-                image
-                    .fetch(&m.config.digest, Some(m.config.size), ContentKind::Config)
-                    .await,
+                fetch(
+                    image,
+                    &m.config.digest,
+                    Some(m.config.size),
+                    ContentKind::Config,
+                    limits,
+                )
+                .await,
                 "fetch image configuration",
                 &m.config.digest,
             )?),
@@ -599,7 +644,11 @@ async fn discover_platform<S: Source, R: Source>(
                                 )
                             },
                         ));
-                    try_join(attestations, discover_signed_referrers(referrers, listed)).await?
+                    try_join(
+                        attestations,
+                        discover_signed_referrers(referrers, listed, limits),
+                    )
+                    .await?
                 }
                 Err(_) => (Vec::new(), Vec::new()),
             };
@@ -670,14 +719,19 @@ async fn discover_attestation<S: Source, R: Source>(
     // referrers (then each signature) both need only the digest: both at once.
     let manifest_and_statement = async {
         let manifest =
-            fetch_image_manifest(source, &descriptor, "fetch attestation manifest").await?;
+            fetch_image_manifest(source, &descriptor, "fetch attestation manifest", limits).await?;
         let statement = match &manifest {
             Ok(m) => match attestation_layer(m) {
                 Ok(layer) => Some(
                     keep(
-                        source
-                            .fetch(&layer.digest, Some(layer.size), ContentKind::Statement)
-                            .await,
+                        fetch(
+                            source,
+                            &layer.digest,
+                            Some(layer.size),
+                            ContentKind::Statement,
+                            limits,
+                        )
+                        .await,
                         "fetch statement",
                         &layer.digest,
                     )?
@@ -717,7 +771,7 @@ async fn discover_attestation<S: Source, R: Source>(
             candidates
                 .into_iter()
                 .take(limits.max_signatures_per_attestation)
-                .map(|d| discover_signature(signatures_source, d)),
+                .map(|d| discover_signature(signatures_source, d, limits)),
         )
         .await?;
         Ok((Ok(found), not_tried, kept))
@@ -738,14 +792,21 @@ async fn discover_attestation<S: Source, R: Source>(
 async fn discover_signature<R: Source>(
     source: &R,
     descriptor: Descriptor,
+    limits: &Limits,
 ) -> Result<SignatureEvidence, Error> {
-    let manifest = fetch_image_manifest(source, &descriptor, "fetch signature manifest").await?;
+    let manifest =
+        fetch_image_manifest(source, &descriptor, "fetch signature manifest", limits).await?;
     let payload = match &manifest {
         Ok(m) => match m.layers.first() {
             Some(layer) => Some(keep(
-                source
-                    .fetch(&layer.digest, Some(layer.size), ContentKind::Payload)
-                    .await,
+                fetch(
+                    source,
+                    &layer.digest,
+                    Some(layer.size),
+                    ContentKind::Payload,
+                    limits,
+                )
+                .await,
                 "fetch signature payload",
                 &layer.digest,
             )?),

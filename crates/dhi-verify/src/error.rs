@@ -73,6 +73,14 @@ pub enum SourceError {
         /// The size seen (at least limit + 1).
         found: u64,
     },
+    /// JSON nested deeper than [`crate::Limits::max_json_depth`].
+    #[error("{digest} nests JSON deeper than the max_json_depth limit of {limit}")]
+    TooDeep {
+        /// The content's digest.
+        digest: Digest,
+        /// The limit.
+        limit: usize,
+    },
     /// Content named by a digest is absent.
     #[error("{digest} is missing from {location}")]
     Missing {
@@ -292,6 +300,7 @@ impl SourceError {
             SourceError::DigestMismatch { .. }
             | SourceError::SizeMismatch { .. }
             | SourceError::TooLarge { .. }
+            | SourceError::TooDeep { .. }
             | SourceError::Missing { .. }
             | SourceError::Malformed { .. }
             | SourceError::TooManyReferrers { .. }

@@ -38,7 +38,17 @@ pub struct Limits {
     /// one verification read gigabytes. Going over is an error (exit 3,
     /// "could not check"), never a truncated pass.
     pub max_total_bytes: u64,
+    /// Deepest nesting of arrays and objects in any fetched JSON document
+    /// (manifests, statements, payloads, configurations, cosign tag layers):
+    /// 128, which is also the JSON parser's own fixed limit. A lower value is
+    /// enforced by a scan of each document before it is parsed (a cost paid
+    /// only when lowered); a higher one has no effect.
+    pub max_json_depth: usize,
 }
+
+/// The JSON parser's own nesting limit (serde_json), the default of
+/// [`Limits::max_json_depth`].
+pub const PARSER_JSON_DEPTH: usize = 128;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -51,6 +61,7 @@ impl Default for Limits {
             max_signatures_per_attestation: 16,
             max_statement_subjects: 1_024,
             max_total_bytes: 512 * 1024 * 1024,
+            max_json_depth: PARSER_JSON_DEPTH,
         }
     }
 }
@@ -78,5 +89,76 @@ impl Limits {
     pub fn with_max_referrers(mut self, count: usize) -> Self {
         self.max_referrers = count;
         self
+    }
+
+    /// Sets [`Limits::max_payload_bytes`].
+    pub fn with_max_payload_bytes(mut self, bytes: u64) -> Self {
+        self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_config_bytes`].
+    pub fn with_max_config_bytes(mut self, bytes: u64) -> Self {
+        self.max_config_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_signatures_per_attestation`].
+    pub fn with_max_signatures_per_attestation(mut self, count: usize) -> Self {
+        self.max_signatures_per_attestation = count;
+        self
+    }
+
+    /// Sets [`Limits::max_json_depth`].
+    pub fn with_max_json_depth(mut self, depth: usize) -> Self {
+        self.max_json_depth = depth;
+        self
+    }
+}
+
+/// Whether the deepest nesting of arrays and objects in `bytes`, read as JSON
+/// (brackets inside strings do not count) is at most `limit`.
+/// Malformed JSON is left to the parser.
+pub(crate) fn json_depth_within(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return false;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_depth_within;
+
+    #[test]
+    fn depth_counts_nesting_outside_strings_only() {
+        assert!(json_depth_within(br#"{"a":[1,{"b":2}]}"#, 3));
+        assert!(!json_depth_within(br#"{"a":[1,{"b":2}]}"#, 2));
+        assert!(json_depth_within(br#"{"a":"[[[[{{{{\"[["}"#, 1));
+        assert!(!json_depth_within(&[b'['; 10_000], 128));
+        assert!(json_depth_within(b"", 0));
     }
 }
