@@ -1,6 +1,7 @@
 //! The one package inventory that CycloneDX and SPDX SBOMs are normalised into, and the normalisation rules they share (licenses, hashes, suppliers, relationship to the image). Format-specific reading lives in `cyclonedx` and `spdx`.
 
 pub(crate) mod cyclonedx;
+mod scan;
 pub(crate) mod spdx;
 
 use std::borrow::Cow;
@@ -423,5 +424,131 @@ mod tests {
         );
         assert_eq!(supplier_name(Some("NOASSERTION".into())), None);
         assert_eq!(supplier_name(Some("Organization: ".into())), None);
+    }
+}
+
+/// The fast path ([`scan`]) against the serde path on the fixtures and on
+/// thousands of mutations of them: same result, same error.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // in tests a panic is a failed test
+mod fast_path_tests {
+    use super::{cyclonedx, spdx, Sbom};
+    use crate::predicate::error::PredicateError;
+    use crate::predicate::limits::PredicateLimits;
+
+    type Parser = fn(&str, &[u8], &PredicateLimits) -> Result<Sbom, PredicateError>;
+    type Fast = fn(&str, &[u8], &PredicateLimits) -> Option<Result<Sbom, PredicateError>>;
+
+    const CDX: &str = "https://cyclonedx.org/bom";
+    const SPDX: &str = "https://spdx.dev/Document";
+
+    fn fixtures() -> Vec<(&'static str, Vec<u8>, Fast, Parser)> {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/predicates/sbom"
+        );
+        let mut out = Vec::new();
+        for dir in ["cyclonedx", "spdx", "dhi"] {
+            let mut files: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            files.sort();
+            for path in files {
+                let predicate = std::fs::read_to_string(&path).unwrap();
+                let (t, fast, serde): (_, Fast, Parser) = if dir == "cyclonedx" {
+                    (CDX, cyclonedx::parse_fast, cyclonedx::parse_serde)
+                } else {
+                    (SPDX, spdx::parse_fast, spdx::parse_serde)
+                };
+                let statement = format!(
+                    r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"sha256":"00"}}}}],"predicateType":"{t}","predicate":{predicate}}}"#
+                );
+                out.push((t, statement.into_bytes(), fast, serde));
+            }
+        }
+        assert!(out.len() >= 9, "fixtures not found under {root}");
+        out
+    }
+
+    #[test]
+    fn fast_path_reads_every_fixture_like_serde() {
+        for (t, bytes, fast, serde) in fixtures() {
+            let limits = PredicateLimits::default();
+            let expected = serde(t, &bytes, &limits);
+            assert!(expected.is_ok(), "{expected:?}");
+            let got = fast(t, &bytes, &limits).expect("fast path taken on a fixture");
+            assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_serde_on_mutated_and_truncated_documents() {
+        const PIECES: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b",",
+            b":",
+            b"null",
+            b"0",
+            b"-1.5e3",
+            b" ",
+            b"\"x\"",
+            b"\\u0041",
+            b"\\ud800",
+            "é".as_bytes(),
+            b"\x01",
+            b"\xff",
+            b"true",
+            b"[]",
+            b"{}",
+            b"\"name\":\"n\",",
+            b"\"bom-ref\":\"r\",",
+            b"\"SPDXID\":\"s\",",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let limits = PredicateLimits::default();
+        let small = PredicateLimits::default().with_max_packages(2);
+        let mut fast_taken = 0;
+        for (t, bytes, fast, serde) in fixtures() {
+            let mut check = |doc: &[u8], limits: &PredicateLimits| {
+                if let Some(got) = fast(t, doc, limits) {
+                    fast_taken += 1;
+                    assert_eq!(
+                        got,
+                        serde(t, doc, limits),
+                        "{}",
+                        String::from_utf8_lossy(doc)
+                    );
+                }
+            };
+            check(&bytes, &small);
+            for cut in (0..bytes.len()).step_by(7) {
+                check(&bytes[..cut], &limits);
+            }
+            for _ in 0..1500 {
+                let mut doc = bytes.clone();
+                for _ in 0..=(next() % 3) {
+                    let at = (next() % doc.len() as u64) as usize;
+                    let piece = PIECES[(next() % PIECES.len() as u64) as usize];
+                    let len = (next() % 4) as usize;
+                    let end = (at + len).min(doc.len());
+                    doc.splice(at..end, piece.iter().copied());
+                }
+                check(&doc, &limits);
+            }
+        }
+        assert!(fast_taken > 1000, "fast path taken only {fast_taken} times");
     }
 }

@@ -7,7 +7,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, meaningful_license, owned, purpose, supplier_name, Graph,
+    fold_list, hash, id_index, meaningful_license, owned, purpose, scan, supplier_name, Graph,
     ImageRelationship, Package, PackageHash, Sbom, SbomFormat,
 };
 use crate::predicate::error::PredicateError;
@@ -71,17 +71,16 @@ fn checksums<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PackageHash>, D::Err
 }
 
 fn purl_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    fold_list(
-        d,
-        None,
-        |purl: &mut Option<String>, r: RawExternalRef<'de>| {
-            // Category is `PACKAGE-MANAGER` in 2.3 and `PACKAGE_MANAGER` in 2.2;
-            // the type alone identifies a purl.
-            if purl.is_none() && r.reference_type.as_deref() == Some("purl") {
-                *purl = owned(r.reference_locator);
-            }
-        },
-    )
+    fold_list(d, None, purl_fold)
+}
+
+/// Keeps the first `purl` external reference with a locator.
+fn purl_fold(purl: &mut Option<String>, r: RawExternalRef<'_>) {
+    // Category is `PACKAGE-MANAGER` in 2.3 and `PACKAGE_MANAGER` in 2.2;
+    // the type alone identifies a purl.
+    if purl.is_none() && r.reference_type.as_deref() == Some("purl") {
+        *purl = owned(r.reference_locator);
+    }
 }
 
 #[derive(Deserialize)]
@@ -224,8 +223,35 @@ impl<'de> Visitor<'de> for PackagesSeed<'_, '_> {
     }
 }
 
-/// Parses an SPDX predicate from statement bytes into the inventory.
+/// Parses an SPDX predicate from statement bytes into the inventory: through
+/// the fast reader when it is sure of the document, else (and for every
+/// error) through serde.
 pub(crate) fn parse(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Result<Sbom, PredicateError> {
+    parse_fast(predicate_type, statement_bytes, limits)
+        .unwrap_or_else(|| parse_serde(predicate_type, statement_bytes, limits))
+}
+
+/// The fast path alone; `None` when it leaves the document to serde.
+pub(super) fn parse_fast(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Option<Result<Sbom, PredicateError>> {
+    if statement_bytes.len() > limits.max_statement_bytes {
+        return None;
+    }
+    scan::predicate(statement_bytes, predicate_type, |s| {
+        fast::document(s, limits)
+    })
+    .map(finish)
+}
+
+/// The serde path alone: the reference the fast path must agree with.
+pub(super) fn parse_serde(
     predicate_type: &str,
     statement_bytes: &[u8],
     limits: &PredicateLimits,
@@ -238,6 +264,206 @@ pub(crate) fn parse(
     let parsed = read_predicate_seed(predicate_type, statement_bytes, limits, seed, &slot)?
         .ok_or_else(|| missing(predicate_type))?;
     finish(parsed)
+}
+
+/// The same model read by [`scan::Scan`]; `None` where serde must decide.
+/// Field by field as the derived `Deserialize` impls above: strings or `null`,
+/// lists or `null`, objects where structs are, a repeated key gives up.
+mod fast {
+    use super::super::scan::{once, Scan};
+    use super::*;
+
+    pub(super) fn document<'a>(s: &mut Scan<'a>, limits: &PredicateLimits) -> Option<Parsed<'a>> {
+        let mut out = Parsed {
+            spdx_version: None,
+            spdx_id: None,
+            document_describes: Vec::new(),
+            packages: Vec::new(),
+            relationships: Vec::new(),
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "spdxVersion" => {
+                    out.spdx_version = s.opt_str()?;
+                    1
+                }
+                "SPDXID" => {
+                    out.spdx_id = s.opt_str()?;
+                    2
+                }
+                "documentDescribes" => {
+                    s.nullable_array(|s| {
+                        out.document_describes.push(s.str()?);
+                        Some(())
+                    })?;
+                    4
+                }
+                "packages" => {
+                    s.nullable_array(|s| {
+                        if out.packages.len() >= limits.max_packages {
+                            return None;
+                        }
+                        out.packages.push(super::package(package(s)?));
+                        Some(())
+                    })?;
+                    8
+                }
+                "relationships" => {
+                    s.nullable_array(|s| {
+                        out.relationships.push(relationship(s)?);
+                        Some(())
+                    })?;
+                    16
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(out)
+    }
+
+    fn package<'a>(s: &mut Scan<'a>) -> Option<RawPackage<'a>> {
+        let mut p = RawPackage {
+            spdx_id: None,
+            name: None,
+            version_info: None,
+            supplier: None,
+            originator: None,
+            license_declared: None,
+            license_concluded: None,
+            checksums: Vec::new(),
+            purl: None,
+            primary_package_purpose: None,
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "SPDXID" => {
+                    p.spdx_id = s.opt_str()?;
+                    1
+                }
+                "name" => {
+                    p.name = s.opt_str()?;
+                    1 << 1
+                }
+                "versionInfo" => {
+                    p.version_info = s.opt_str()?;
+                    1 << 2
+                }
+                "supplier" => {
+                    p.supplier = s.opt_str()?;
+                    1 << 3
+                }
+                "originator" => {
+                    p.originator = s.opt_str()?;
+                    1 << 4
+                }
+                "licenseDeclared" => {
+                    p.license_declared = s.opt_str()?;
+                    1 << 5
+                }
+                "licenseConcluded" => {
+                    p.license_concluded = s.opt_str()?;
+                    1 << 6
+                }
+                "checksums" => {
+                    s.nullable_array(|s| {
+                        let (mut algorithm, mut value, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "algorithm" => {
+                                    once(&mut seen, 1)?;
+                                    algorithm = s.opt_str()?;
+                                }
+                                "checksumValue" => {
+                                    once(&mut seen, 2)?;
+                                    value = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
+                        p.checksums.extend(hash(algorithm, value));
+                        Some(())
+                    })?;
+                    1 << 7
+                }
+                "externalRefs" => {
+                    s.nullable_array(|s| {
+                        let (mut reference_type, mut reference_locator, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "referenceType" => {
+                                    once(&mut seen, 1)?;
+                                    reference_type = s.opt_str()?;
+                                }
+                                "referenceLocator" => {
+                                    once(&mut seen, 2)?;
+                                    reference_locator = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
+                        purl_fold(
+                            &mut p.purl,
+                            RawExternalRef {
+                                reference_type,
+                                reference_locator,
+                            },
+                        );
+                        Some(())
+                    })?;
+                    1 << 8
+                }
+                "primaryPackagePurpose" => {
+                    p.primary_package_purpose = s.opt_str()?;
+                    1 << 9
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(p)
+    }
+
+    fn relationship<'a>(s: &mut Scan<'a>) -> Option<RawRelationship<'a>> {
+        let mut r = RawRelationship {
+            element: None,
+            kind: None,
+            related: None,
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "spdxElementId" => {
+                    r.element = s.opt_str()?;
+                    1
+                }
+                "relationshipType" => {
+                    r.kind = s.opt_str()?;
+                    2
+                }
+                "relatedSpdxElement" => {
+                    r.related = s.opt_str()?;
+                    4
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(r)
+    }
 }
 
 fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
