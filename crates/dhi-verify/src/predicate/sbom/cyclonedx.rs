@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, license_name_to_expression, meaningful_license, owned, purpose,
-    push_unique, scan, Graph, ImageRelationship, Package, PackageHash, Sbom, SbomFormat,
+    fold_list, hash, id_index, license_name_to_expression, meaningful_license, purl_type, purpose,
+    scan, Draft, Fields, Graph, HashAlgorithm, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -44,12 +44,12 @@ struct RawComponent<'a> {
     publisher: Option<Cow<'a, str>>,
     #[serde(borrow)]
     author: Option<Cow<'a, str>>,
-    /// Normalised while read (see [`licenses`]).
-    #[serde(default, deserialize_with = "licenses")]
-    licenses: Vec<String>,
+    /// Normalised while read (see [`licenses`]); repeats are dropped when stored.
+    #[serde(default, deserialize_with = "licenses", borrow)]
+    licenses: Vec<Cow<'a, str>>,
     /// Normalised while read (see [`hashes`]).
-    #[serde(default, deserialize_with = "hashes")]
-    hashes: Vec<PackageHash>,
+    #[serde(default, deserialize_with = "hashes", borrow)]
+    hashes: Vec<(HashAlgorithm, Cow<'a, str>)>,
     #[serde(default, deserialize_with = "nullable_vec", borrow)]
     components: Vec<RawComponent<'a>>,
 }
@@ -87,20 +87,20 @@ struct RawHash<'a> {
     content: Option<Cow<'a, str>>,
 }
 
-/// `licenses[]` as SPDX expressions, deduplicated, in document order.
-fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// `licenses[]` as SPDX expressions, in document order.
+fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'de, str>>, D::Error> {
     fold_list(
         d,
         Vec::new(),
-        |list: &mut Vec<String>, choice: RawLicenseChoice<'de>| {
-            push_unique(list, license_choice(choice));
+        |list: &mut Vec<Cow<'de, str>>, choice: RawLicenseChoice<'de>| {
+            list.extend(license_choice(choice));
         },
     )
 }
 
 /// One `licenseChoice` as an SPDX expression: `expression`, else `license.id`,
 /// else `license.name` made an expression.
-fn license_choice(choice: RawLicenseChoice<'_>) -> Option<String> {
+fn license_choice(choice: RawLicenseChoice<'_>) -> Option<Cow<'_, str>> {
     match (choice.expression, choice.license) {
         (Some(e), _) => meaningful_license(Some(e)),
         (None, Some(RawLicense { id: Some(id), .. })) => meaningful_license(Some(id)),
@@ -116,11 +116,14 @@ fn license_choice(choice: RawLicenseChoice<'_>) -> Option<String> {
 }
 
 /// `hashes[]` normalised; entries missing an algorithm or value are skipped.
-fn hashes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PackageHash>, D::Error> {
+#[allow(clippy::type_complexity)] // one algorithm and one value per hash
+fn hashes<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
     fold_list(
         d,
         Vec::new(),
-        |list: &mut Vec<PackageHash>, h: RawHash<'de>| {
+        |list: &mut Vec<(HashAlgorithm, Cow<'de, str>)>, h: RawHash<'de>| {
             list.extend(hash(h.alg, h.content));
         },
     )
@@ -160,7 +163,8 @@ enum BomKey {
 struct Parsed<'a> {
     bom_format: Option<Cow<'a, str>>,
     spec_version: Option<Cow<'a, str>>,
-    packages: Vec<Package>,
+    strings: Strings,
+    packages: Vec<Draft>,
     /// parent index of each package (nested components), `None` at the top level
     parents: Vec<Option<usize>>,
     subject: Option<usize>,
@@ -172,6 +176,7 @@ impl Parsed<'_> {
         Self {
             bom_format: None,
             spec_version: None,
+            strings: Strings::default(),
             packages: Vec::new(),
             parents: Vec::new(),
             subject: None,
@@ -190,7 +195,13 @@ impl Parsed<'_> {
             return Err("duplicate field `metadata`");
         }
         let before = self.packages.len();
-        sink.push(component, None, &mut self.packages, &mut self.parents)?;
+        sink.push(
+            component,
+            None,
+            &mut self.strings,
+            &mut self.packages,
+            &mut self.parents,
+        )?;
         let added = self.packages.len() - before;
         self.packages.rotate_right(added);
         self.parents.rotate_right(added);
@@ -248,6 +259,7 @@ impl<'de> Visitor<'de> for BomSeed<'_> {
                 BomKey::Components => {
                     map.next_value_seed(ComponentsSeed {
                         sink: &mut sink,
+                        strings: &mut out.strings,
                         packages: &mut out.packages,
                         parents: &mut out.parents,
                     })?;
@@ -293,12 +305,13 @@ impl Sink<'_> {
         &mut self,
         component: RawComponent<'_>,
         parent: Option<usize>,
-        packages: &mut Vec<Package>,
+        strings: &mut Strings,
+        packages: &mut Vec<Draft>,
         parents: &mut Vec<Option<usize>>,
     ) -> Result<(), &'static str> {
         if component.components.is_empty() {
             self.check(packages.len())?;
-            packages.push(package(component));
+            packages.push(package(component, strings));
             parents.push(parent);
             return Ok(());
         }
@@ -308,7 +321,7 @@ impl Sink<'_> {
             let index = packages.len();
             let children = std::mem::take(&mut c.components);
             stack.extend(children.into_iter().rev().map(|c| (c, Some(index))));
-            packages.push(package(c));
+            packages.push(package(c, strings));
             parents.push(parent);
         }
         Ok(())
@@ -317,7 +330,8 @@ impl Sink<'_> {
 
 struct ComponentsSeed<'s, 'l> {
     sink: &'s mut Sink<'l>,
-    packages: &'s mut Vec<Package>,
+    strings: &'s mut Strings,
+    packages: &'s mut Vec<Draft>,
     parents: &'s mut Vec<Option<usize>>,
 }
 
@@ -351,7 +365,7 @@ impl<'de> Visitor<'de> for ComponentsSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(component) = seq.next_element::<RawComponent<'de>>()? {
             self.sink
-                .push(component, None, self.packages, self.parents)
+                .push(component, None, self.strings, self.packages, self.parents)
                 .map_err(de::Error::custom)?;
         }
         Ok(())
@@ -432,7 +446,14 @@ mod fast {
                 "components" => {
                     s.nullable_array(|s| {
                         let c = component(s)?;
-                        sink.push(c, None, &mut out.packages, &mut out.parents).ok()
+                        sink.push(
+                            c,
+                            None,
+                            &mut out.strings,
+                            &mut out.packages,
+                            &mut out.parents,
+                        )
+                        .ok()
                     })?;
                     8
                 }
@@ -540,7 +561,7 @@ mod fast {
                 }
                 "licenses" => {
                     s.nullable_array(|s| {
-                        push_unique(&mut c.licenses, license_choice(choice(s)?));
+                        c.licenses.extend(license_choice(choice(s)?));
                         Some(())
                     })?;
                     1 << 9
@@ -674,7 +695,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
         }
     }
     {
-        let index = id_index(&packages);
+        let index = id_index(&raw.strings, &packages);
         for dep in &raw.dependencies {
             let Some(from) = dep.reference.as_deref().and_then(|r| index.get(r)) else {
                 continue;
@@ -691,7 +712,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     Ok(Sbom {
         format: SbomFormat::CycloneDx,
         spec_version,
-        packages,
+        packages: raw.strings.finish(packages),
     })
 }
 
@@ -711,36 +732,34 @@ fn check_version(found: Option<Cow<'_, str>>) -> Result<String, PredicateError> 
     }
 }
 
-fn package(c: RawComponent<'_>) -> Package {
+fn package(c: RawComponent<'_>, strings: &mut Strings) -> Draft {
     let name = match (c.group.filter(|g| !g.is_empty()), c.name) {
-        (Some(group), Some(name)) => {
-            let mut full = String::with_capacity(group.len() + 1 + name.len());
-            full.push_str(&group);
-            full.push('/');
-            full.push_str(&name);
-            full
-        }
-        (_, name) => name.map(Cow::into_owned).unwrap_or_default(),
+        (Some(group), Some(name)) => strings.push(&[&group, "/", &name]),
+        (_, name) => strings.push(&[name.as_deref().unwrap_or_default()]),
     };
-    let purl = owned(c.purl);
-    let package_type = purl.as_deref().and_then(crate::predicate::purl::purl_type);
+    let id = strings.nonempty(c.bom_ref.as_deref());
+    let version = strings.nonempty(c.version.as_deref());
+    let purl = strings.nonempty(c.purl.as_deref());
+    let package_type = purl_type(strings, purl);
+    let purpose = purpose(strings, c.kind.as_deref());
     let supplier = c
         .supplier
         .and_then(|s| s.name)
         .or(c.publisher)
         .or(c.author)
         .filter(|s| !s.trim().is_empty())
-        .map(Cow::into_owned);
-    Package {
-        id: owned(c.bom_ref),
+        .map(|s| strings.push(&[&s]));
+    let licenses = strings.licenses(c.licenses);
+    let hashes = strings.hashes(c.hashes);
+    Draft::new(Fields {
+        id,
         name,
-        version: owned(c.version),
+        version,
         purl,
         package_type,
-        purpose: purpose(c.kind),
-        licenses: c.licenses,
+        purpose,
         supplier,
-        hashes: c.hashes,
-        relationship: ImageRelationship::Unknown,
-    }
+        licenses,
+        hashes,
+    })
 }

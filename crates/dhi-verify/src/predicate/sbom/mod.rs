@@ -6,6 +6,7 @@ pub(crate) mod spdx;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 pub use crate::predicate::kind::SbomFormat;
 
@@ -33,35 +34,297 @@ impl Sbom {
 }
 
 /// One package of an SBOM, the same shape for every format.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// Read through accessors: the strings of all packages of one SBOM live in one
+/// shared buffer (one allocation per document instead of about eleven per
+/// package), so a `Package` is a handful of offsets and a reference count.
+/// Cloning one is cheap and keeps that buffer alive.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Package {
+    strings: Arc<Strings>,
+    fields: Fields,
+    /// How the package relates to the image the SBOM describes.
+    pub relationship: ImageRelationship,
+}
+
+impl Package {
     /// The document-local id (CycloneDX `bom-ref`, SPDX `SPDXID`).
-    pub id: Option<String>,
+    pub fn id(&self) -> Option<&str> {
+        self.strings.opt(self.fields.id)
+    }
+
     /// Package name (CycloneDX `group/name` when a group is set). Empty when the document omits it.
-    pub name: String,
+    pub fn name(&self) -> &str {
+        self.strings.get(self.fields.name)
+    }
+
     /// Version as written (CycloneDX `version`, SPDX `versionInfo`).
-    pub version: Option<String>,
+    pub fn version(&self) -> Option<&str> {
+        self.strings.opt(self.fields.version)
+    }
+
     /// Package URL, when the document gives one.
-    pub purl: Option<String>,
+    pub fn purl(&self) -> Option<&str> {
+        self.strings.opt(self.fields.purl)
+    }
+
     /// Ecosystem, from the purl type (`deb`, `apk`, `npm`, `golang`, `docker`…).
-    pub package_type: Option<String>,
+    pub fn package_type(&self) -> Option<&str> {
+        self.strings.opt(self.fields.package_type)
+    }
+
     /// What the package is, lowercase with dashes: CycloneDX `type`
     /// (`library`, `operating-system`, `container`…) or SPDX
     /// `primaryPackagePurpose` (`OPERATING-SYSTEM` → `operating-system`).
-    pub purpose: Option<String>,
-    /// Licenses as SPDX license expressions. `NOASSERTION`, `NONE`, empty and
-    /// `null` are dropped; CycloneDX license names that are not expressions
-    /// become `LicenseRef-<name>` with invalid characters replaced by `-`.
-    pub licenses: Vec<String>,
+    pub fn purpose(&self) -> Option<&str> {
+        self.strings.opt(self.fields.purpose)
+    }
+
+    /// Licenses as SPDX license expressions, deduplicated, in document order.
+    /// `NOASSERTION`, `NONE`, empty and `null` are dropped; CycloneDX license
+    /// names that are not expressions become `LicenseRef-<name>` with invalid
+    /// characters replaced by `-`.
+    pub fn licenses(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        let (start, end) = self.fields.licenses;
+        self.strings
+            .licenses
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|span| self.strings.get(*span))
+    }
+
     /// Supplier name (SPDX `supplier` without its `Organization: `/`Person: `
     /// prefix; CycloneDX `supplier.name`, else `publisher`, else `author`).
-    pub supplier: Option<String>,
+    pub fn supplier(&self) -> Option<&str> {
+        self.strings.opt(self.fields.supplier)
+    }
+
     /// Hashes of the package.
-    pub hashes: Vec<PackageHash>,
-    /// How the package relates to the image the SBOM describes.
-    pub relationship: ImageRelationship,
+    pub fn hashes(&self) -> impl ExactSizeIterator<Item = PackageHash<'_>> + Clone + '_ {
+        let (start, end) = self.fields.hashes;
+        self.strings
+            .hashes
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|(algorithm, span)| PackageHash {
+                algorithm: algorithm.clone(),
+                value: self.strings.get(*span),
+            })
+    }
+}
+
+impl PartialEq for Package {
+    fn eq(&self, other: &Self) -> bool {
+        self.relationship == other.relationship
+            && self.id() == other.id()
+            && self.name() == other.name()
+            && self.version() == other.version()
+            && self.purl() == other.purl()
+            && self.package_type() == other.package_type()
+            && self.purpose() == other.purpose()
+            && self.supplier() == other.supplier()
+            && self.licenses().eq(other.licenses())
+            && self.hashes().eq(other.hashes())
+    }
+}
+
+impl Eq for Package {}
+
+impl std::fmt::Debug for Package {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Package")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("version", &self.version())
+            .field("purl", &self.purl())
+            .field("package_type", &self.package_type())
+            .field("purpose", &self.purpose())
+            .field("licenses", &self.licenses().collect::<Vec<_>>())
+            .field("supplier", &self.supplier())
+            .field("hashes", &self.hashes().collect::<Vec<_>>())
+            .field("relationship", &self.relationship)
+            .finish()
+    }
+}
+
+/// The same JSON as the former struct of owned fields (camelCase, `null` for
+/// absent values), which `dhi-verify sbom --format json` prints.
+impl serde::Serialize for Package {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+
+        struct Seq<I>(I);
+        impl<I: Iterator + Clone> serde::Serialize for Seq<I>
+        where
+            I::Item: serde::Serialize,
+        {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.clone())
+            }
+        }
+
+        let mut st = serializer.serialize_struct("Package", 10)?;
+        st.serialize_field("id", &self.id())?;
+        st.serialize_field("name", self.name())?;
+        st.serialize_field("version", &self.version())?;
+        st.serialize_field("purl", &self.purl())?;
+        st.serialize_field("packageType", &self.package_type())?;
+        st.serialize_field("purpose", &self.purpose())?;
+        st.serialize_field("licenses", &Seq(self.licenses()))?;
+        st.serialize_field("supplier", &self.supplier())?;
+        st.serialize_field("hashes", &Seq(self.hashes()))?;
+        st.serialize_field("relationship", &self.relationship)?;
+        st.end()
+    }
+}
+
+/// A byte range of [`Strings::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// The strings of all packages of one SBOM: one text buffer, and the license
+/// and hash lists as runs of spans (each package owns one contiguous run).
+#[derive(Debug, Default)]
+pub(crate) struct Strings {
+    text: String,
+    licenses: Vec<Span>,
+    hashes: Vec<(HashAlgorithm, Span)>,
+}
+
+impl Strings {
+    fn get(&self, span: Span) -> &str {
+        self.text.get(span.start..span.end).unwrap_or_default()
+    }
+
+    fn opt(&self, span: Option<Span>) -> Option<&str> {
+        span.map(|s| self.get(s))
+    }
+
+    /// Appends `parts` as one string.
+    pub(crate) fn push(&mut self, parts: &[&str]) -> Span {
+        let start = self.text.len();
+        for p in parts {
+            self.text.push_str(p);
+        }
+        Span {
+            start,
+            end: self.text.len(),
+        }
+    }
+
+    /// Appends `s` unless it is absent or empty.
+    pub(crate) fn nonempty(&mut self, s: Option<&str>) -> Option<Span> {
+        s.filter(|s| !s.is_empty()).map(|s| self.push(&[s]))
+    }
+
+    /// Appends `s` ASCII-lowercased.
+    pub(crate) fn push_lowercase(&mut self, s: &str) -> Span {
+        let span = self.push(&[s]);
+        if let Some(t) = self.text.get_mut(span.start..span.end) {
+            t.make_ascii_lowercase();
+        }
+        span
+    }
+
+    /// Appends `licenses` as the next run, skipping repeats; returns the run.
+    pub(crate) fn licenses<'s>(
+        &mut self,
+        licenses: impl IntoIterator<Item = Cow<'s, str>>,
+    ) -> (usize, usize) {
+        let first = self.licenses.len();
+        for l in licenses {
+            let text = &self.text;
+            let seen = self.licenses[first..]
+                .iter()
+                .any(|s| text.get(s.start..s.end) == Some(l.as_ref()));
+            if !seen {
+                let span = self.push(&[&l]);
+                self.licenses.push(span);
+            }
+        }
+        (first, self.licenses.len())
+    }
+
+    /// Appends `hashes` (values lowercased) as the next run; returns the run.
+    pub(crate) fn hashes<'s>(
+        &mut self,
+        hashes: impl IntoIterator<Item = (HashAlgorithm, Cow<'s, str>)>,
+    ) -> (usize, usize) {
+        let first = self.hashes.len();
+        for (algorithm, value) in hashes {
+            let span = self.push_lowercase(&value);
+            self.hashes.push((algorithm, span));
+        }
+        (first, self.hashes.len())
+    }
+
+    /// Packages from their drafts, all sharing these strings.
+    pub(crate) fn finish(self, drafts: Vec<Draft>) -> Vec<Package> {
+        let strings = Arc::new(self);
+        drafts
+            .into_iter()
+            .map(|d| Package {
+                strings: Arc::clone(&strings),
+                relationship: d.relationship,
+                fields: d.fields,
+            })
+            .collect()
+    }
+}
+
+/// Where a package's strings are in [`Strings`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fields {
+    pub(crate) id: Option<Span>,
+    pub(crate) name: Span,
+    pub(crate) version: Option<Span>,
+    pub(crate) purl: Option<Span>,
+    pub(crate) package_type: Option<Span>,
+    pub(crate) purpose: Option<Span>,
+    pub(crate) supplier: Option<Span>,
+    pub(crate) licenses: (usize, usize),
+    pub(crate) hashes: (usize, usize),
+}
+
+/// A package while the document is read: its fields, and its relationship
+/// once the graph is known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Draft {
+    pub(crate) fields: Fields,
+    pub(crate) relationship: ImageRelationship,
+}
+
+impl Draft {
+    pub(crate) fn new(fields: Fields) -> Self {
+        Self {
+            fields,
+            relationship: ImageRelationship::Unknown,
+        }
+    }
+}
+
+/// The purl's type, lowercased (see [`crate::predicate::purl::purl_type`]):
+/// a span inside the purl's own when it is lowercase already, as it should be.
+pub(crate) fn purl_type(strings: &mut Strings, purl: Option<Span>) -> Option<Span> {
+    let purl = purl?;
+    let range = crate::predicate::purl::purl_type_range(strings.get(purl))?;
+    let span = Span {
+        start: purl.start + range.start,
+        end: purl.start + range.end,
+    };
+    let t = strings.get(span);
+    if t.bytes().any(|c| c.is_ascii_uppercase()) {
+        let t = t.to_owned();
+        Some(strings.push_lowercase(&t))
+    } else {
+        Some(span)
+    }
 }
 
 /// How a package relates to the image (the SBOM's subject).
@@ -82,14 +345,14 @@ pub enum ImageRelationship {
     Unknown,
 }
 
-/// A package hash.
+/// A package hash, borrowed from its [`Package`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
-pub struct PackageHash {
+pub struct PackageHash<'a> {
     /// The algorithm.
     pub algorithm: HashAlgorithm,
     /// The digest as lowercase text (hex for every algorithm we know).
-    pub value: String,
+    pub value: &'a str,
 }
 
 /// A hash algorithm, normalised from CycloneDX (`SHA-256`) and SPDX (`SHA256`) spellings.
@@ -134,18 +397,23 @@ impl HashAlgorithm {
     }
 }
 
-/// A hash from a document; `None` when either part is missing or empty.
-pub(crate) fn hash(
+/// A hash from a document; `None` when either part is missing or empty. The
+/// value is lowercased when stored ([`Strings::hashes`]).
+pub(crate) fn hash<'a>(
     algorithm: Option<Cow<'_, str>>,
-    value: Option<Cow<'_, str>>,
-) -> Option<PackageHash> {
+    value: Option<Cow<'a, str>>,
+) -> Option<(HashAlgorithm, Cow<'a, str>)> {
     let algorithm = algorithm.filter(|a| !a.is_empty())?;
-    let mut value = value.filter(|v| !v.is_empty())?.into_owned();
-    value.make_ascii_lowercase();
-    Some(PackageHash {
-        algorithm: HashAlgorithm::from_name(algorithm),
-        value,
-    })
+    let value = value.filter(|v| !v.is_empty())?;
+    Some((HashAlgorithm::from_name(algorithm), value))
+}
+
+/// `f` applied to the text of `s`, keeping it borrowed when it was.
+fn map_slice<'a>(s: Cow<'a, str>, f: impl Fn(&str) -> Option<&str>) -> Option<Cow<'a, str>> {
+    match s {
+        Cow::Borrowed(b) => f(b).map(Cow::Borrowed),
+        Cow::Owned(o) => f(&o).map(|t| Cow::Owned(t.to_owned())),
+    }
 }
 
 /// Whether a license field says nothing: empty, `NOASSERTION` or `NONE`.
@@ -153,17 +421,12 @@ fn is_no_assertion(t: &str) -> bool {
     t.is_empty() || t.eq_ignore_ascii_case("NOASSERTION") || t.eq_ignore_ascii_case("NONE")
 }
 
-/// A license expression worth keeping: not empty, `NOASSERTION` or `NONE`.
-pub(crate) fn meaningful_license(s: Option<Cow<'_, str>>) -> Option<String> {
-    let s = s?;
-    let t = s.trim();
-    if is_no_assertion(t) {
-        None
-    } else if t.len() == s.len() {
-        Some(s.into_owned())
-    } else {
-        Some(t.to_owned())
-    }
+/// A license expression worth keeping (trimmed): not empty, `NOASSERTION` or `NONE`.
+pub(crate) fn meaningful_license(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    map_slice(s?, |s| {
+        let t = s.trim();
+        (!is_no_assertion(t)).then_some(t)
+    })
 }
 
 fn is_idstring(token: &str) -> bool {
@@ -200,7 +463,7 @@ pub(crate) fn looks_like_license_expression(s: &str) -> bool {
 
 /// A CycloneDX license `name` as an SPDX expression: kept when it already is
 /// one, else `LicenseRef-` plus the name with non-idstring characters as `-`.
-pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<String> {
+pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<Cow<'_, str>> {
     let name = meaningful_license(Some(name))?;
     if looks_like_license_expression(&name) {
         return Some(name);
@@ -214,40 +477,43 @@ pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<String> {
             '-'
         });
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// SPDX supplier/originator (`Organization: Docker, Inc.`) without its prefix;
 /// `NOASSERTION` and empty become `None`.
-pub(crate) fn supplier_name(s: Option<Cow<'_, str>>) -> Option<String> {
-    let s = s?;
-    let t = s.trim();
-    if is_no_assertion(t) {
-        return None;
-    }
-    for prefix in ["Organization:", "Person:", "Tool:"] {
-        if let Some(rest) = t.strip_prefix(prefix) {
-            let rest = rest.trim();
-            return (!rest.is_empty()).then(|| rest.to_owned());
+pub(crate) fn supplier_name(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    map_slice(s?, |s| {
+        let t = s.trim();
+        if is_no_assertion(t) {
+            return None;
         }
-    }
-    Some(t.to_owned())
+        for prefix in ["Organization:", "Person:", "Tool:"] {
+            if let Some(rest) = t.strip_prefix(prefix) {
+                let rest = rest.trim();
+                return (!rest.is_empty()).then_some(rest);
+            }
+        }
+        Some(t)
+    })
 }
 
-/// Lowercases and dashes a purpose/type (`OPERATING-SYSTEM`, `operating_system` → `operating-system`).
-pub(crate) fn purpose(s: Option<Cow<'_, str>>) -> Option<String> {
+/// Appends a purpose/type lowercased and dashed (`OPERATING-SYSTEM`,
+/// `operating_system` → `operating-system`); `None` when blank.
+pub(crate) fn purpose(strings: &mut Strings, s: Option<&str>) -> Option<Span> {
     let s = s.filter(|s| !s.trim().is_empty())?;
-    let mut s = s.into_owned();
-    s.make_ascii_lowercase();
-    if s.contains('_') {
-        s = s.replace('_', "-");
-    }
-    Some(s)
-}
-
-/// A non-empty string, owned.
-pub(crate) fn owned(s: Option<Cow<'_, str>>) -> Option<String> {
-    s.filter(|s| !s.is_empty()).map(Cow::into_owned)
+    let start = strings.text.len();
+    strings.text.extend(s.chars().map(|c| {
+        if c == '_' {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    }));
+    Some(Span {
+        start,
+        end: strings.text.len(),
+    })
 }
 
 /// Reads a list that may be `null` or absent, folding each element into `acc`
@@ -292,15 +558,6 @@ where
     deserializer.deserialize_option(Fold(acc, f, std::marker::PhantomData))
 }
 
-/// Appends `value` unless it is already present (lists here have a handful of entries).
-pub(crate) fn push_unique(list: &mut Vec<String>, value: Option<String>) {
-    if let Some(v) = value {
-        if !list.contains(&v) {
-            list.push(v);
-        }
-    }
-}
-
 /// Relationship graph between packages, by index; computes each package's
 /// [`ImageRelationship`] by breadth-first distance from the subjects.
 pub(crate) struct Graph {
@@ -331,7 +588,7 @@ impl Graph {
     }
 
     /// Writes each package's relationship; iterative, so cycles and long chains are fine.
-    pub(crate) fn assign(self, packages: &mut [Package]) {
+    pub(crate) fn assign(self, packages: &mut [Draft]) {
         let mut dist: Vec<u32> = vec![u32::MAX; self.edges.len()];
         let mut queue = VecDeque::new();
         for &s in &self.subjects {
@@ -360,11 +617,16 @@ impl Graph {
     }
 }
 
-/// Index of package ids, borrowed from the packages.
-pub(crate) fn id_index(packages: &[Package]) -> HashMap<&str, usize> {
-    let mut map = HashMap::with_capacity(packages.len());
+/// Index of package ids, borrowed from the packages' strings. Keyed with
+/// `ahash`'s per-map random keys: a crafted SBOM cannot predict collisions,
+/// and it hashes long ids several times faster than std's SipHash-1-3.
+pub(crate) fn id_index<'s>(
+    strings: &'s Strings,
+    packages: &[Draft],
+) -> HashMap<&'s str, usize, ahash::RandomState> {
+    let mut map = HashMap::with_capacity_and_hasher(packages.len(), ahash::RandomState::new());
     for (i, p) in packages.iter().enumerate() {
-        if let Some(id) = p.id.as_deref() {
+        if let Some(id) = strings.opt(p.fields.id) {
             map.entry(id).or_insert(i);
         }
     }

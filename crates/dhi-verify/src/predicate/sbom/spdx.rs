@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, meaningful_license, owned, purpose, scan, supplier_name, Graph,
-    ImageRelationship, Package, PackageHash, Sbom, SbomFormat,
+    fold_list, hash, id_index, meaningful_license, purl_type, purpose, scan, supplier_name, Draft,
+    Fields, Graph, HashAlgorithm, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -35,11 +35,16 @@ struct RawPackage<'a> {
     #[serde(rename = "licenseConcluded", borrow)]
     license_concluded: Option<Cow<'a, str>>,
     /// Normalised while read.
-    #[serde(default, deserialize_with = "checksums")]
-    checksums: Vec<PackageHash>,
+    #[serde(default, deserialize_with = "checksums", borrow)]
+    checksums: Vec<(HashAlgorithm, Cow<'a, str>)>,
     /// The first `purl` external reference, found while read.
-    #[serde(rename = "externalRefs", default, deserialize_with = "purl_ref")]
-    purl: Option<String>,
+    #[serde(
+        rename = "externalRefs",
+        default,
+        deserialize_with = "purl_ref",
+        borrow
+    )]
+    purl: Option<Cow<'a, str>>,
     #[serde(rename = "primaryPackagePurpose", borrow)]
     primary_package_purpose: Option<Cow<'a, str>>,
 }
@@ -60,26 +65,29 @@ struct RawExternalRef<'a> {
     reference_locator: Option<Cow<'a, str>>,
 }
 
-fn checksums<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PackageHash>, D::Error> {
+#[allow(clippy::type_complexity)] // one algorithm and one value per checksum
+fn checksums<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
     fold_list(
         d,
         Vec::new(),
-        |list: &mut Vec<PackageHash>, c: RawChecksum<'de>| {
+        |list: &mut Vec<(HashAlgorithm, Cow<'de, str>)>, c: RawChecksum<'de>| {
             list.extend(hash(c.algorithm, c.checksum_value));
         },
     )
 }
 
-fn purl_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn purl_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
     fold_list(d, None, purl_fold)
 }
 
 /// Keeps the first `purl` external reference with a locator.
-fn purl_fold(purl: &mut Option<String>, r: RawExternalRef<'_>) {
+fn purl_fold<'a>(purl: &mut Option<Cow<'a, str>>, r: RawExternalRef<'a>) {
     // Category is `PACKAGE-MANAGER` in 2.3 and `PACKAGE_MANAGER` in 2.2;
     // the type alone identifies a purl.
     if purl.is_none() && r.reference_type.as_deref() == Some("purl") {
-        *purl = owned(r.reference_locator);
+        *purl = r.reference_locator.filter(|l| !l.is_empty());
     }
 }
 
@@ -114,7 +122,8 @@ struct Parsed<'a> {
     spdx_version: Option<Cow<'a, str>>,
     spdx_id: Option<Cow<'a, str>>,
     document_describes: Vec<Cow<'a, str>>,
-    packages: Vec<Package>,
+    strings: Strings,
+    packages: Vec<Draft>,
     relationships: Vec<RawRelationship<'a>>,
 }
 
@@ -143,6 +152,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
             spdx_version: None,
             spdx_id: None,
             document_describes: Vec::new(),
+            strings: Strings::default(),
             packages: Vec::new(),
             relationships: Vec::new(),
         };
@@ -158,6 +168,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
                 DocKey::Packages => map.next_value_seed(PackagesSeed {
                     limits: self.limits,
                     slot: self.slot,
+                    strings: &mut out.strings,
                     packages: &mut out.packages,
                 })?,
                 DocKey::Relationships => {
@@ -177,7 +188,8 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
 struct PackagesSeed<'s, 'l> {
     limits: &'l PredicateLimits,
     slot: &'l ErrorSlot,
-    packages: &'s mut Vec<Package>,
+    strings: &'s mut Strings,
+    packages: &'s mut Vec<Draft>,
 }
 
 impl<'de> DeserializeSeed<'de> for PackagesSeed<'_, '_> {
@@ -217,7 +229,7 @@ impl<'de> Visitor<'de> for PackagesSeed<'_, '_> {
                 });
                 return Err(de::Error::custom("package limit exceeded"));
             }
-            self.packages.push(package(p));
+            self.packages.push(package(p, self.strings));
         }
         Ok(())
     }
@@ -278,6 +290,7 @@ mod fast {
             spdx_version: None,
             spdx_id: None,
             document_describes: Vec::new(),
+            strings: Strings::default(),
             packages: Vec::new(),
             relationships: Vec::new(),
         };
@@ -304,7 +317,8 @@ mod fast {
                         if out.packages.len() >= limits.max_packages {
                             return None;
                         }
-                        out.packages.push(super::package(package(s)?));
+                        let p = package(s)?;
+                        out.packages.push(super::package(p, &mut out.strings));
                         Some(())
                     })?;
                     8
@@ -488,7 +502,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     let document_id = raw.spdx_id.as_deref().unwrap_or("SPDXRef-DOCUMENT");
     let mut graph = Graph::new(packages.len());
     {
-        let index = id_index(&packages);
+        let index = id_index(&raw.strings, &packages);
         // DHI's in-image SBOMs give the document and the image package the
         // same SPDXID and no relationships: that package is what the document describes.
         if let Some(&i) = index.get(document_id) {
@@ -539,32 +553,35 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     Ok(Sbom {
         format: SbomFormat::Spdx,
         spec_version,
-        packages,
+        packages: raw.strings.finish(packages),
     })
 }
 
-fn package(p: RawPackage<'_>) -> Package {
-    let purl = p.purl;
-    let package_type = purl.as_deref().and_then(crate::predicate::purl::purl_type);
-    let mut licenses = Vec::with_capacity(1);
-    if let Some(l) = meaningful_license(p.license_declared) {
-        licenses.push(l);
-    }
-    if let Some(l) = meaningful_license(p.license_concluded) {
-        if !licenses.contains(&l) {
-            licenses.push(l);
-        }
-    }
-    Package {
-        id: owned(p.spdx_id),
-        name: p.name.map(Cow::into_owned).unwrap_or_default(),
-        version: owned(p.version_info.filter(|v| v != "NOASSERTION")),
+fn package(p: RawPackage<'_>, strings: &mut Strings) -> Draft {
+    let id = strings.nonempty(p.spdx_id.as_deref());
+    let name = strings.push(&[p.name.as_deref().unwrap_or_default()]);
+    let version = strings.nonempty(p.version_info.as_deref().filter(|v| *v != "NOASSERTION"));
+    let purl = strings.nonempty(p.purl.as_deref());
+    let package_type = purl_type(strings, purl);
+    let purpose = purpose(strings, p.primary_package_purpose.as_deref());
+    let licenses = strings.licenses(
+        meaningful_license(p.license_declared)
+            .into_iter()
+            .chain(meaningful_license(p.license_concluded)),
+    );
+    let supplier = supplier_name(p.supplier)
+        .or_else(|| supplier_name(p.originator))
+        .map(|s| strings.push(&[&s]));
+    let hashes = strings.hashes(p.checksums);
+    Draft::new(Fields {
+        id,
+        name,
+        version,
         purl,
         package_type,
-        purpose: purpose(p.primary_package_purpose),
+        purpose,
+        supplier,
         licenses,
-        supplier: supplier_name(p.supplier).or_else(|| supplier_name(p.originator)),
-        hashes: p.checksums,
-        relationship: ImageRelationship::Unknown,
-    }
+        hashes,
+    })
 }
