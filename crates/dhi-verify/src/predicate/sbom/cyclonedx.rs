@@ -712,7 +712,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     Ok(Sbom {
         format: SbomFormat::CycloneDx,
         spec_version,
-        packages: raw.strings.finish(packages),
+        packages: raw.strings.finish(packages)?,
     })
 }
 
@@ -751,7 +751,7 @@ fn package(c: RawComponent<'_>, strings: &mut Strings) -> Draft {
         .map(|s| strings.push(&[&s]));
     let licenses = strings.licenses(c.licenses);
     let hashes = strings.hashes(c.hashes);
-    Draft::new(Fields {
+    Draft::draft(Fields {
         id,
         name,
         version,

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::predicate::error::PredicateError;
 pub use crate::predicate::kind::SbomFormat;
 
 /// A normalised software bill of materials.
@@ -89,7 +90,7 @@ impl Package {
         let (start, end) = self.fields.licenses;
         self.strings
             .licenses
-            .get(start..end)
+            .get(start as usize..end as usize)
             .unwrap_or_default()
             .iter()
             .map(|span| self.strings.get(*span))
@@ -106,7 +107,7 @@ impl Package {
         let (start, end) = self.fields.hashes;
         self.strings
             .hashes
-            .get(start..end)
+            .get(start as usize..end as usize)
             .unwrap_or_default()
             .iter()
             .map(|(algorithm, span)| PackageHash {
@@ -181,11 +182,18 @@ impl serde::Serialize for Package {
     }
 }
 
-/// A byte range of [`Strings::text`].
+/// A byte range of [`Strings::text`]; `u32` keeps a package small (a
+/// document whose strings outgrow it is refused, see [`Strings::finish`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// The strings of all packages of one SBOM: one text buffer, and the license
@@ -195,11 +203,13 @@ pub(crate) struct Strings {
     text: String,
     licenses: Vec<Span>,
     hashes: Vec<(HashAlgorithm, Span)>,
+    /// Set when an offset did not fit a `u32`.
+    overflow: bool,
 }
 
 impl Strings {
     fn get(&self, span: Span) -> &str {
-        self.text.get(span.start..span.end).unwrap_or_default()
+        self.text.get(span.range()).unwrap_or_default()
     }
 
     fn opt(&self, span: Option<Span>) -> Option<&str> {
@@ -212,10 +222,27 @@ impl Strings {
         for p in parts {
             self.text.push_str(p);
         }
-        Span {
-            start,
-            end: self.text.len(),
+        self.span(start, self.text.len())
+    }
+
+    /// The span `start..end` of the text, or an empty one (and the overflow
+    /// flag) when it does not fit a `u32`.
+    fn span(&mut self, start: usize, end: usize) -> Span {
+        match (u32::try_from(start), u32::try_from(end)) {
+            (Ok(start), Ok(end)) => Span { start, end },
+            _ => {
+                self.overflow = true;
+                Span::default()
+            }
         }
+    }
+
+    /// An index into a list, or 0 (and the overflow flag) when it does not fit a `u32`.
+    fn index(&mut self, i: usize) -> u32 {
+        u32::try_from(i).unwrap_or_else(|_| {
+            self.overflow = true;
+            0
+        })
     }
 
     /// Appends `s` unless it is absent or empty.
@@ -226,7 +253,7 @@ impl Strings {
     /// Appends `s` ASCII-lowercased.
     pub(crate) fn push_lowercase(&mut self, s: &str) -> Span {
         let span = self.push(&[s]);
-        if let Some(t) = self.text.get_mut(span.start..span.end) {
+        if let Some(t) = self.text.get_mut(span.range()) {
             t.make_ascii_lowercase();
         }
         span
@@ -236,45 +263,52 @@ impl Strings {
     pub(crate) fn licenses<'s>(
         &mut self,
         licenses: impl IntoIterator<Item = Cow<'s, str>>,
-    ) -> (usize, usize) {
+    ) -> (u32, u32) {
         let first = self.licenses.len();
         for l in licenses {
             let text = &self.text;
             let seen = self.licenses[first..]
                 .iter()
-                .any(|s| text.get(s.start..s.end) == Some(l.as_ref()));
+                .any(|s| text.get(s.range()) == Some(l.as_ref()));
             if !seen {
                 let span = self.push(&[&l]);
                 self.licenses.push(span);
             }
         }
-        (first, self.licenses.len())
+        let end = self.licenses.len();
+        (self.index(first), self.index(end))
     }
 
     /// Appends `hashes` (values lowercased) as the next run; returns the run.
     pub(crate) fn hashes<'s>(
         &mut self,
         hashes: impl IntoIterator<Item = (HashAlgorithm, Cow<'s, str>)>,
-    ) -> (usize, usize) {
+    ) -> (u32, u32) {
         let first = self.hashes.len();
         for (algorithm, value) in hashes {
             let span = self.push_lowercase(&value);
             self.hashes.push((algorithm, span));
         }
-        (first, self.hashes.len())
+        let end = self.hashes.len();
+        (self.index(first), self.index(end))
     }
 
-    /// Packages from their drafts, all sharing these strings.
-    pub(crate) fn finish(self, drafts: Vec<Draft>) -> Vec<Package> {
+    /// Points the packages read with [`Package::draft`] at these strings, in
+    /// place. Fails when the strings outgrew `u32` offsets (only possible
+    /// with a statement size limit raised beyond 4 GiB).
+    pub(crate) fn finish(self, mut packages: Vec<Package>) -> Result<Vec<Package>, PredicateError> {
+        if self.overflow {
+            return Err(PredicateError::TooMany {
+                what: "bytes of SBOM package strings",
+                max: u32::MAX as usize,
+                found: self.text.len(),
+            });
+        }
         let strings = Arc::new(self);
-        drafts
-            .into_iter()
-            .map(|d| Package {
-                strings: Arc::clone(&strings),
-                relationship: d.relationship,
-                fields: d.fields,
-            })
-            .collect()
+        for p in &mut packages {
+            p.strings = Arc::clone(&strings);
+        }
+        Ok(packages)
     }
 }
 
@@ -288,21 +322,21 @@ pub(crate) struct Fields {
     pub(crate) package_type: Option<Span>,
     pub(crate) purpose: Option<Span>,
     pub(crate) supplier: Option<Span>,
-    pub(crate) licenses: (usize, usize),
-    pub(crate) hashes: (usize, usize),
+    pub(crate) licenses: (u32, u32),
+    pub(crate) hashes: (u32, u32),
 }
 
-/// A package while the document is read: its fields, and its relationship
-/// once the graph is known.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Draft {
-    pub(crate) fields: Fields,
-    pub(crate) relationship: ImageRelationship,
-}
+/// A package while the document is read: its strings are in the parser's
+/// [`Strings`] until [`Strings::finish`] shares them.
+pub(crate) type Draft = Package;
 
-impl Draft {
-    pub(crate) fn new(fields: Fields) -> Self {
+impl Package {
+    /// A package being read, pointing at an empty placeholder until
+    /// [`Strings::finish`] (so the packages need no second vector).
+    pub(crate) fn draft(fields: Fields) -> Self {
+        static EMPTY: std::sync::LazyLock<Arc<Strings>> = std::sync::LazyLock::new(Arc::default);
         Self {
+            strings: Arc::clone(&EMPTY),
             fields,
             relationship: ImageRelationship::Unknown,
         }
@@ -314,10 +348,8 @@ impl Draft {
 pub(crate) fn purl_type(strings: &mut Strings, purl: Option<Span>) -> Option<Span> {
     let purl = purl?;
     let range = crate::predicate::purl::purl_type_range(strings.get(purl))?;
-    let span = Span {
-        start: purl.start + range.start,
-        end: purl.start + range.end,
-    };
+    let start = purl.start as usize;
+    let span = strings.span(start + range.start, start + range.end);
     let t = strings.get(span);
     if t.bytes().any(|c| c.is_ascii_uppercase()) {
         let t = t.to_owned();
@@ -510,10 +542,8 @@ pub(crate) fn purpose(strings: &mut Strings, s: Option<&str>) -> Option<Span> {
             c.to_ascii_lowercase()
         }
     }));
-    Some(Span {
-        start,
-        end: strings.text.len(),
-    })
+    let end = strings.text.len();
+    Some(strings.span(start, end))
 }
 
 /// Reads a list that may be `null` or absent, folding each element into `acc`

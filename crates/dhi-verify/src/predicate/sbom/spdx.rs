@@ -553,7 +553,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     Ok(Sbom {
         format: SbomFormat::Spdx,
         spec_version,
-        packages: raw.strings.finish(packages),
+        packages: raw.strings.finish(packages)?,
     })
 }
 
@@ -573,7 +573,7 @@ fn package(p: RawPackage<'_>, strings: &mut Strings) -> Draft {
         .or_else(|| supplier_name(p.originator))
         .map(|s| strings.push(&[&s]));
     let hashes = strings.hashes(p.checksums);
-    Draft::new(Fields {
+    Draft::draft(Fields {
         id,
         name,
         version,
