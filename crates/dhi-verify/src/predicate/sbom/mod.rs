@@ -775,6 +775,62 @@ mod fast_path_tests {
         }
     }
 
+    /// The JSON of a package is what the former struct of owned fields
+    /// derived (`dhi-verify sbom --format json` prints it).
+    #[test]
+    fn package_json_is_unchanged_from_the_owned_model() {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct OwnedPackage {
+            id: Option<String>,
+            name: String,
+            version: Option<String>,
+            purl: Option<String>,
+            package_type: Option<String>,
+            purpose: Option<String>,
+            licenses: Vec<String>,
+            supplier: Option<String>,
+            hashes: Vec<OwnedHash>,
+            relationship: super::ImageRelationship,
+        }
+        #[derive(serde::Serialize)]
+        struct OwnedHash {
+            algorithm: super::HashAlgorithm,
+            value: String,
+        }
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        let mut packages = 0;
+        for (t, bytes, _, serde) in fixtures() {
+            let sbom = serde(t, &bytes, &PredicateLimits::default()).unwrap();
+            for p in &sbom.packages {
+                packages += 1;
+                let owned = OwnedPackage {
+                    id: own(p.id()),
+                    name: p.name().to_owned(),
+                    version: own(p.version()),
+                    purl: own(p.purl()),
+                    package_type: own(p.package_type()),
+                    purpose: own(p.purpose()),
+                    licenses: p.licenses().map(str::to_owned).collect(),
+                    supplier: own(p.supplier()),
+                    hashes: p
+                        .hashes()
+                        .map(|h| OwnedHash {
+                            algorithm: h.algorithm,
+                            value: h.value.to_owned(),
+                        })
+                        .collect(),
+                    relationship: p.relationship,
+                };
+                assert_eq!(
+                    serde_json::to_string(p).unwrap(),
+                    serde_json::to_string(&owned).unwrap()
+                );
+            }
+        }
+        assert!(packages > 20);
+    }
+
     #[test]
     fn fast_path_agrees_with_serde_on_mutated_and_truncated_documents() {
         const PIECES: &[&[u8]] = &[
