@@ -775,6 +775,35 @@ mod fast_path_tests {
         }
     }
 
+    #[test]
+    fn nested_components_agree_and_too_deep_is_a_clean_error() {
+        let nested = |levels: usize| {
+            let mut doc = String::from(
+                r#"{"predicateType":"https://cyclonedx.org/bom","predicate":{"bomFormat":"CycloneDX","specVersion":"1.6","components":["#,
+            );
+            for i in 0..levels {
+                doc.push_str(&format!(
+                    r#"{{"bom-ref":"c{i}","name":"n{i}","components":["#
+                ));
+            }
+            doc.push_str(&"]}".repeat(levels));
+            doc.push_str("]}}");
+            doc.into_bytes()
+        };
+        let limits = PredicateLimits::default();
+        // 40 levels: the fast path answers, like serde
+        let doc = nested(40);
+        let fast = cyclonedx::parse_fast(CDX, &doc, &limits).expect("fast path taken");
+        let sbom = fast.unwrap();
+        assert_eq!(sbom.packages.len(), 40);
+        assert_eq!(Ok(sbom), cyclonedx::parse_serde(CDX, &doc, &limits));
+        // 1000 levels: the fast path gives up, serde says TooDeep, no panic
+        let doc = nested(1000);
+        assert!(cyclonedx::parse_fast(CDX, &doc, &limits).is_none());
+        let err = cyclonedx::parse(CDX, &doc, &limits).unwrap_err();
+        assert!(matches!(err, PredicateError::TooDeep { .. }), "{err:?}");
+    }
+
     /// The JSON of a package is what the former struct of owned fields
     /// derived (`dhi-verify sbom --format json` prints it).
     #[test]
