@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     fold_list, hash, id_index, license_name_to_expression, meaningful_license, purl_type, purpose,
-    scan, Draft, Fields, Graph, HashAlgorithm, Sbom, SbomFormat, Strings,
+    scan, Draft, Fields, Graph, HashAlgorithm, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -46,10 +46,10 @@ struct RawComponent<'a> {
     author: Option<Cow<'a, str>>,
     /// Normalised while read (see [`licenses`]); repeats are dropped when stored.
     #[serde(default, deserialize_with = "licenses", borrow)]
-    licenses: Vec<Cow<'a, str>>,
+    licenses: Listed<Cow<'a, str>>,
     /// Normalised while read (see [`hashes`]).
     #[serde(default, deserialize_with = "hashes", borrow)]
-    hashes: Vec<(HashAlgorithm, Cow<'a, str>)>,
+    hashes: Listed<(HashAlgorithm, Cow<'a, str>)>,
     #[serde(default, deserialize_with = "nullable_vec", borrow)]
     components: Vec<RawComponent<'a>>,
 }
@@ -88,7 +88,7 @@ struct RawHash<'a> {
 }
 
 /// `licenses[]` as SPDX expressions, in document order.
-fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'de, str>>, D::Error> {
+fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Listed<Cow<'de, str>>, D::Error> {
     fold_list(
         d,
         Vec::new(),
@@ -96,6 +96,7 @@ fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'de, str>>, D::Er
             list.extend(license_choice(choice));
         },
     )
+    .map(Listed::Raw)
 }
 
 /// One `licenseChoice` as an SPDX expression: `expression`, else `license.id`,
@@ -119,7 +120,7 @@ fn license_choice(choice: RawLicenseChoice<'_>) -> Option<Cow<'_, str>> {
 #[allow(clippy::type_complexity)] // one algorithm and one value per hash
 fn hashes<'de, D: Deserializer<'de>>(
     d: D,
-) -> Result<Vec<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
+) -> Result<Listed<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
     fold_list(
         d,
         Vec::new(),
@@ -127,6 +128,7 @@ fn hashes<'de, D: Deserializer<'de>>(
             list.extend(hash(h.alg, h.content));
         },
     )
+    .map(Listed::Raw)
 }
 
 #[derive(Deserialize)]
@@ -438,14 +440,14 @@ mod fast {
                     2
                 }
                 "metadata" => {
-                    if let Some(component) = metadata(s)? {
+                    if let Some(component) = metadata(s, &mut out.strings)? {
                         out.subject(&mut sink, component).ok()?;
                     }
                     4
                 }
                 "components" => {
                     s.nullable_array(|s| {
-                        let c = component(s)?;
+                        let c = component(s, &mut out.strings)?;
                         sink.push(
                             c,
                             None,
@@ -474,7 +476,7 @@ mod fast {
         Some(out)
     }
 
-    fn metadata<'a>(s: &mut Scan<'a>) -> Option<Option<RawComponent<'a>>> {
+    fn metadata<'a>(s: &mut Scan<'a>, strings: &mut Strings) -> Option<Option<RawComponent<'a>>> {
         let mut component = None;
         if s.null()? {
             return Some(None);
@@ -484,7 +486,7 @@ mod fast {
             "component" => {
                 once(&mut seen, 1)?;
                 if !s.null()? {
-                    component = Some(self::component(s)?);
+                    component = Some(self::component(s, strings)?);
                 }
                 Some(())
             }
@@ -493,7 +495,7 @@ mod fast {
         Some(component)
     }
 
-    fn component<'a>(s: &mut Scan<'a>) -> Option<RawComponent<'a>> {
+    fn component<'a>(s: &mut Scan<'a>, strings: &mut Strings) -> Option<RawComponent<'a>> {
         let mut c = RawComponent {
             bom_ref: None,
             kind: None,
@@ -504,8 +506,8 @@ mod fast {
             supplier: None,
             publisher: None,
             author: None,
-            licenses: Vec::new(),
-            hashes: Vec::new(),
+            licenses: Listed::default(),
+            hashes: Listed::default(),
             components: Vec::new(),
         };
         let mut seen = 0;
@@ -560,13 +562,18 @@ mod fast {
                     1 << 8
                 }
                 "licenses" => {
+                    let first = strings.lists().0;
                     s.nullable_array(|s| {
-                        c.licenses.extend(license_choice(choice(s)?));
+                        if let Some(l) = license_choice(choice(s)?) {
+                            strings.push_license(first, &l);
+                        }
                         Some(())
                     })?;
+                    c.licenses = Listed::Stored(strings.run(first, strings.lists().0));
                     1 << 9
                 }
                 "hashes" => {
+                    let first = strings.lists().1;
                     s.nullable_array(|s| {
                         let (mut alg, mut content, mut seen) = (None, None, 0);
                         s.object(|key, s| {
@@ -583,14 +590,17 @@ mod fast {
                             }
                             Some(())
                         })?;
-                        c.hashes.extend(hash(alg, content));
+                        if let Some((algorithm, value)) = hash(alg, content) {
+                            strings.push_hash(algorithm, &value);
+                        }
                         Some(())
                     })?;
+                    c.hashes = Listed::Stored(strings.run(first, strings.lists().1));
                     1 << 10
                 }
                 "components" => {
                     s.nullable_array(|s| {
-                        c.components.push(component(s)?);
+                        c.components.push(component(s, strings)?);
                         Some(())
                     })?;
                     1 << 11
@@ -749,8 +759,8 @@ fn package(c: RawComponent<'_>, strings: &mut Strings) -> Draft {
         .or(c.author)
         .filter(|s| !s.trim().is_empty())
         .map(|s| strings.push(&[&s]));
-    let licenses = strings.licenses(c.licenses);
-    let hashes = strings.hashes(c.hashes);
+    let licenses = strings.list(c.licenses, Strings::licenses);
+    let hashes = strings.list(c.hashes, Strings::hashes);
     Draft::draft(Fields {
         id,
         name,

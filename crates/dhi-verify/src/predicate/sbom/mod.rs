@@ -43,43 +43,54 @@ impl Sbom {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Package {
-    strings: Arc<Strings>,
+    /// `None` only while the document is read (see [`Package::draft`]).
+    strings: Option<Arc<Strings>>,
     fields: Fields,
     /// How the package relates to the image the SBOM describes.
     pub relationship: ImageRelationship,
 }
 
 impl Package {
+    fn strings(&self) -> &Strings {
+        static EMPTY: Strings = Strings {
+            text: String::new(),
+            licenses: Vec::new(),
+            hashes: Vec::new(),
+            overflow: false,
+        };
+        self.strings.as_deref().unwrap_or(&EMPTY)
+    }
+
     /// The document-local id (CycloneDX `bom-ref`, SPDX `SPDXID`).
     pub fn id(&self) -> Option<&str> {
-        self.strings.opt(self.fields.id)
+        self.strings().opt(self.fields.id)
     }
 
     /// Package name (CycloneDX `group/name` when a group is set). Empty when the document omits it.
     pub fn name(&self) -> &str {
-        self.strings.get(self.fields.name)
+        self.strings().get(self.fields.name)
     }
 
     /// Version as written (CycloneDX `version`, SPDX `versionInfo`).
     pub fn version(&self) -> Option<&str> {
-        self.strings.opt(self.fields.version)
+        self.strings().opt(self.fields.version)
     }
 
     /// Package URL, when the document gives one.
     pub fn purl(&self) -> Option<&str> {
-        self.strings.opt(self.fields.purl)
+        self.strings().opt(self.fields.purl)
     }
 
     /// Ecosystem, from the purl type (`deb`, `apk`, `npm`, `golang`, `docker`…).
     pub fn package_type(&self) -> Option<&str> {
-        self.strings.opt(self.fields.package_type)
+        self.strings().opt(self.fields.package_type)
     }
 
     /// What the package is, lowercase with dashes: CycloneDX `type`
     /// (`library`, `operating-system`, `container`…) or SPDX
     /// `primaryPackagePurpose` (`OPERATING-SYSTEM` → `operating-system`).
     pub fn purpose(&self) -> Option<&str> {
-        self.strings.opt(self.fields.purpose)
+        self.strings().opt(self.fields.purpose)
     }
 
     /// Licenses as SPDX license expressions, deduplicated, in document order.
@@ -88,31 +99,31 @@ impl Package {
     /// characters replaced by `-`.
     pub fn licenses(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
         let (start, end) = self.fields.licenses;
-        self.strings
+        self.strings()
             .licenses
             .get(start as usize..end as usize)
             .unwrap_or_default()
             .iter()
-            .map(|span| self.strings.get(*span))
+            .map(|span| self.strings().get(*span))
     }
 
     /// Supplier name (SPDX `supplier` without its `Organization: `/`Person: `
     /// prefix; CycloneDX `supplier.name`, else `publisher`, else `author`).
     pub fn supplier(&self) -> Option<&str> {
-        self.strings.opt(self.fields.supplier)
+        self.strings().opt(self.fields.supplier)
     }
 
     /// Hashes of the package.
     pub fn hashes(&self) -> impl ExactSizeIterator<Item = PackageHash<'_>> + Clone + '_ {
         let (start, end) = self.fields.hashes;
-        self.strings
+        self.strings()
             .hashes
             .get(start as usize..end as usize)
             .unwrap_or_default()
             .iter()
             .map(|(algorithm, span)| PackageHash {
                 algorithm: algorithm.clone(),
-                value: self.strings.get(*span),
+                value: self.strings().get(*span),
             })
     }
 }
@@ -266,17 +277,25 @@ impl Strings {
     ) -> (u32, u32) {
         let first = self.licenses.len();
         for l in licenses {
-            let text = &self.text;
-            let seen = self.licenses[first..]
-                .iter()
-                .any(|s| text.get(s.range()) == Some(l.as_ref()));
-            if !seen {
-                let span = self.push(&[&l]);
-                self.licenses.push(span);
-            }
+            self.push_license(first, &l);
         }
-        let end = self.licenses.len();
-        (self.index(first), self.index(end))
+        self.run(first, self.licenses.len())
+    }
+
+    /// Appends a license to the run that started at `first`, unless the run
+    /// has it already.
+    pub(crate) fn push_license(&mut self, first: usize, l: &str) {
+        let text = &self.text;
+        let seen = self
+            .licenses
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .any(|s| text.get(s.range()) == Some(l));
+        if !seen {
+            let span = self.push(&[l]);
+            self.licenses.push(span);
+        }
     }
 
     /// Appends `hashes` (values lowercased) as the next run; returns the run.
@@ -286,11 +305,37 @@ impl Strings {
     ) -> (u32, u32) {
         let first = self.hashes.len();
         for (algorithm, value) in hashes {
-            let span = self.push_lowercase(&value);
-            self.hashes.push((algorithm, span));
+            self.push_hash(algorithm, &value);
         }
-        let end = self.hashes.len();
+        self.run(first, self.hashes.len())
+    }
+
+    /// Appends one hash, its value lowercased.
+    pub(crate) fn push_hash(&mut self, algorithm: HashAlgorithm, value: &str) {
+        let span = self.push_lowercase(value);
+        self.hashes.push((algorithm, span));
+    }
+
+    /// A run `first..end` of one of the lists.
+    pub(crate) fn run(&mut self, first: usize, end: usize) -> (u32, u32) {
         (self.index(first), self.index(end))
+    }
+
+    /// The number of licenses and hashes stored so far (where the next runs start).
+    pub(crate) fn lists(&self) -> (usize, usize) {
+        (self.licenses.len(), self.hashes.len())
+    }
+
+    /// A list read with the document: raw (serde path) or stored already (fast path).
+    pub(crate) fn list<T>(
+        &mut self,
+        list: Listed<T>,
+        store: impl FnOnce(&mut Self, Vec<T>) -> (u32, u32),
+    ) -> (u32, u32) {
+        match list {
+            Listed::Raw(items) => store(self, items),
+            Listed::Stored(run) => run,
+        }
     }
 
     /// Points the packages read with [`Package::draft`] at these strings, in
@@ -306,9 +351,23 @@ impl Strings {
         }
         let strings = Arc::new(self);
         for p in &mut packages {
-            p.strings = Arc::clone(&strings);
+            p.strings = Some(Arc::clone(&strings));
         }
         Ok(packages)
+    }
+}
+
+/// A license or hash list of a package being read: the raw items (serde
+/// path), or a run already stored in [`Strings`] (fast path, which saves the
+/// temporary vector).
+pub(crate) enum Listed<T> {
+    Raw(Vec<T>),
+    Stored((u32, u32)),
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Self::Raw(Vec::new())
     }
 }
 
@@ -331,12 +390,11 @@ pub(crate) struct Fields {
 pub(crate) type Draft = Package;
 
 impl Package {
-    /// A package being read, pointing at an empty placeholder until
-    /// [`Strings::finish`] (so the packages need no second vector).
+    /// A package being read, without strings until [`Strings::finish`]
+    /// (so the packages need no second vector).
     pub(crate) fn draft(fields: Fields) -> Self {
-        static EMPTY: std::sync::LazyLock<Arc<Strings>> = std::sync::LazyLock::new(Arc::default);
         Self {
-            strings: Arc::clone(&EMPTY),
+            strings: None,
             fields,
             relationship: ImageRelationship::Unknown,
         }

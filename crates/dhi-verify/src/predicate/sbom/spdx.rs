@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     fold_list, hash, id_index, meaningful_license, purl_type, purpose, scan, supplier_name, Draft,
-    Fields, Graph, HashAlgorithm, Sbom, SbomFormat, Strings,
+    Fields, Graph, HashAlgorithm, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -36,7 +36,7 @@ struct RawPackage<'a> {
     license_concluded: Option<Cow<'a, str>>,
     /// Normalised while read.
     #[serde(default, deserialize_with = "checksums", borrow)]
-    checksums: Vec<(HashAlgorithm, Cow<'a, str>)>,
+    checksums: Listed<(HashAlgorithm, Cow<'a, str>)>,
     /// The first `purl` external reference, found while read.
     #[serde(
         rename = "externalRefs",
@@ -68,7 +68,7 @@ struct RawExternalRef<'a> {
 #[allow(clippy::type_complexity)] // one algorithm and one value per checksum
 fn checksums<'de, D: Deserializer<'de>>(
     d: D,
-) -> Result<Vec<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
+) -> Result<Listed<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
     fold_list(
         d,
         Vec::new(),
@@ -76,6 +76,7 @@ fn checksums<'de, D: Deserializer<'de>>(
             list.extend(hash(c.algorithm, c.checksum_value));
         },
     )
+    .map(Listed::Raw)
 }
 
 fn purl_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
@@ -317,7 +318,7 @@ mod fast {
                         if out.packages.len() >= limits.max_packages {
                             return None;
                         }
-                        let p = package(s)?;
+                        let p = package(s, &mut out.strings)?;
                         out.packages.push(super::package(p, &mut out.strings));
                         Some(())
                     })?;
@@ -340,7 +341,7 @@ mod fast {
         Some(out)
     }
 
-    fn package<'a>(s: &mut Scan<'a>) -> Option<RawPackage<'a>> {
+    fn package<'a>(s: &mut Scan<'a>, strings: &mut Strings) -> Option<RawPackage<'a>> {
         let mut p = RawPackage {
             spdx_id: None,
             name: None,
@@ -349,7 +350,7 @@ mod fast {
             originator: None,
             license_declared: None,
             license_concluded: None,
-            checksums: Vec::new(),
+            checksums: Listed::default(),
             purl: None,
             primary_package_purpose: None,
         };
@@ -385,6 +386,7 @@ mod fast {
                     1 << 6
                 }
                 "checksums" => {
+                    let first = strings.lists().1;
                     s.nullable_array(|s| {
                         let (mut algorithm, mut value, mut seen) = (None, None, 0);
                         s.object(|key, s| {
@@ -401,9 +403,12 @@ mod fast {
                             }
                             Some(())
                         })?;
-                        p.checksums.extend(hash(algorithm, value));
+                        if let Some((algorithm, value)) = hash(algorithm, value) {
+                            strings.push_hash(algorithm, &value);
+                        }
                         Some(())
                     })?;
+                    p.checksums = Listed::Stored(strings.run(first, strings.lists().1));
                     1 << 7
                 }
                 "externalRefs" => {
@@ -572,7 +577,7 @@ fn package(p: RawPackage<'_>, strings: &mut Strings) -> Draft {
     let supplier = supplier_name(p.supplier)
         .or_else(|| supplier_name(p.originator))
         .map(|s| strings.push(&[&s]));
-    let hashes = strings.hashes(p.checksums);
+    let hashes = strings.list(p.checksums, Strings::hashes);
     Draft::draft(Fields {
         id,
         name,
