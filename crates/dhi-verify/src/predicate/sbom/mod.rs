@@ -592,6 +592,10 @@ pub(crate) fn supplier_name(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
 /// `operating_system` → `operating-system`); `None` when blank.
 pub(crate) fn purpose(strings: &mut Strings, s: Option<&str>) -> Option<Span> {
     let s = s.filter(|s| !s.trim().is_empty())?;
+    if !s.bytes().any(|c| c.is_ascii_uppercase() || c == b'_') {
+        // already normalised, as CycloneDX `type`s are
+        return Some(strings.push(&[s]));
+    }
     let start = strings.text.len();
     strings.text.extend(s.chars().map(|c| {
         if c == '_' {
