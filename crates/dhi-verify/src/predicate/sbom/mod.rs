@@ -837,6 +837,71 @@ mod fast_path_tests {
         }
     }
 
+    /// Documents shaped like syft output, with escapes, non-ASCII text,
+    /// `null`s, upper-case purl types and hashes, through both paths.
+    #[test]
+    fn generated_documents_with_escapes_agree() {
+        let limits = PredicateLimits::default();
+        let mut cdx = String::from(
+            r#"{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://cyclonedx.org/bom","predicate":{"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{"component":{"bom-ref":"root","type":"container","name":"img"}},"components":["#,
+        );
+        let mut spdx = String::from(
+            r#"{"predicateType":"https://spdx.dev/Document","predicate":{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","documentDescribes":["SPDXRef-root"],"packages":[{"SPDXID":"SPDXRef-root","name":"img"}"#,
+        );
+        let mut deps = String::new();
+        let mut rels = String::new();
+        for i in 0..200 {
+            let name = match i % 4 {
+                0 => format!(r#"lib\"{i}\""#),
+                1 => format!(r#"caf\u00e9-{i}"#),
+                2 => format!("é-{i}"),
+                _ => format!(r#"a\/b{i}"#),
+            };
+            let lic = if i % 3 == 0 {
+                r#"{"expression":"MIT OR Apache-2.0"},{"license":{"name":"Custom\tLicense"}}"#
+            } else {
+                r#"{"license":{"id":"MIT"}},{"license":{"id":"MIT"}},{"license":null}"#
+            };
+            if i > 0 {
+                cdx.push(',');
+                deps.push(',');
+            }
+            cdx.push_str(&format!(
+                r#"{{"bom-ref":"r{i}","type":"{kind}","group":{group},"name":"{name}","version":null,"supplier":{{"name":"S {i}"}},"licenses":[{lic}],"hashes":[{{"alg":"SHA-256","content":"ABCDEF{i:02}"}},{{"alg":null,"content":"x"}}],"purl":"pkg:DEB/debian/x{i}@1","properties":[{{"name":"p","value":"v"}}]}}"#,
+                kind = if i % 2 == 0 { "library" } else { "OPERATING_SYSTEM" },
+                group = if i % 5 == 0 { r#""g""# } else { "null" },
+            ));
+            deps.push_str(&format!(r#""r{i}""#));
+            spdx.push_str(&format!(
+                r#",{{"SPDXID":"SPDXRef-{i}","name":"{name}","versionInfo":"NOASSERTION","supplier":"Organization: O\u0020{i}","licenseDeclared":" MIT ","licenseConcluded":"MIT","checksums":[{{"algorithm":"SHA1","checksumValue":"AB{i}"}}],"externalRefs":[{{"referenceType":"purl","referenceLocator":""}},{{"referenceType":"purl","referenceLocator":"pkg:npm/x{i}@1"}}],"primaryPackagePurpose":"LIBRARY"}}"#
+            ));
+            rels.push_str(&format!(
+                r#",{{"spdxElementId":"SPDXRef-root","relationshipType":"CONTAINS","relatedSpdxElement":"SPDXRef-{i}"}}"#
+            ));
+        }
+        cdx.push_str(&format!(
+            r#"],"dependencies":[{{"ref":"root","dependsOn":[{deps}]}}]}}}}"#
+        ));
+        spdx.push_str(&format!(
+            r#"],"relationships":[{{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-root"}}{rels}]}}}}"#
+        ));
+        for (t, doc, fast, serde) in [
+            (
+                CDX,
+                cdx,
+                cyclonedx::parse_fast as Fast,
+                cyclonedx::parse_serde as Parser,
+            ),
+            (SPDX, spdx, spdx::parse_fast, spdx::parse_serde),
+        ] {
+            let expected = serde(t, doc.as_bytes(), &limits);
+            let sbom = expected.as_ref().unwrap();
+            assert_eq!(sbom.packages.len(), 201);
+            let got = fast(t, doc.as_bytes(), &limits).expect("fast path taken");
+            assert_eq!(got, expected);
+        }
+    }
+
     #[test]
     fn nested_components_agree_and_too_deep_is_a_clean_error() {
         let nested = |levels: usize| {
