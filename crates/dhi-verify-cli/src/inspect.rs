@@ -240,15 +240,15 @@ fn print_sbom(s: &Sbom) {
         .iter()
         .map(|p| {
             vec![
-                p.name.clone(),
-                or_dash(p.version.as_deref()),
-                or_dash(p.package_type.as_deref().or(p.purpose.as_deref())),
-                if p.licenses.is_empty() {
+                p.name().to_owned(),
+                or_dash(p.version()),
+                or_dash(p.package_type().or(p.purpose())),
+                if p.licenses().len() == 0 {
                     "-".into()
                 } else {
-                    p.licenses.join(" AND ")
+                    p.licenses().collect::<Vec<_>>().join(" AND ")
                 },
-                or_dash(p.purl.as_deref()),
+                or_dash(p.purl()),
             ]
         })
         .collect();

@@ -70,15 +70,15 @@ fn main() -> ExitCode {
         );
         let mut by_license: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for p in &sbom.packages {
-            let names = p.licenses.iter().map(String::as_str).collect::<Vec<_>>();
+            let names = p.licenses().collect::<Vec<_>>();
             if names.is_empty() {
                 by_license
                     .entry("(none declared)")
                     .or_default()
-                    .push(&p.name);
+                    .push(p.name());
             }
             for l in names {
-                by_license.entry(l).or_default().push(&p.name);
+                by_license.entry(l).or_default().push(p.name());
             }
         }
         for (license, packages) in by_license {

@@ -75,7 +75,7 @@ fn vulns(predicate_type: &str, path: &str) -> VulnerabilityReport {
 fn package<'a>(sbom: &'a Sbom, name: &str) -> &'a dhi_verify::predicate::Package {
     sbom.packages
         .iter()
-        .find(|p| p.name == name)
+        .find(|p| p.name() == name)
         .unwrap_or_else(|| panic!("no package {name}"))
 }
 
@@ -90,20 +90,20 @@ fn dhi_in_image_spdx_names_the_image_as_subject() {
     );
     assert_eq!(s.packages.len(), 1);
     let p = &s.packages[0];
-    assert_eq!(p.name, "dhi/python");
-    assert_eq!(p.version.as_deref(), Some("3.14.3-debian13-dev"));
+    assert_eq!(p.name(), "dhi/python");
+    assert_eq!(p.version(), Some("3.14.3-debian13-dev"));
     assert_eq!(
-        p.purl.as_deref(),
+        p.purl(),
         Some("pkg:docker/dhi/python@3.14.3-debian13-dev?platform=linux%2Famd64&os_name=debian&os_version=13")
     );
-    assert_eq!(p.package_type.as_deref(), Some("docker"));
-    assert_eq!(p.purpose.as_deref(), Some("container"));
+    assert_eq!(p.package_type(), Some("docker"));
+    assert_eq!(p.purpose(), Some("container"));
     assert!(
-        p.licenses.is_empty(),
+        p.licenses().len() == 0,
         "NOASSERTION is not a license: {:?}",
-        p.licenses
+        p.licenses().collect::<Vec<_>>()
     );
-    assert_eq!(p.supplier.as_deref(), Some("Docker, Inc."));
+    assert_eq!(p.supplier(), Some("Docker, Inc."));
     // the document and the package share SPDXRef-dhi-python
     assert_eq!(p.relationship, ImageRelationship::Subject);
     assert_eq!(s.subjects().count(), 1);
@@ -113,10 +113,10 @@ fn dhi_in_image_spdx_names_the_image_as_subject() {
 fn dhi_in_image_spdx_keeps_declared_license_and_drops_noassertion() {
     let s = sbom(SPDX, "sbom/dhi/python.spdx.json");
     let p = package(&s, "python");
-    assert_eq!(p.licenses, ["PSF-2.0"]);
-    assert_eq!(p.purl.as_deref(), Some("pkg:dhi/python@3.14.2"));
-    assert_eq!(p.package_type.as_deref(), Some("dhi"));
-    assert_eq!(p.supplier, None);
+    assert_eq!(p.licenses().collect::<Vec<_>>(), ["PSF-2.0"]);
+    assert_eq!(p.purl(), Some("pkg:dhi/python@3.14.2"));
+    assert_eq!(p.package_type(), Some("dhi"));
+    assert_eq!(p.supplier(), None);
 }
 
 #[test]
@@ -124,19 +124,19 @@ fn spdx_2_2_from_syft_with_null_checksums_parses() {
     let s = sbom(SPDX, "sbom/spdx/syft-2.2-alpine.spdx.json");
     assert_eq!(s.spec_version, "2.2");
     let apk = package(&s, "apk-tools");
-    assert!(apk.hashes.is_empty());
+    assert!(apk.hashes().len() == 0);
     // 2.2 spells the category PACKAGE_MANAGER
     assert_eq!(
-        apk.purl.as_deref(),
+        apk.purl(),
         Some("pkg:alpine/apk-tools@2.12.7-r3?arch=x86_64&upstream=apk-tools&distro=alpine-3.15.0")
     );
     assert_eq!(
-        apk.licenses,
+        apk.licenses().collect::<Vec<_>>(),
         ["GPL-2.0-only"],
         "licenseConcluded NONE is dropped"
     );
     assert_eq!(
-        apk.supplier.as_deref(),
+        apk.supplier(),
         Some("Natanael Copa <ncopa@alpinelinux.org>"),
         "originator as fallback"
     );
@@ -146,9 +146,10 @@ fn spdx_2_2_from_syft_with_null_checksums_parses() {
         "relationships: null"
     );
     let ca = package(&s, "ca-certificates-bundle");
-    assert_eq!(ca.licenses, ["MPL-2.0 AND MIT"]);
+    assert_eq!(ca.licenses().collect::<Vec<_>>(), ["MPL-2.0 AND MIT"]);
     assert_eq!(
-        ca.supplier, None,
+        ca.supplier(),
+        None,
         "supplier null and originator NOASSERTION"
     );
 }
@@ -159,32 +160,35 @@ fn spdx_2_3_from_trivy_with_operating_system_and_persistent_id_parses() {
     assert_eq!(s.packages.len(), 4);
     let image = package(&s, "debian:12");
     assert_eq!(image.relationship, ImageRelationship::Subject);
-    assert_eq!(image.package_type.as_deref(), Some("oci"));
+    assert_eq!(image.package_type(), Some("oci"));
     let os = package(&s, "debian");
-    assert_eq!(os.purpose.as_deref(), Some("operating-system"));
+    assert_eq!(os.purpose(), Some("operating-system"));
     assert_eq!(os.relationship, ImageRelationship::Direct);
     let libc = package(&s, "libc6");
     assert_eq!(
-        libc.purl.as_deref(),
+        libc.purl(),
         Some("pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64&distro=debian-12.5")
     );
     assert_eq!(
-        libc.licenses,
+        libc.licenses().collect::<Vec<_>>(),
         ["LGPL-2.1 AND GPL-2.0"],
         "declared = concluded, kept once"
     );
     assert_eq!(
-        libc.supplier.as_deref(),
+        libc.supplier(),
         Some("GNU Libc Maintainers <debian-glibc@lists.debian.org>")
     );
     assert_eq!(libc.relationship, ImageRelationship::Transitive);
     let bash = package(&s, "bash");
-    assert_eq!(bash.licenses, ["GPL-3.0-or-later"]);
-    assert_eq!(bash.supplier, None);
-    assert_eq!(bash.hashes.len(), 1);
-    assert_eq!(bash.hashes[0].algorithm, HashAlgorithm::Sha1);
+    assert_eq!(bash.licenses().collect::<Vec<_>>(), ["GPL-3.0-or-later"]);
+    assert_eq!(bash.supplier(), None);
+    assert_eq!(bash.hashes().len(), 1);
     assert_eq!(
-        bash.hashes[0].value,
+        bash.hashes().collect::<Vec<_>>()[0].algorithm,
+        HashAlgorithm::Sha1
+    );
+    assert_eq!(
+        bash.hashes().collect::<Vec<_>>()[0].value,
         "d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5"
     );
 }
@@ -196,16 +200,19 @@ fn spdx_2_3_from_buildkit_syft_scanner_relates_packages_to_the_document_root() {
     let busybox = package(&s, "busybox");
     assert_eq!(busybox.relationship, ImageRelationship::Direct);
     assert_eq!(
-        busybox.supplier.as_deref(),
+        busybox.supplier(),
         Some("Sören Tempel <soeren+alpine@soeren-tempel.net>")
     );
-    assert_eq!(busybox.package_type.as_deref(), Some("apk"));
+    assert_eq!(busybox.package_type(), Some("apk"));
     let bk = package(&s, "github.com/moby/buildkit");
-    assert_eq!(bk.package_type.as_deref(), Some("golang"));
-    assert!(bk.licenses.is_empty());
-    assert_eq!(bk.hashes[0].algorithm, HashAlgorithm::Sha256);
+    assert_eq!(bk.package_type(), Some("golang"));
+    assert!(bk.licenses().len() == 0);
     assert_eq!(
-        bk.hashes[0].value,
+        bk.hashes().collect::<Vec<_>>()[0].algorithm,
+        HashAlgorithm::Sha256
+    );
+    assert_eq!(
+        bk.hashes().collect::<Vec<_>>()[0].value,
         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     );
 }
@@ -255,29 +262,36 @@ fn cyclonedx_1_4_from_syft_lists_subject_components_and_files() {
         (SbomFormat::CycloneDx, "1.4")
     );
     assert_eq!(s.packages.len(), 5);
-    assert_eq!(s.packages[0].name, "alpine:3.17");
+    assert_eq!(s.packages[0].name(), "alpine:3.17");
     assert_eq!(s.packages[0].relationship, ImageRelationship::Subject);
     let busybox = package(&s, "busybox");
-    assert_eq!(busybox.licenses, ["GPL-2.0-only"]);
+    assert_eq!(busybox.licenses().collect::<Vec<_>>(), ["GPL-2.0-only"]);
     assert_eq!(
-        busybox.supplier.as_deref(),
+        busybox.supplier(),
         Some("Sören Tempel <soeren+alpine@soeren-tempel.net>"),
         "publisher"
     );
-    assert_eq!(busybox.package_type.as_deref(), Some("apk"));
+    assert_eq!(busybox.package_type(), Some("apk"));
     assert_eq!(
         busybox.relationship,
         ImageRelationship::Unknown,
         "syft 0.80 writes no dependencies"
     );
-    assert_eq!(package(&s, "musl").licenses, ["MIT"], "expression form");
-    let file = package(&s, "/lib/apk/db/installed");
-    assert_eq!(file.purl, None);
-    assert_eq!(file.purpose.as_deref(), Some("file"));
-    assert_eq!(file.hashes.len(), 2);
-    assert_eq!(file.hashes[0].algorithm, HashAlgorithm::Sha1);
     assert_eq!(
-        file.hashes[0].value,
+        package(&s, "musl").licenses().collect::<Vec<_>>(),
+        ["MIT"],
+        "expression form"
+    );
+    let file = package(&s, "/lib/apk/db/installed");
+    assert_eq!(file.purl(), None);
+    assert_eq!(file.purpose(), Some("file"));
+    assert_eq!(file.hashes().len(), 2);
+    assert_eq!(
+        file.hashes().collect::<Vec<_>>()[0].algorithm,
+        HashAlgorithm::Sha1
+    );
+    assert_eq!(
+        file.hashes().collect::<Vec<_>>()[0].value,
         "4a3c9d1e2f0b7c6d5e4f3a2b1c0d9e8f7a6b5c4d"
     );
 }
@@ -293,9 +307,9 @@ fn cyclonedx_1_5_from_trivy_follows_the_dependency_graph() {
     );
     let libc = package(&s, "libc6");
     assert_eq!(libc.relationship, ImageRelationship::Transitive);
-    assert_eq!(libc.licenses, ["LGPL-2.1", "GPL-2.0"]);
+    assert_eq!(libc.licenses().collect::<Vec<_>>(), ["LGPL-2.1", "GPL-2.0"]);
     assert_eq!(
-        libc.supplier.as_deref(),
+        libc.supplier(),
         Some("GNU Libc Maintainers <debian-glibc@lists.debian.org>")
     );
     assert_eq!(
@@ -309,11 +323,11 @@ fn cyclonedx_1_6_from_trivy_normalises_licenses() {
     let s = sbom(CDX16, "sbom/cyclonedx/trivy-1.6-node.cdx.json");
     let crypto = package(&s, "libcrypto3");
     assert_eq!(
-        crypto.licenses,
+        crypto.licenses().collect::<Vec<_>>(),
         ["Apache-2.0", "LicenseRef-Artistic-License--Perl-"]
     );
     assert_eq!(
-        crypto.hashes[0].value,
+        crypto.hashes().collect::<Vec<_>>()[0].value,
         "0123456789abcdef0123456789abcdef01234567"
     );
 }
@@ -323,13 +337,10 @@ fn cyclonedx_1_6_nested_components_are_flattened_with_their_group() {
     let s = sbom(CDX16, "sbom/cyclonedx/trivy-1.6-node.cdx.json");
     assert_eq!(s.packages.len(), 5);
     let arborist = package(&s, "@npmcli/arborist");
-    assert_eq!(
-        arborist.purl.as_deref(),
-        Some("pkg:npm/%40npmcli/arborist@8.0.0")
-    );
-    assert_eq!(arborist.package_type.as_deref(), Some("npm"));
-    assert_eq!(arborist.licenses, ["ISC"]);
-    assert!(arborist.hashes.is_empty(), "hashes: null");
+    assert_eq!(arborist.purl(), Some("pkg:npm/%40npmcli/arborist@8.0.0"));
+    assert_eq!(arborist.package_type(), Some("npm"));
+    assert_eq!(arborist.licenses().collect::<Vec<_>>(), ["ISC"]);
+    assert!(arborist.hashes().len() == 0, "hashes: null");
     assert_eq!(
         package(&s, "node-pkg").relationship,
         ImageRelationship::Direct
@@ -346,28 +357,27 @@ fn cyclonedx_1_6_with_mixed_license_forms_and_nulls_parses() {
     let s = sbom(CDX16, "sbom/cyclonedx/syft-1.6-dhi-like.cdx.json");
     let image = &s.packages[0];
     assert_eq!(
-        (image.name.as_str(), image.relationship),
+        (image.name(), image.relationship),
         ("dhi/python", ImageRelationship::Subject)
     );
-    assert_eq!(image.supplier.as_deref(), Some("Docker, Inc."));
+    assert_eq!(image.supplier(), Some("Docker, Inc."));
     let ssl = package(&s, "libssl3t64");
-    assert_eq!(ssl.licenses, ["Apache-2.0", "Apache-2.0 AND BSD-3-Clause"]);
+    assert_eq!(
+        ssl.licenses().collect::<Vec<_>>(),
+        ["Apache-2.0", "Apache-2.0 AND BSD-3-Clause"]
+    );
     assert_eq!(ssl.relationship, ImageRelationship::Direct);
     let python = package(&s, "python");
     assert_eq!(
-        python.hashes[0].value,
+        python.hashes().collect::<Vec<_>>()[0].value,
         "c0ffee00000000000000000000000000000000000000000000000000000000aa"
     );
     let vendored = package(&s, "vendored-thing");
     assert_eq!(
-        (
-            vendored.purl.as_ref(),
-            vendored.version.as_ref(),
-            vendored.package_type.as_ref()
-        ),
+        (vendored.purl(), vendored.version(), vendored.package_type()),
         (None, None, None)
     );
-    assert!(vendored.licenses.is_empty());
+    assert!(vendored.licenses().len() == 0);
     assert_eq!(vendored.relationship, ImageRelationship::Unknown);
 }
 
@@ -380,7 +390,7 @@ fn cyclonedx_subject_comes_first_even_when_metadata_follows_the_components() {
     let Predicate::Sbom(s) = parse(CDX, doc).unwrap() else {
         panic!()
     };
-    let names: Vec<&str> = s.packages.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = s.packages.iter().map(|p| p.name()).collect();
     assert_eq!(names, ["img", "layer", "a", "a1", "b"]);
     let rel: Vec<ImageRelationship> = s.packages.iter().map(|p| p.relationship).collect();
     use ImageRelationship::{Direct, Subject, Transitive, Unknown};

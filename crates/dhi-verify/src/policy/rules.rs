@@ -59,9 +59,9 @@ fn list(globs: &[Glob]) -> String {
 /// A package matches a pattern on its purl when the pattern starts `pkg:`, else on its name.
 fn package_matches(g: &Glob, p: &Package) -> bool {
     if g.as_str().starts_with("pkg:") {
-        p.purl.as_deref().is_some_and(|purl| g.matches(purl))
+        p.purl().is_some_and(|purl| g.matches(purl))
     } else {
-        g.matches(&p.name)
+        g.matches(p.name())
     }
 }
 
@@ -213,7 +213,7 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
         }
     };
     let packages = || sboms.iter().flat_map(|(s, _)| s.packages.iter());
-    let describe = |p: &Package| p.purl.clone().unwrap_or_else(|| p.name.clone());
+    let describe = |p: &Package| p.purl().unwrap_or(p.name()).to_owned();
     if !r.deny_packages.is_empty() {
         let mut found: Vec<String> = packages()
             .filter(|p| r.deny_packages.iter().any(|g| package_matches(g, p)))
@@ -238,9 +238,8 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
         let mut found: Vec<String> = packages()
             .filter_map(|p| {
                 let denied: Vec<&str> = p
-                    .licenses
-                    .iter()
-                    .flat_map(|e| license_ids(e))
+                    .licenses()
+                    .flat_map(license_ids)
                     .filter(|id| r.deny_licenses.iter().any(|g| g.matches(id)))
                     .collect();
                 (!denied.is_empty()).then(|| format!("{} ({})", describe(p), denied.join(", ")))

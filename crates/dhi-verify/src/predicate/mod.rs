@@ -18,8 +18,8 @@
 //!       "referenceType":"purl","referenceLocator":"pkg:deb/debian/zlib@1.3"}]}]}}"#;
 //! let predicate = parse_statement_predicate("https://spdx.dev/Document", statement, &PredicateLimits::default())?;
 //! let Predicate::Sbom(sbom) = predicate else { unreachable!() };
-//! assert_eq!(sbom.packages[0].purl.as_deref(), Some("pkg:deb/debian/zlib@1.3"));
-//! assert_eq!(sbom.packages[0].licenses, ["Zlib"]);
+//! assert_eq!(sbom.packages[0].purl(), Some("pkg:deb/debian/zlib@1.3"));
+//! assert_eq!(sbom.packages[0].licenses().collect::<Vec<_>>(), ["Zlib"]);
 //! # Ok::<(), dhi_verify::predicate::PredicateError>(())
 //! ```
 

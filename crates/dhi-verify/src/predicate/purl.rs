@@ -13,8 +13,17 @@ pub(crate) struct Purl {
 }
 
 /// The type (ecosystem) of a purl, lowercased (`pkg:deb/...` → `deb`), without allocation-heavy parsing.
+#[cfg(test)]
 pub(crate) fn purl_type(purl: &str) -> Option<String> {
+    purl_type_range(purl)
+        .and_then(|r| purl.get(r))
+        .map(str::to_ascii_lowercase)
+}
+
+/// Where the type of `purl` is, as written (not lowercased).
+pub(crate) fn purl_type_range(purl: &str) -> Option<std::ops::Range<usize>> {
     let rest = purl.strip_prefix("pkg:")?.trim_start_matches('/');
+    let start = purl.len() - rest.len();
     let end = rest.find('/')?;
     let t = &rest[..end];
     if t.is_empty()
@@ -24,7 +33,7 @@ pub(crate) fn purl_type(purl: &str) -> Option<String> {
     {
         return None;
     }
-    Some(t.to_ascii_lowercase())
+    Some(start..start + end)
 }
 
 fn decode(s: &str) -> String {
@@ -192,7 +201,9 @@ mod tests {
             if let Some(p) = Purl::parse(&s) {
                 assert!(p.covers(&p), "a purl covers itself: {s:?}");
             }
-            let _ = purl_type(&s);
+            if let Some(r) = purl_type_range(&s) {
+                assert!(s.get(r).is_some(), "the type is a slice of {s:?}");
+            }
         }
     }
 }

@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, license_name_to_expression, meaningful_license, owned, purpose,
-    push_unique, Graph, ImageRelationship, Package, PackageHash, Sbom, SbomFormat,
+    fold_list, hash, id_index, license_name_to_expression, meaningful_license, purl_type, purpose,
+    scan, Draft, Fields, Graph, HashAlgorithm, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -44,12 +44,12 @@ struct RawComponent<'a> {
     publisher: Option<Cow<'a, str>>,
     #[serde(borrow)]
     author: Option<Cow<'a, str>>,
-    /// Normalised while read (see [`licenses`]).
-    #[serde(default, deserialize_with = "licenses")]
-    licenses: Vec<String>,
+    /// Normalised while read (see [`licenses`]); repeats are dropped when stored.
+    #[serde(default, deserialize_with = "licenses", borrow)]
+    licenses: Listed<Cow<'a, str>>,
     /// Normalised while read (see [`hashes`]).
-    #[serde(default, deserialize_with = "hashes")]
-    hashes: Vec<PackageHash>,
+    #[serde(default, deserialize_with = "hashes", borrow)]
+    hashes: Listed<(HashAlgorithm, Cow<'a, str>)>,
     #[serde(default, deserialize_with = "nullable_vec", borrow)]
     components: Vec<RawComponent<'a>>,
 }
@@ -87,38 +87,48 @@ struct RawHash<'a> {
     content: Option<Cow<'a, str>>,
 }
 
-/// `licenses[]` as SPDX expressions, deduplicated, in document order.
-fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// `licenses[]` as SPDX expressions, in document order.
+fn licenses<'de, D: Deserializer<'de>>(d: D) -> Result<Listed<Cow<'de, str>>, D::Error> {
     fold_list(
         d,
         Vec::new(),
-        |list: &mut Vec<String>, choice: RawLicenseChoice<'de>| {
-            let l = match (choice.expression, choice.license) {
-                (Some(e), _) => meaningful_license(Some(e)),
-                (None, Some(RawLicense { id: Some(id), .. })) => meaningful_license(Some(id)),
-                (
-                    None,
-                    Some(RawLicense {
-                        id: None,
-                        name: Some(name),
-                    }),
-                ) => license_name_to_expression(name),
-                _ => None,
-            };
-            push_unique(list, l);
+        |list: &mut Vec<Cow<'de, str>>, choice: RawLicenseChoice<'de>| {
+            list.extend(license_choice(choice));
         },
     )
+    .map(Listed::Raw)
+}
+
+/// One `licenseChoice` as an SPDX expression: `expression`, else `license.id`,
+/// else `license.name` made an expression.
+fn license_choice(choice: RawLicenseChoice<'_>) -> Option<Cow<'_, str>> {
+    match (choice.expression, choice.license) {
+        (Some(e), _) => meaningful_license(Some(e)),
+        (None, Some(RawLicense { id: Some(id), .. })) => meaningful_license(Some(id)),
+        (
+            None,
+            Some(RawLicense {
+                id: None,
+                name: Some(name),
+            }),
+        ) => license_name_to_expression(name),
+        _ => None,
+    }
 }
 
 /// `hashes[]` normalised; entries missing an algorithm or value are skipped.
-fn hashes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PackageHash>, D::Error> {
+#[allow(clippy::type_complexity)] // one algorithm and one value per hash
+fn hashes<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Listed<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
     fold_list(
         d,
         Vec::new(),
-        |list: &mut Vec<PackageHash>, h: RawHash<'de>| {
+        |list: &mut Vec<(HashAlgorithm, Cow<'de, str>)>, h: RawHash<'de>| {
             list.extend(hash(h.alg, h.content));
         },
     )
+    .map(Listed::Raw)
 }
 
 #[derive(Deserialize)]
@@ -155,11 +165,56 @@ enum BomKey {
 struct Parsed<'a> {
     bom_format: Option<Cow<'a, str>>,
     spec_version: Option<Cow<'a, str>>,
-    packages: Vec<Package>,
+    strings: Strings,
+    packages: Vec<Draft>,
     /// parent index of each package (nested components), `None` at the top level
     parents: Vec<Option<usize>>,
     subject: Option<usize>,
     dependencies: Vec<RawDependency<'a>>,
+}
+
+impl Parsed<'_> {
+    fn new() -> Self {
+        Self {
+            bom_format: None,
+            spec_version: None,
+            strings: Strings::default(),
+            packages: Vec::new(),
+            parents: Vec::new(),
+            subject: None,
+            dependencies: Vec::new(),
+        }
+    }
+
+    /// Adds `metadata.component` and its nested components in front of the
+    /// packages read so far: the subject goes first, whatever the key order.
+    fn subject(
+        &mut self,
+        sink: &mut Sink<'_>,
+        component: RawComponent<'_>,
+    ) -> Result<(), &'static str> {
+        if self.subject.is_some() {
+            return Err("duplicate field `metadata`");
+        }
+        let before = self.packages.len();
+        sink.push(
+            component,
+            None,
+            &mut self.strings,
+            &mut self.packages,
+            &mut self.parents,
+        )?;
+        let added = self.packages.len() - before;
+        self.packages.rotate_right(added);
+        self.parents.rotate_right(added);
+        for (i, parent) in self.parents.iter_mut().enumerate() {
+            if let Some(p) = parent {
+                *p = if i < added { *p - before } else { *p + added };
+            }
+        }
+        self.subject = Some(0);
+        Ok(())
+    }
 }
 
 /// Reads the BOM object, normalising components as they stream past.
@@ -184,14 +239,7 @@ impl<'de> Visitor<'de> for BomSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Parsed {
-            bom_format: None,
-            spec_version: None,
-            packages: Vec::new(),
-            parents: Vec::new(),
-            subject: None,
-            dependencies: Vec::new(),
-        };
+        let mut out = Parsed::new();
         let mut sink = Sink {
             limits: self.limits,
             slot: self.slot,
@@ -206,24 +254,14 @@ impl<'de> Visitor<'de> for BomSeed<'_> {
                         if out.subject.is_some() {
                             return Err(de::Error::duplicate_field("metadata"));
                         }
-                        // The subject goes first, whatever the key order.
-                        let before = out.packages.len();
-                        sink.push(component, None, &mut out.packages, &mut out.parents)
+                        out.subject(&mut sink, component)
                             .map_err(de::Error::custom)?;
-                        let added = out.packages.len() - before;
-                        out.packages.rotate_right(added);
-                        out.parents.rotate_right(added);
-                        for (i, parent) in out.parents.iter_mut().enumerate() {
-                            if let Some(p) = parent {
-                                *p = if i < added { *p - before } else { *p + added };
-                            }
-                        }
-                        out.subject = Some(0);
                     }
                 }
                 BomKey::Components => {
                     map.next_value_seed(ComponentsSeed {
                         sink: &mut sink,
+                        strings: &mut out.strings,
                         packages: &mut out.packages,
                         parents: &mut out.parents,
                     })?;
@@ -249,6 +287,19 @@ struct Sink<'l> {
 }
 
 impl Sink<'_> {
+    /// Whether one more package fits the limit; leaves the typed error in the slot.
+    fn check(&self, count: usize) -> Result<(), &'static str> {
+        if count >= self.limits.max_packages {
+            *self.slot.borrow_mut() = Some(PredicateError::TooMany {
+                what: "SBOM packages",
+                max: self.limits.max_packages,
+                found: count + 1,
+            });
+            return Err("package limit exceeded");
+        }
+        Ok(())
+    }
+
     /// Appends `component` and its nested components (depth-first, document
     /// order) with an explicit stack: nesting is capped by serde_json (128)
     /// already, but the walk does not rely on it.
@@ -256,23 +307,23 @@ impl Sink<'_> {
         &mut self,
         component: RawComponent<'_>,
         parent: Option<usize>,
-        packages: &mut Vec<Package>,
+        strings: &mut Strings,
+        packages: &mut Vec<Draft>,
         parents: &mut Vec<Option<usize>>,
     ) -> Result<(), &'static str> {
+        if component.components.is_empty() {
+            self.check(packages.len())?;
+            packages.push(package(component, strings));
+            parents.push(parent);
+            return Ok(());
+        }
         let mut stack = vec![(component, parent)];
         while let Some((mut c, parent)) = stack.pop() {
-            if packages.len() >= self.limits.max_packages {
-                *self.slot.borrow_mut() = Some(PredicateError::TooMany {
-                    what: "SBOM packages",
-                    max: self.limits.max_packages,
-                    found: packages.len() + 1,
-                });
-                return Err("package limit exceeded");
-            }
+            self.check(packages.len())?;
             let index = packages.len();
             let children = std::mem::take(&mut c.components);
             stack.extend(children.into_iter().rev().map(|c| (c, Some(index))));
-            packages.push(package(c));
+            packages.push(package(c, strings));
             parents.push(parent);
         }
         Ok(())
@@ -281,7 +332,8 @@ impl Sink<'_> {
 
 struct ComponentsSeed<'s, 'l> {
     sink: &'s mut Sink<'l>,
-    packages: &'s mut Vec<Package>,
+    strings: &'s mut Strings,
+    packages: &'s mut Vec<Draft>,
     parents: &'s mut Vec<Option<usize>>,
 }
 
@@ -315,15 +367,39 @@ impl<'de> Visitor<'de> for ComponentsSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(component) = seq.next_element::<RawComponent<'de>>()? {
             self.sink
-                .push(component, None, self.packages, self.parents)
+                .push(component, None, self.strings, self.packages, self.parents)
                 .map_err(de::Error::custom)?;
         }
         Ok(())
     }
 }
 
-/// Parses a CycloneDX predicate from statement bytes into the inventory.
+/// Parses a CycloneDX predicate from statement bytes into the inventory:
+/// through the fast reader when it is sure of the document, else (and for
+/// every error) through serde.
 pub(crate) fn parse(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Result<Sbom, PredicateError> {
+    parse_fast(predicate_type, statement_bytes, limits)
+        .unwrap_or_else(|| parse_serde(predicate_type, statement_bytes, limits))
+}
+
+/// The fast path alone; `None` when it leaves the document to serde.
+pub(super) fn parse_fast(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Option<Result<Sbom, PredicateError>> {
+    if statement_bytes.len() > limits.max_statement_bytes {
+        return None;
+    }
+    scan::predicate(statement_bytes, predicate_type, |s| fast::bom(s, limits)).map(finish)
+}
+
+/// The serde path alone: the reference the fast path must agree with.
+pub(super) fn parse_serde(
     predicate_type: &str,
     statement_bytes: &[u8],
     limits: &PredicateLimits,
@@ -336,6 +412,274 @@ pub(crate) fn parse(
     let parsed = read_predicate_seed(predicate_type, statement_bytes, limits, seed, &slot)?
         .ok_or_else(|| missing(predicate_type))?;
     finish(parsed)
+}
+
+/// The same model read by [`scan::Scan`]; `None` where serde must decide.
+/// Field by field as the derived `Deserialize` impls above: strings or `null`,
+/// lists or `null`, objects where structs are, a repeated key gives up.
+mod fast {
+    use super::super::scan::{once, Scan};
+    use super::*;
+
+    pub(super) fn bom<'a>(s: &mut Scan<'a>, limits: &PredicateLimits) -> Option<Parsed<'a>> {
+        let mut out = Parsed::new();
+        let slot = ErrorSlot::default();
+        let mut sink = Sink {
+            limits,
+            slot: &slot,
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "bomFormat" => {
+                    out.bom_format = s.opt_str()?;
+                    1
+                }
+                "specVersion" => {
+                    out.spec_version = s.opt_str()?;
+                    2
+                }
+                "metadata" => {
+                    if let Some(component) = metadata(s, &mut out.strings)? {
+                        out.subject(&mut sink, component).ok()?;
+                    }
+                    4
+                }
+                "components" => {
+                    s.nullable_array(|s| {
+                        let c = component(s, &mut out.strings)?;
+                        sink.push(
+                            c,
+                            None,
+                            &mut out.strings,
+                            &mut out.packages,
+                            &mut out.parents,
+                        )
+                        .ok()
+                    })?;
+                    8
+                }
+                "dependencies" => {
+                    s.nullable_array(|s| {
+                        out.dependencies.push(dependency(s)?);
+                        Some(())
+                    })?;
+                    16
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(out)
+    }
+
+    fn metadata<'a>(s: &mut Scan<'a>, strings: &mut Strings) -> Option<Option<RawComponent<'a>>> {
+        let mut component = None;
+        if s.null()? {
+            return Some(None);
+        }
+        let mut seen = 0;
+        s.object(|key, s| match key {
+            "component" => {
+                once(&mut seen, 1)?;
+                if !s.null()? {
+                    component = Some(self::component(s, strings)?);
+                }
+                Some(())
+            }
+            _ => s.skip(),
+        })?;
+        Some(component)
+    }
+
+    fn component<'a>(s: &mut Scan<'a>, strings: &mut Strings) -> Option<RawComponent<'a>> {
+        let mut c = RawComponent {
+            bom_ref: None,
+            kind: None,
+            group: None,
+            name: None,
+            version: None,
+            purl: None,
+            supplier: None,
+            publisher: None,
+            author: None,
+            licenses: Listed::default(),
+            hashes: Listed::default(),
+            components: Vec::new(),
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "bom-ref" => {
+                    c.bom_ref = s.opt_str()?;
+                    1
+                }
+                "type" => {
+                    c.kind = s.opt_str()?;
+                    1 << 1
+                }
+                "group" => {
+                    c.group = s.opt_str()?;
+                    1 << 2
+                }
+                "name" => {
+                    c.name = s.opt_str()?;
+                    1 << 3
+                }
+                "version" => {
+                    c.version = s.opt_str()?;
+                    1 << 4
+                }
+                "purl" => {
+                    c.purl = s.opt_str()?;
+                    1 << 5
+                }
+                "supplier" => {
+                    if !s.null()? {
+                        let mut name = None;
+                        let mut seen = 0;
+                        s.object(|key, s| match key {
+                            "name" => {
+                                once(&mut seen, 1)?;
+                                name = s.opt_str()?;
+                                Some(())
+                            }
+                            _ => s.skip(),
+                        })?;
+                        c.supplier = Some(RawOrganization { name });
+                    }
+                    1 << 6
+                }
+                "publisher" => {
+                    c.publisher = s.opt_str()?;
+                    1 << 7
+                }
+                "author" => {
+                    c.author = s.opt_str()?;
+                    1 << 8
+                }
+                "licenses" => {
+                    let first = strings.lists().0;
+                    s.nullable_array(|s| {
+                        if let Some(l) = license_choice(choice(s)?) {
+                            strings.push_license(first, &l);
+                        }
+                        Some(())
+                    })?;
+                    c.licenses = Listed::Stored(strings.run(first, strings.lists().0));
+                    1 << 9
+                }
+                "hashes" => {
+                    let first = strings.lists().1;
+                    s.nullable_array(|s| {
+                        let (mut alg, mut content, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "alg" => {
+                                    once(&mut seen, 1)?;
+                                    alg = s.opt_str()?;
+                                }
+                                "content" => {
+                                    once(&mut seen, 2)?;
+                                    content = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
+                        if let Some((algorithm, value)) = hash(alg, content) {
+                            strings.push_hash(algorithm, &value);
+                        }
+                        Some(())
+                    })?;
+                    c.hashes = Listed::Stored(strings.run(first, strings.lists().1));
+                    1 << 10
+                }
+                "components" => {
+                    s.nullable_array(|s| {
+                        c.components.push(component(s, strings)?);
+                        Some(())
+                    })?;
+                    1 << 11
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(c)
+    }
+
+    fn choice<'a>(s: &mut Scan<'a>) -> Option<RawLicenseChoice<'a>> {
+        let mut choice = RawLicenseChoice {
+            license: None,
+            expression: None,
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            match key {
+                "license" => {
+                    once(&mut seen, 1)?;
+                    if !s.null()? {
+                        let (mut id, mut name, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "id" => {
+                                    once(&mut seen, 1)?;
+                                    id = s.opt_str()?;
+                                }
+                                "name" => {
+                                    once(&mut seen, 2)?;
+                                    name = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
+                        choice.license = Some(RawLicense { id, name });
+                    }
+                }
+                "expression" => {
+                    once(&mut seen, 2)?;
+                    choice.expression = s.opt_str()?;
+                }
+                _ => s.skip()?,
+            }
+            Some(())
+        })?;
+        Some(choice)
+    }
+
+    fn dependency<'a>(s: &mut Scan<'a>) -> Option<RawDependency<'a>> {
+        let mut dep = RawDependency {
+            reference: None,
+            depends_on: Vec::new(),
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            match key {
+                "ref" => {
+                    once(&mut seen, 1)?;
+                    dep.reference = s.opt_str()?;
+                }
+                "dependsOn" => {
+                    once(&mut seen, 2)?;
+                    s.nullable_array(|s| {
+                        dep.depends_on.push(s.str()?);
+                        Some(())
+                    })?;
+                }
+                _ => s.skip()?,
+            }
+            Some(())
+        })?;
+        Some(dep)
+    }
 }
 
 fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
@@ -361,7 +705,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
         }
     }
     {
-        let index = id_index(&packages);
+        let index = id_index(&raw.strings, &packages);
         for dep in &raw.dependencies {
             let Some(from) = dep.reference.as_deref().and_then(|r| index.get(r)) else {
                 continue;
@@ -378,7 +722,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     Ok(Sbom {
         format: SbomFormat::CycloneDx,
         spec_version,
-        packages,
+        packages: raw.strings.finish(packages)?,
     })
 }
 
@@ -398,36 +742,34 @@ fn check_version(found: Option<Cow<'_, str>>) -> Result<String, PredicateError> 
     }
 }
 
-fn package(c: RawComponent<'_>) -> Package {
+fn package(c: RawComponent<'_>, strings: &mut Strings) -> Draft {
     let name = match (c.group.filter(|g| !g.is_empty()), c.name) {
-        (Some(group), Some(name)) => {
-            let mut full = String::with_capacity(group.len() + 1 + name.len());
-            full.push_str(&group);
-            full.push('/');
-            full.push_str(&name);
-            full
-        }
-        (_, name) => name.map(Cow::into_owned).unwrap_or_default(),
+        (Some(group), Some(name)) => strings.push(&[&group, "/", &name]),
+        (_, name) => strings.push(&[name.as_deref().unwrap_or_default()]),
     };
-    let purl = owned(c.purl);
-    let package_type = purl.as_deref().and_then(crate::predicate::purl::purl_type);
+    let id = strings.nonempty(c.bom_ref.as_deref());
+    let version = strings.nonempty(c.version.as_deref());
+    let purl = strings.nonempty(c.purl.as_deref());
+    let package_type = purl_type(strings, purl);
+    let purpose = purpose(strings, c.kind.as_deref());
     let supplier = c
         .supplier
         .and_then(|s| s.name)
         .or(c.publisher)
         .or(c.author)
         .filter(|s| !s.trim().is_empty())
-        .map(Cow::into_owned);
-    Package {
-        id: owned(c.bom_ref),
+        .map(|s| strings.push(&[&s]));
+    let licenses = strings.list(c.licenses, Strings::licenses);
+    let hashes = strings.list(c.hashes, Strings::hashes);
+    Draft::draft(Fields {
+        id,
         name,
-        version: owned(c.version),
+        version,
         purl,
         package_type,
-        purpose: purpose(c.kind),
-        licenses: c.licenses,
+        purpose,
         supplier,
-        hashes: c.hashes,
-        relationship: ImageRelationship::Unknown,
-    }
+        licenses,
+        hashes,
+    })
 }

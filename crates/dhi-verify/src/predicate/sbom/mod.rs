@@ -1,11 +1,14 @@
 //! The one package inventory that CycloneDX and SPDX SBOMs are normalised into, and the normalisation rules they share (licenses, hashes, suppliers, relationship to the image). Format-specific reading lives in `cyclonedx` and `spdx`.
 
 pub(crate) mod cyclonedx;
+mod scan;
 pub(crate) mod spdx;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
+use crate::predicate::error::PredicateError;
 pub use crate::predicate::kind::SbomFormat;
 
 /// A normalised software bill of materials.
@@ -32,35 +35,386 @@ impl Sbom {
 }
 
 /// One package of an SBOM, the same shape for every format.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// Read through accessors: the strings of all packages of one SBOM live in one
+/// shared buffer (one allocation per document instead of about eleven per
+/// package), so a `Package` is a handful of offsets and a reference count.
+/// Cloning one is cheap and keeps that buffer alive.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Package {
+    /// `None` only while the document is read (see [`Package::draft`]).
+    strings: Option<Arc<Strings>>,
+    fields: Fields,
+    /// How the package relates to the image the SBOM describes.
+    pub relationship: ImageRelationship,
+}
+
+impl Package {
+    fn strings(&self) -> &Strings {
+        static EMPTY: Strings = Strings {
+            text: String::new(),
+            licenses: Vec::new(),
+            hashes: Vec::new(),
+            overflow: false,
+        };
+        self.strings.as_deref().unwrap_or(&EMPTY)
+    }
+
     /// The document-local id (CycloneDX `bom-ref`, SPDX `SPDXID`).
-    pub id: Option<String>,
+    pub fn id(&self) -> Option<&str> {
+        self.strings().opt(self.fields.id)
+    }
+
     /// Package name (CycloneDX `group/name` when a group is set). Empty when the document omits it.
-    pub name: String,
+    pub fn name(&self) -> &str {
+        self.strings().get(self.fields.name)
+    }
+
     /// Version as written (CycloneDX `version`, SPDX `versionInfo`).
-    pub version: Option<String>,
+    pub fn version(&self) -> Option<&str> {
+        self.strings().opt(self.fields.version)
+    }
+
     /// Package URL, when the document gives one.
-    pub purl: Option<String>,
+    pub fn purl(&self) -> Option<&str> {
+        self.strings().opt(self.fields.purl)
+    }
+
     /// Ecosystem, from the purl type (`deb`, `apk`, `npm`, `golang`, `docker`…).
-    pub package_type: Option<String>,
+    pub fn package_type(&self) -> Option<&str> {
+        self.strings().opt(self.fields.package_type)
+    }
+
     /// What the package is, lowercase with dashes: CycloneDX `type`
     /// (`library`, `operating-system`, `container`…) or SPDX
     /// `primaryPackagePurpose` (`OPERATING-SYSTEM` → `operating-system`).
-    pub purpose: Option<String>,
-    /// Licenses as SPDX license expressions. `NOASSERTION`, `NONE`, empty and
-    /// `null` are dropped; CycloneDX license names that are not expressions
-    /// become `LicenseRef-<name>` with invalid characters replaced by `-`.
-    pub licenses: Vec<String>,
+    pub fn purpose(&self) -> Option<&str> {
+        self.strings().opt(self.fields.purpose)
+    }
+
+    /// Licenses as SPDX license expressions, deduplicated, in document order.
+    /// `NOASSERTION`, `NONE`, empty and `null` are dropped; CycloneDX license
+    /// names that are not expressions become `LicenseRef-<name>` with invalid
+    /// characters replaced by `-`.
+    pub fn licenses(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        let (start, end) = self.fields.licenses;
+        self.strings()
+            .licenses
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+            .iter()
+            .map(|span| self.strings().get(*span))
+    }
+
     /// Supplier name (SPDX `supplier` without its `Organization: `/`Person: `
     /// prefix; CycloneDX `supplier.name`, else `publisher`, else `author`).
-    pub supplier: Option<String>,
+    pub fn supplier(&self) -> Option<&str> {
+        self.strings().opt(self.fields.supplier)
+    }
+
     /// Hashes of the package.
-    pub hashes: Vec<PackageHash>,
-    /// How the package relates to the image the SBOM describes.
-    pub relationship: ImageRelationship,
+    pub fn hashes(&self) -> impl ExactSizeIterator<Item = PackageHash<'_>> + Clone + '_ {
+        let (start, end) = self.fields.hashes;
+        self.strings()
+            .hashes
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+            .iter()
+            .map(|(algorithm, span)| PackageHash {
+                algorithm: algorithm.clone(),
+                value: self.strings().get(*span),
+            })
+    }
+}
+
+impl PartialEq for Package {
+    fn eq(&self, other: &Self) -> bool {
+        self.relationship == other.relationship
+            && self.id() == other.id()
+            && self.name() == other.name()
+            && self.version() == other.version()
+            && self.purl() == other.purl()
+            && self.package_type() == other.package_type()
+            && self.purpose() == other.purpose()
+            && self.supplier() == other.supplier()
+            && self.licenses().eq(other.licenses())
+            && self.hashes().eq(other.hashes())
+    }
+}
+
+impl Eq for Package {}
+
+impl std::fmt::Debug for Package {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Package")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("version", &self.version())
+            .field("purl", &self.purl())
+            .field("package_type", &self.package_type())
+            .field("purpose", &self.purpose())
+            .field("licenses", &self.licenses().collect::<Vec<_>>())
+            .field("supplier", &self.supplier())
+            .field("hashes", &self.hashes().collect::<Vec<_>>())
+            .field("relationship", &self.relationship)
+            .finish()
+    }
+}
+
+/// The same JSON as the former struct of owned fields (camelCase, `null` for
+/// absent values), which `dhi-verify sbom --format json` prints.
+impl serde::Serialize for Package {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+
+        struct Seq<I>(I);
+        impl<I: Iterator + Clone> serde::Serialize for Seq<I>
+        where
+            I::Item: serde::Serialize,
+        {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.clone())
+            }
+        }
+
+        let mut st = serializer.serialize_struct("Package", 10)?;
+        st.serialize_field("id", &self.id())?;
+        st.serialize_field("name", self.name())?;
+        st.serialize_field("version", &self.version())?;
+        st.serialize_field("purl", &self.purl())?;
+        st.serialize_field("packageType", &self.package_type())?;
+        st.serialize_field("purpose", &self.purpose())?;
+        st.serialize_field("licenses", &Seq(self.licenses()))?;
+        st.serialize_field("supplier", &self.supplier())?;
+        st.serialize_field("hashes", &Seq(self.hashes()))?;
+        st.serialize_field("relationship", &self.relationship)?;
+        st.end()
+    }
+}
+
+/// A byte range of [`Strings::text`]; `u32` keeps a package small (a
+/// document whose strings outgrow it is refused, see [`Strings::finish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// The strings of all packages of one SBOM: one text buffer, and the license
+/// and hash lists as runs of spans (each package owns one contiguous run).
+#[derive(Debug, Default)]
+pub(crate) struct Strings {
+    text: String,
+    licenses: Vec<Span>,
+    hashes: Vec<(HashAlgorithm, Span)>,
+    /// Set when an offset did not fit a `u32`.
+    overflow: bool,
+}
+
+impl Strings {
+    fn get(&self, span: Span) -> &str {
+        self.text.get(span.range()).unwrap_or_default()
+    }
+
+    fn opt(&self, span: Option<Span>) -> Option<&str> {
+        span.map(|s| self.get(s))
+    }
+
+    /// Appends `parts` as one string.
+    pub(crate) fn push(&mut self, parts: &[&str]) -> Span {
+        let start = self.text.len();
+        for p in parts {
+            self.text.push_str(p);
+        }
+        self.span(start, self.text.len())
+    }
+
+    /// The span `start..end` of the text, or an empty one (and the overflow
+    /// flag) when it does not fit a `u32`.
+    fn span(&mut self, start: usize, end: usize) -> Span {
+        match (u32::try_from(start), u32::try_from(end)) {
+            (Ok(start), Ok(end)) => Span { start, end },
+            _ => {
+                self.overflow = true;
+                Span::default()
+            }
+        }
+    }
+
+    /// An index into a list, or 0 (and the overflow flag) when it does not fit a `u32`.
+    fn index(&mut self, i: usize) -> u32 {
+        u32::try_from(i).unwrap_or_else(|_| {
+            self.overflow = true;
+            0
+        })
+    }
+
+    /// Appends `s` unless it is absent or empty.
+    pub(crate) fn nonempty(&mut self, s: Option<&str>) -> Option<Span> {
+        s.filter(|s| !s.is_empty()).map(|s| self.push(&[s]))
+    }
+
+    /// Appends `s` ASCII-lowercased.
+    pub(crate) fn push_lowercase(&mut self, s: &str) -> Span {
+        let span = self.push(&[s]);
+        if let Some(t) = self.text.get_mut(span.range()) {
+            t.make_ascii_lowercase();
+        }
+        span
+    }
+
+    /// Appends `licenses` as the next run, skipping repeats; returns the run.
+    pub(crate) fn licenses<'s>(
+        &mut self,
+        licenses: impl IntoIterator<Item = Cow<'s, str>>,
+    ) -> (u32, u32) {
+        let first = self.licenses.len();
+        for l in licenses {
+            self.push_license(first, &l);
+        }
+        self.run(first, self.licenses.len())
+    }
+
+    /// Appends a license to the run that started at `first`, unless the run
+    /// has it already.
+    pub(crate) fn push_license(&mut self, first: usize, l: &str) {
+        let text = &self.text;
+        let seen = self
+            .licenses
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .any(|s| text.get(s.range()) == Some(l));
+        if !seen {
+            let span = self.push(&[l]);
+            self.licenses.push(span);
+        }
+    }
+
+    /// Appends `hashes` (values lowercased) as the next run; returns the run.
+    pub(crate) fn hashes<'s>(
+        &mut self,
+        hashes: impl IntoIterator<Item = (HashAlgorithm, Cow<'s, str>)>,
+    ) -> (u32, u32) {
+        let first = self.hashes.len();
+        for (algorithm, value) in hashes {
+            self.push_hash(algorithm, &value);
+        }
+        self.run(first, self.hashes.len())
+    }
+
+    /// Appends one hash, its value lowercased.
+    pub(crate) fn push_hash(&mut self, algorithm: HashAlgorithm, value: &str) {
+        let span = self.push_lowercase(value);
+        self.hashes.push((algorithm, span));
+    }
+
+    /// A run `first..end` of one of the lists.
+    pub(crate) fn run(&mut self, first: usize, end: usize) -> (u32, u32) {
+        (self.index(first), self.index(end))
+    }
+
+    /// The number of licenses and hashes stored so far (where the next runs start).
+    pub(crate) fn lists(&self) -> (usize, usize) {
+        (self.licenses.len(), self.hashes.len())
+    }
+
+    /// A list read with the document: raw (serde path) or stored already (fast path).
+    pub(crate) fn list<T>(
+        &mut self,
+        list: Listed<T>,
+        store: impl FnOnce(&mut Self, Vec<T>) -> (u32, u32),
+    ) -> (u32, u32) {
+        match list {
+            Listed::Raw(items) => store(self, items),
+            Listed::Stored(run) => run,
+        }
+    }
+
+    /// Points the packages read with [`Package::draft`] at these strings, in
+    /// place. Fails when the strings outgrew `u32` offsets (only possible
+    /// with a statement size limit raised beyond 4 GiB).
+    pub(crate) fn finish(self, mut packages: Vec<Package>) -> Result<Vec<Package>, PredicateError> {
+        if self.overflow {
+            return Err(PredicateError::TooMany {
+                what: "bytes of SBOM package strings",
+                max: u32::MAX as usize,
+                found: self.text.len(),
+            });
+        }
+        let strings = Arc::new(self);
+        for p in &mut packages {
+            p.strings = Some(Arc::clone(&strings));
+        }
+        Ok(packages)
+    }
+}
+
+/// A license or hash list of a package being read: the raw items (serde
+/// path), or a run already stored in [`Strings`] (fast path, which saves the
+/// temporary vector).
+pub(crate) enum Listed<T> {
+    Raw(Vec<T>),
+    Stored((u32, u32)),
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Self::Raw(Vec::new())
+    }
+}
+
+/// Where a package's strings are in [`Strings`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fields {
+    pub(crate) id: Option<Span>,
+    pub(crate) name: Span,
+    pub(crate) version: Option<Span>,
+    pub(crate) purl: Option<Span>,
+    pub(crate) package_type: Option<Span>,
+    pub(crate) purpose: Option<Span>,
+    pub(crate) supplier: Option<Span>,
+    pub(crate) licenses: (u32, u32),
+    pub(crate) hashes: (u32, u32),
+}
+
+/// A package while the document is read: its strings are in the parser's
+/// [`Strings`] until [`Strings::finish`] shares them.
+pub(crate) type Draft = Package;
+
+impl Package {
+    /// A package being read, without strings until [`Strings::finish`]
+    /// (so the packages need no second vector).
+    pub(crate) fn draft(fields: Fields) -> Self {
+        Self {
+            strings: None,
+            fields,
+            relationship: ImageRelationship::Unknown,
+        }
+    }
+}
+
+/// The purl's type, lowercased (see [`crate::predicate::purl::purl_type`]):
+/// a span inside the purl's own when it is lowercase already, as it should be.
+pub(crate) fn purl_type(strings: &mut Strings, purl: Option<Span>) -> Option<Span> {
+    let purl = purl?;
+    let range = crate::predicate::purl::purl_type_range(strings.get(purl))?;
+    let start = purl.start as usize;
+    let span = strings.span(start + range.start, start + range.end);
+    let t = strings.get(span);
+    if t.bytes().any(|c| c.is_ascii_uppercase()) {
+        let t = t.to_owned();
+        Some(strings.push_lowercase(&t))
+    } else {
+        Some(span)
+    }
 }
 
 /// How a package relates to the image (the SBOM's subject).
@@ -81,14 +435,14 @@ pub enum ImageRelationship {
     Unknown,
 }
 
-/// A package hash.
+/// A package hash, borrowed from its [`Package`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
-pub struct PackageHash {
+pub struct PackageHash<'a> {
     /// The algorithm.
     pub algorithm: HashAlgorithm,
     /// The digest as lowercase text (hex for every algorithm we know).
-    pub value: String,
+    pub value: &'a str,
 }
 
 /// A hash algorithm, normalised from CycloneDX (`SHA-256`) and SPDX (`SHA256`) spellings.
@@ -133,18 +487,23 @@ impl HashAlgorithm {
     }
 }
 
-/// A hash from a document; `None` when either part is missing or empty.
-pub(crate) fn hash(
+/// A hash from a document; `None` when either part is missing or empty. The
+/// value is lowercased when stored ([`Strings::hashes`]).
+pub(crate) fn hash<'a>(
     algorithm: Option<Cow<'_, str>>,
-    value: Option<Cow<'_, str>>,
-) -> Option<PackageHash> {
+    value: Option<Cow<'a, str>>,
+) -> Option<(HashAlgorithm, Cow<'a, str>)> {
     let algorithm = algorithm.filter(|a| !a.is_empty())?;
-    let mut value = value.filter(|v| !v.is_empty())?.into_owned();
-    value.make_ascii_lowercase();
-    Some(PackageHash {
-        algorithm: HashAlgorithm::from_name(algorithm),
-        value,
-    })
+    let value = value.filter(|v| !v.is_empty())?;
+    Some((HashAlgorithm::from_name(algorithm), value))
+}
+
+/// `f` applied to the text of `s`, keeping it borrowed when it was.
+fn map_slice<'a>(s: Cow<'a, str>, f: impl Fn(&str) -> Option<&str>) -> Option<Cow<'a, str>> {
+    match s {
+        Cow::Borrowed(b) => f(b).map(Cow::Borrowed),
+        Cow::Owned(o) => f(&o).map(|t| Cow::Owned(t.to_owned())),
+    }
 }
 
 /// Whether a license field says nothing: empty, `NOASSERTION` or `NONE`.
@@ -152,17 +511,12 @@ fn is_no_assertion(t: &str) -> bool {
     t.is_empty() || t.eq_ignore_ascii_case("NOASSERTION") || t.eq_ignore_ascii_case("NONE")
 }
 
-/// A license expression worth keeping: not empty, `NOASSERTION` or `NONE`.
-pub(crate) fn meaningful_license(s: Option<Cow<'_, str>>) -> Option<String> {
-    let s = s?;
-    let t = s.trim();
-    if is_no_assertion(t) {
-        None
-    } else if t.len() == s.len() {
-        Some(s.into_owned())
-    } else {
-        Some(t.to_owned())
-    }
+/// A license expression worth keeping (trimmed): not empty, `NOASSERTION` or `NONE`.
+pub(crate) fn meaningful_license(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    map_slice(s?, |s| {
+        let t = s.trim();
+        (!is_no_assertion(t)).then_some(t)
+    })
 }
 
 fn is_idstring(token: &str) -> bool {
@@ -199,7 +553,7 @@ pub(crate) fn looks_like_license_expression(s: &str) -> bool {
 
 /// A CycloneDX license `name` as an SPDX expression: kept when it already is
 /// one, else `LicenseRef-` plus the name with non-idstring characters as `-`.
-pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<String> {
+pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<Cow<'_, str>> {
     let name = meaningful_license(Some(name))?;
     if looks_like_license_expression(&name) {
         return Some(name);
@@ -213,40 +567,45 @@ pub(crate) fn license_name_to_expression(name: Cow<'_, str>) -> Option<String> {
             '-'
         });
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// SPDX supplier/originator (`Organization: Docker, Inc.`) without its prefix;
 /// `NOASSERTION` and empty become `None`.
-pub(crate) fn supplier_name(s: Option<Cow<'_, str>>) -> Option<String> {
-    let s = s?;
-    let t = s.trim();
-    if is_no_assertion(t) {
-        return None;
-    }
-    for prefix in ["Organization:", "Person:", "Tool:"] {
-        if let Some(rest) = t.strip_prefix(prefix) {
-            let rest = rest.trim();
-            return (!rest.is_empty()).then(|| rest.to_owned());
+pub(crate) fn supplier_name(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    map_slice(s?, |s| {
+        let t = s.trim();
+        if is_no_assertion(t) {
+            return None;
         }
-    }
-    Some(t.to_owned())
+        for prefix in ["Organization:", "Person:", "Tool:"] {
+            if let Some(rest) = t.strip_prefix(prefix) {
+                let rest = rest.trim();
+                return (!rest.is_empty()).then_some(rest);
+            }
+        }
+        Some(t)
+    })
 }
 
-/// Lowercases and dashes a purpose/type (`OPERATING-SYSTEM`, `operating_system` → `operating-system`).
-pub(crate) fn purpose(s: Option<Cow<'_, str>>) -> Option<String> {
+/// Appends a purpose/type lowercased and dashed (`OPERATING-SYSTEM`,
+/// `operating_system` → `operating-system`); `None` when blank.
+pub(crate) fn purpose(strings: &mut Strings, s: Option<&str>) -> Option<Span> {
     let s = s.filter(|s| !s.trim().is_empty())?;
-    let mut s = s.into_owned();
-    s.make_ascii_lowercase();
-    if s.contains('_') {
-        s = s.replace('_', "-");
+    if !s.bytes().any(|c| c.is_ascii_uppercase() || c == b'_') {
+        // already normalised, as CycloneDX `type`s are
+        return Some(strings.push(&[s]));
     }
-    Some(s)
-}
-
-/// A non-empty string, owned.
-pub(crate) fn owned(s: Option<Cow<'_, str>>) -> Option<String> {
-    s.filter(|s| !s.is_empty()).map(Cow::into_owned)
+    let start = strings.text.len();
+    strings.text.extend(s.chars().map(|c| {
+        if c == '_' {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    }));
+    let end = strings.text.len();
+    Some(strings.span(start, end))
 }
 
 /// Reads a list that may be `null` or absent, folding each element into `acc`
@@ -291,15 +650,6 @@ where
     deserializer.deserialize_option(Fold(acc, f, std::marker::PhantomData))
 }
 
-/// Appends `value` unless it is already present (lists here have a handful of entries).
-pub(crate) fn push_unique(list: &mut Vec<String>, value: Option<String>) {
-    if let Some(v) = value {
-        if !list.contains(&v) {
-            list.push(v);
-        }
-    }
-}
-
 /// Relationship graph between packages, by index; computes each package's
 /// [`ImageRelationship`] by breadth-first distance from the subjects.
 pub(crate) struct Graph {
@@ -330,7 +680,7 @@ impl Graph {
     }
 
     /// Writes each package's relationship; iterative, so cycles and long chains are fine.
-    pub(crate) fn assign(self, packages: &mut [Package]) {
+    pub(crate) fn assign(self, packages: &mut [Draft]) {
         let mut dist: Vec<u32> = vec![u32::MAX; self.edges.len()];
         let mut queue = VecDeque::new();
         for &s in &self.subjects {
@@ -359,11 +709,16 @@ impl Graph {
     }
 }
 
-/// Index of package ids, borrowed from the packages.
-pub(crate) fn id_index(packages: &[Package]) -> HashMap<&str, usize> {
-    let mut map = HashMap::with_capacity(packages.len());
+/// Index of package ids, borrowed from the packages' strings. Keyed with
+/// `ahash`'s per-map random keys: a crafted SBOM cannot predict collisions,
+/// and it hashes long ids several times faster than std's SipHash-1-3.
+pub(crate) fn id_index<'s>(
+    strings: &'s Strings,
+    packages: &[Draft],
+) -> HashMap<&'s str, usize, ahash::RandomState> {
+    let mut map = HashMap::with_capacity_and_hasher(packages.len(), ahash::RandomState::new());
     for (i, p) in packages.iter().enumerate() {
-        if let Some(id) = p.id.as_deref() {
+        if let Some(id) = strings.opt(p.fields.id) {
             map.entry(id).or_insert(i);
         }
     }
@@ -423,5 +778,281 @@ mod tests {
         );
         assert_eq!(supplier_name(Some("NOASSERTION".into())), None);
         assert_eq!(supplier_name(Some("Organization: ".into())), None);
+    }
+}
+
+/// The fast path ([`scan`]) against the serde path on the fixtures and on
+/// thousands of mutations of them: same result, same error.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // in tests a panic is a failed test
+mod fast_path_tests {
+    use super::{cyclonedx, spdx, Sbom};
+    use crate::predicate::error::PredicateError;
+    use crate::predicate::limits::PredicateLimits;
+
+    type Parser = fn(&str, &[u8], &PredicateLimits) -> Result<Sbom, PredicateError>;
+    type Fast = fn(&str, &[u8], &PredicateLimits) -> Option<Result<Sbom, PredicateError>>;
+
+    const CDX: &str = "https://cyclonedx.org/bom";
+    const SPDX: &str = "https://spdx.dev/Document";
+
+    fn fixtures() -> Vec<(&'static str, Vec<u8>, Fast, Parser)> {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/predicates/sbom"
+        );
+        let mut out = Vec::new();
+        for dir in ["cyclonedx", "spdx", "dhi"] {
+            let mut files: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            files.sort();
+            for path in files {
+                let predicate = std::fs::read_to_string(&path).unwrap();
+                let (t, fast, serde): (_, Fast, Parser) = if dir == "cyclonedx" {
+                    (CDX, cyclonedx::parse_fast, cyclonedx::parse_serde)
+                } else {
+                    (SPDX, spdx::parse_fast, spdx::parse_serde)
+                };
+                let statement = format!(
+                    r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"sha256":"00"}}}}],"predicateType":"{t}","predicate":{predicate}}}"#
+                );
+                out.push((t, statement.into_bytes(), fast, serde));
+            }
+        }
+        assert!(out.len() >= 9, "fixtures not found under {root}");
+        out
+    }
+
+    #[test]
+    fn fast_path_reads_every_fixture_like_serde() {
+        for (t, bytes, fast, serde) in fixtures() {
+            let limits = PredicateLimits::default();
+            let expected = serde(t, &bytes, &limits);
+            assert!(expected.is_ok(), "{expected:?}");
+            let got = fast(t, &bytes, &limits).expect("fast path taken on a fixture");
+            assert_eq!(got, expected);
+        }
+    }
+
+    /// Documents shaped like syft output, with escapes, non-ASCII text,
+    /// `null`s, upper-case purl types and hashes, through both paths.
+    #[test]
+    fn generated_documents_with_escapes_agree() {
+        let limits = PredicateLimits::default();
+        let mut cdx = String::from(
+            r#"{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://cyclonedx.org/bom","predicate":{"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{"component":{"bom-ref":"root","type":"container","name":"img"}},"components":["#,
+        );
+        let mut spdx = String::from(
+            r#"{"predicateType":"https://spdx.dev/Document","predicate":{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","documentDescribes":["SPDXRef-root"],"packages":[{"SPDXID":"SPDXRef-root","name":"img"}"#,
+        );
+        let mut deps = String::new();
+        let mut rels = String::new();
+        for i in 0..200 {
+            let name = match i % 4 {
+                0 => format!(r#"lib\"{i}\""#),
+                1 => format!(r#"caf\u00e9-{i}"#),
+                2 => format!("é-{i}"),
+                _ => format!(r#"a\/b{i}"#),
+            };
+            let lic = if i % 3 == 0 {
+                r#"{"expression":"MIT OR Apache-2.0"},{"license":{"name":"Custom\tLicense"}}"#
+            } else {
+                r#"{"license":{"id":"MIT"}},{"license":{"id":"MIT"}},{"license":null}"#
+            };
+            if i > 0 {
+                cdx.push(',');
+                deps.push(',');
+            }
+            cdx.push_str(&format!(
+                r#"{{"bom-ref":"r{i}","type":"{kind}","group":{group},"name":"{name}","version":null,"supplier":{{"name":"S {i}"}},"licenses":[{lic}],"hashes":[{{"alg":"SHA-256","content":"ABCDEF{i:02}"}},{{"alg":null,"content":"x"}}],"purl":"pkg:DEB/debian/x{i}@1","properties":[{{"name":"p","value":"v"}}]}}"#,
+                kind = if i % 2 == 0 { "library" } else { "OPERATING_SYSTEM" },
+                group = if i % 5 == 0 { r#""g""# } else { "null" },
+            ));
+            deps.push_str(&format!(r#""r{i}""#));
+            spdx.push_str(&format!(
+                r#",{{"SPDXID":"SPDXRef-{i}","name":"{name}","versionInfo":"NOASSERTION","supplier":"Organization: O\u0020{i}","licenseDeclared":" MIT ","licenseConcluded":"MIT","checksums":[{{"algorithm":"SHA1","checksumValue":"AB{i}"}}],"externalRefs":[{{"referenceType":"purl","referenceLocator":""}},{{"referenceType":"purl","referenceLocator":"pkg:npm/x{i}@1"}}],"primaryPackagePurpose":"LIBRARY"}}"#
+            ));
+            rels.push_str(&format!(
+                r#",{{"spdxElementId":"SPDXRef-root","relationshipType":"CONTAINS","relatedSpdxElement":"SPDXRef-{i}"}}"#
+            ));
+        }
+        cdx.push_str(&format!(
+            r#"],"dependencies":[{{"ref":"root","dependsOn":[{deps}]}}]}}}}"#
+        ));
+        spdx.push_str(&format!(
+            r#"],"relationships":[{{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-root"}}{rels}]}}}}"#
+        ));
+        for (t, doc, fast, serde) in [
+            (
+                CDX,
+                cdx,
+                cyclonedx::parse_fast as Fast,
+                cyclonedx::parse_serde as Parser,
+            ),
+            (SPDX, spdx, spdx::parse_fast, spdx::parse_serde),
+        ] {
+            let expected = serde(t, doc.as_bytes(), &limits);
+            let sbom = expected.as_ref().unwrap();
+            assert_eq!(sbom.packages.len(), 201);
+            let got = fast(t, doc.as_bytes(), &limits).expect("fast path taken");
+            assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn nested_components_agree_and_too_deep_is_a_clean_error() {
+        let nested = |levels: usize| {
+            let mut doc = String::from(
+                r#"{"predicateType":"https://cyclonedx.org/bom","predicate":{"bomFormat":"CycloneDX","specVersion":"1.6","components":["#,
+            );
+            for i in 0..levels {
+                doc.push_str(&format!(
+                    r#"{{"bom-ref":"c{i}","name":"n{i}","components":["#
+                ));
+            }
+            doc.push_str(&"]}".repeat(levels));
+            doc.push_str("]}}");
+            doc.into_bytes()
+        };
+        let limits = PredicateLimits::default();
+        // 40 levels: the fast path answers, like serde
+        let doc = nested(40);
+        let fast = cyclonedx::parse_fast(CDX, &doc, &limits).expect("fast path taken");
+        let sbom = fast.unwrap();
+        assert_eq!(sbom.packages.len(), 40);
+        assert_eq!(Ok(sbom), cyclonedx::parse_serde(CDX, &doc, &limits));
+        // 1000 levels: the fast path gives up, serde says TooDeep, no panic
+        let doc = nested(1000);
+        assert!(cyclonedx::parse_fast(CDX, &doc, &limits).is_none());
+        let err = cyclonedx::parse(CDX, &doc, &limits).unwrap_err();
+        assert!(matches!(err, PredicateError::TooDeep { .. }), "{err:?}");
+    }
+
+    /// The JSON of a package is what the former struct of owned fields
+    /// derived (`dhi-verify sbom --format json` prints it).
+    #[test]
+    fn package_json_is_unchanged_from_the_owned_model() {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct OwnedPackage {
+            id: Option<String>,
+            name: String,
+            version: Option<String>,
+            purl: Option<String>,
+            package_type: Option<String>,
+            purpose: Option<String>,
+            licenses: Vec<String>,
+            supplier: Option<String>,
+            hashes: Vec<OwnedHash>,
+            relationship: super::ImageRelationship,
+        }
+        #[derive(serde::Serialize)]
+        struct OwnedHash {
+            algorithm: super::HashAlgorithm,
+            value: String,
+        }
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        let mut packages = 0;
+        for (t, bytes, _, serde) in fixtures() {
+            let sbom = serde(t, &bytes, &PredicateLimits::default()).unwrap();
+            for p in &sbom.packages {
+                packages += 1;
+                let owned = OwnedPackage {
+                    id: own(p.id()),
+                    name: p.name().to_owned(),
+                    version: own(p.version()),
+                    purl: own(p.purl()),
+                    package_type: own(p.package_type()),
+                    purpose: own(p.purpose()),
+                    licenses: p.licenses().map(str::to_owned).collect(),
+                    supplier: own(p.supplier()),
+                    hashes: p
+                        .hashes()
+                        .map(|h| OwnedHash {
+                            algorithm: h.algorithm,
+                            value: h.value.to_owned(),
+                        })
+                        .collect(),
+                    relationship: p.relationship,
+                };
+                assert_eq!(
+                    serde_json::to_string(p).unwrap(),
+                    serde_json::to_string(&owned).unwrap()
+                );
+            }
+        }
+        assert!(packages > 20);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_serde_on_mutated_and_truncated_documents() {
+        const PIECES: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b",",
+            b":",
+            b"null",
+            b"0",
+            b"-1.5e3",
+            b" ",
+            b"\"x\"",
+            b"\\u0041",
+            b"\\ud800",
+            "é".as_bytes(),
+            b"\x01",
+            b"\xff",
+            b"true",
+            b"[]",
+            b"{}",
+            b"\"name\":\"n\",",
+            b"\"bom-ref\":\"r\",",
+            b"\"SPDXID\":\"s\",",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let limits = PredicateLimits::default();
+        let small = PredicateLimits::default().with_max_packages(2);
+        let mut fast_taken = 0;
+        for (t, bytes, fast, serde) in fixtures() {
+            let mut check = |doc: &[u8], limits: &PredicateLimits| {
+                if let Some(got) = fast(t, doc, limits) {
+                    fast_taken += 1;
+                    assert_eq!(
+                        got,
+                        serde(t, doc, limits),
+                        "{}",
+                        String::from_utf8_lossy(doc)
+                    );
+                }
+            };
+            check(&bytes, &small);
+            for cut in (0..bytes.len()).step_by(7) {
+                check(&bytes[..cut], &limits);
+            }
+            for _ in 0..1500 {
+                let mut doc = bytes.clone();
+                for _ in 0..=(next() % 3) {
+                    let at = (next() % doc.len() as u64) as usize;
+                    let piece = PIECES[(next() % PIECES.len() as u64) as usize];
+                    let len = (next() % 4) as usize;
+                    let end = (at + len).min(doc.len());
+                    doc.splice(at..end, piece.iter().copied());
+                }
+                check(&doc, &limits);
+            }
+        }
+        assert!(fast_taken > 1000, "fast path taken only {fast_taken} times");
     }
 }

@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, meaningful_license, owned, purpose, supplier_name, Graph,
-    ImageRelationship, Package, PackageHash, Sbom, SbomFormat,
+    fold_list, hash, id_index, meaningful_license, purl_type, purpose, scan, supplier_name, Draft,
+    Fields, Graph, HashAlgorithm, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -35,11 +35,16 @@ struct RawPackage<'a> {
     #[serde(rename = "licenseConcluded", borrow)]
     license_concluded: Option<Cow<'a, str>>,
     /// Normalised while read.
-    #[serde(default, deserialize_with = "checksums")]
-    checksums: Vec<PackageHash>,
+    #[serde(default, deserialize_with = "checksums", borrow)]
+    checksums: Listed<(HashAlgorithm, Cow<'a, str>)>,
     /// The first `purl` external reference, found while read.
-    #[serde(rename = "externalRefs", default, deserialize_with = "purl_ref")]
-    purl: Option<String>,
+    #[serde(
+        rename = "externalRefs",
+        default,
+        deserialize_with = "purl_ref",
+        borrow
+    )]
+    purl: Option<Cow<'a, str>>,
     #[serde(rename = "primaryPackagePurpose", borrow)]
     primary_package_purpose: Option<Cow<'a, str>>,
 }
@@ -60,28 +65,31 @@ struct RawExternalRef<'a> {
     reference_locator: Option<Cow<'a, str>>,
 }
 
-fn checksums<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PackageHash>, D::Error> {
+#[allow(clippy::type_complexity)] // one algorithm and one value per checksum
+fn checksums<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Listed<(HashAlgorithm, Cow<'de, str>)>, D::Error> {
     fold_list(
         d,
         Vec::new(),
-        |list: &mut Vec<PackageHash>, c: RawChecksum<'de>| {
+        |list: &mut Vec<(HashAlgorithm, Cow<'de, str>)>, c: RawChecksum<'de>| {
             list.extend(hash(c.algorithm, c.checksum_value));
         },
     )
+    .map(Listed::Raw)
 }
 
-fn purl_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    fold_list(
-        d,
-        None,
-        |purl: &mut Option<String>, r: RawExternalRef<'de>| {
-            // Category is `PACKAGE-MANAGER` in 2.3 and `PACKAGE_MANAGER` in 2.2;
-            // the type alone identifies a purl.
-            if purl.is_none() && r.reference_type.as_deref() == Some("purl") {
-                *purl = owned(r.reference_locator);
-            }
-        },
-    )
+fn purl_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    fold_list(d, None, purl_fold)
+}
+
+/// Keeps the first `purl` external reference with a locator.
+fn purl_fold<'a>(purl: &mut Option<Cow<'a, str>>, r: RawExternalRef<'a>) {
+    // Category is `PACKAGE-MANAGER` in 2.3 and `PACKAGE_MANAGER` in 2.2;
+    // the type alone identifies a purl.
+    if purl.is_none() && r.reference_type.as_deref() == Some("purl") {
+        *purl = r.reference_locator.filter(|l| !l.is_empty());
+    }
 }
 
 #[derive(Deserialize)]
@@ -115,7 +123,8 @@ struct Parsed<'a> {
     spdx_version: Option<Cow<'a, str>>,
     spdx_id: Option<Cow<'a, str>>,
     document_describes: Vec<Cow<'a, str>>,
-    packages: Vec<Package>,
+    strings: Strings,
+    packages: Vec<Draft>,
     relationships: Vec<RawRelationship<'a>>,
 }
 
@@ -144,6 +153,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
             spdx_version: None,
             spdx_id: None,
             document_describes: Vec::new(),
+            strings: Strings::default(),
             packages: Vec::new(),
             relationships: Vec::new(),
         };
@@ -159,6 +169,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
                 DocKey::Packages => map.next_value_seed(PackagesSeed {
                     limits: self.limits,
                     slot: self.slot,
+                    strings: &mut out.strings,
                     packages: &mut out.packages,
                 })?,
                 DocKey::Relationships => {
@@ -178,7 +189,8 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
 struct PackagesSeed<'s, 'l> {
     limits: &'l PredicateLimits,
     slot: &'l ErrorSlot,
-    packages: &'s mut Vec<Package>,
+    strings: &'s mut Strings,
+    packages: &'s mut Vec<Draft>,
 }
 
 impl<'de> DeserializeSeed<'de> for PackagesSeed<'_, '_> {
@@ -218,14 +230,41 @@ impl<'de> Visitor<'de> for PackagesSeed<'_, '_> {
                 });
                 return Err(de::Error::custom("package limit exceeded"));
             }
-            self.packages.push(package(p));
+            self.packages.push(package(p, self.strings));
         }
         Ok(())
     }
 }
 
-/// Parses an SPDX predicate from statement bytes into the inventory.
+/// Parses an SPDX predicate from statement bytes into the inventory: through
+/// the fast reader when it is sure of the document, else (and for every
+/// error) through serde.
 pub(crate) fn parse(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Result<Sbom, PredicateError> {
+    parse_fast(predicate_type, statement_bytes, limits)
+        .unwrap_or_else(|| parse_serde(predicate_type, statement_bytes, limits))
+}
+
+/// The fast path alone; `None` when it leaves the document to serde.
+pub(super) fn parse_fast(
+    predicate_type: &str,
+    statement_bytes: &[u8],
+    limits: &PredicateLimits,
+) -> Option<Result<Sbom, PredicateError>> {
+    if statement_bytes.len() > limits.max_statement_bytes {
+        return None;
+    }
+    scan::predicate(statement_bytes, predicate_type, |s| {
+        fast::document(s, limits)
+    })
+    .map(finish)
+}
+
+/// The serde path alone: the reference the fast path must agree with.
+pub(super) fn parse_serde(
     predicate_type: &str,
     statement_bytes: &[u8],
     limits: &PredicateLimits,
@@ -238,6 +277,212 @@ pub(crate) fn parse(
     let parsed = read_predicate_seed(predicate_type, statement_bytes, limits, seed, &slot)?
         .ok_or_else(|| missing(predicate_type))?;
     finish(parsed)
+}
+
+/// The same model read by [`scan::Scan`]; `None` where serde must decide.
+/// Field by field as the derived `Deserialize` impls above: strings or `null`,
+/// lists or `null`, objects where structs are, a repeated key gives up.
+mod fast {
+    use super::super::scan::{once, Scan};
+    use super::*;
+
+    pub(super) fn document<'a>(s: &mut Scan<'a>, limits: &PredicateLimits) -> Option<Parsed<'a>> {
+        let mut out = Parsed {
+            spdx_version: None,
+            spdx_id: None,
+            document_describes: Vec::new(),
+            strings: Strings::default(),
+            packages: Vec::new(),
+            relationships: Vec::new(),
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "spdxVersion" => {
+                    out.spdx_version = s.opt_str()?;
+                    1
+                }
+                "SPDXID" => {
+                    out.spdx_id = s.opt_str()?;
+                    2
+                }
+                "documentDescribes" => {
+                    s.nullable_array(|s| {
+                        out.document_describes.push(s.str()?);
+                        Some(())
+                    })?;
+                    4
+                }
+                "packages" => {
+                    s.nullable_array(|s| {
+                        if out.packages.len() >= limits.max_packages {
+                            return None;
+                        }
+                        let p = package(s, &mut out.strings)?;
+                        out.packages.push(super::package(p, &mut out.strings));
+                        Some(())
+                    })?;
+                    8
+                }
+                "relationships" => {
+                    s.nullable_array(|s| {
+                        out.relationships.push(relationship(s)?);
+                        Some(())
+                    })?;
+                    16
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(out)
+    }
+
+    fn package<'a>(s: &mut Scan<'a>, strings: &mut Strings) -> Option<RawPackage<'a>> {
+        let mut p = RawPackage {
+            spdx_id: None,
+            name: None,
+            version_info: None,
+            supplier: None,
+            originator: None,
+            license_declared: None,
+            license_concluded: None,
+            checksums: Listed::default(),
+            purl: None,
+            primary_package_purpose: None,
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "SPDXID" => {
+                    p.spdx_id = s.opt_str()?;
+                    1
+                }
+                "name" => {
+                    p.name = s.opt_str()?;
+                    1 << 1
+                }
+                "versionInfo" => {
+                    p.version_info = s.opt_str()?;
+                    1 << 2
+                }
+                "supplier" => {
+                    p.supplier = s.opt_str()?;
+                    1 << 3
+                }
+                "originator" => {
+                    p.originator = s.opt_str()?;
+                    1 << 4
+                }
+                "licenseDeclared" => {
+                    p.license_declared = s.opt_str()?;
+                    1 << 5
+                }
+                "licenseConcluded" => {
+                    p.license_concluded = s.opt_str()?;
+                    1 << 6
+                }
+                "checksums" => {
+                    let first = strings.lists().1;
+                    s.nullable_array(|s| {
+                        let (mut algorithm, mut value, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "algorithm" => {
+                                    once(&mut seen, 1)?;
+                                    algorithm = s.opt_str()?;
+                                }
+                                "checksumValue" => {
+                                    once(&mut seen, 2)?;
+                                    value = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
+                        if let Some((algorithm, value)) = hash(algorithm, value) {
+                            strings.push_hash(algorithm, &value);
+                        }
+                        Some(())
+                    })?;
+                    p.checksums = Listed::Stored(strings.run(first, strings.lists().1));
+                    1 << 7
+                }
+                "externalRefs" => {
+                    s.nullable_array(|s| {
+                        let (mut reference_type, mut reference_locator, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "referenceType" => {
+                                    once(&mut seen, 1)?;
+                                    reference_type = s.opt_str()?;
+                                }
+                                "referenceLocator" => {
+                                    once(&mut seen, 2)?;
+                                    reference_locator = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
+                        purl_fold(
+                            &mut p.purl,
+                            RawExternalRef {
+                                reference_type,
+                                reference_locator,
+                            },
+                        );
+                        Some(())
+                    })?;
+                    1 << 8
+                }
+                "primaryPackagePurpose" => {
+                    p.primary_package_purpose = s.opt_str()?;
+                    1 << 9
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(p)
+    }
+
+    fn relationship<'a>(s: &mut Scan<'a>) -> Option<RawRelationship<'a>> {
+        let mut r = RawRelationship {
+            element: None,
+            kind: None,
+            related: None,
+        };
+        let mut seen = 0;
+        s.object(|key, s| {
+            let bit = match key {
+                "spdxElementId" => {
+                    r.element = s.opt_str()?;
+                    1
+                }
+                "relationshipType" => {
+                    r.kind = s.opt_str()?;
+                    2
+                }
+                "relatedSpdxElement" => {
+                    r.related = s.opt_str()?;
+                    4
+                }
+                _ => {
+                    s.skip()?;
+                    0
+                }
+            };
+            once(&mut seen, bit)
+        })?;
+        Some(r)
+    }
 }
 
 fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
@@ -262,7 +507,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     let document_id = raw.spdx_id.as_deref().unwrap_or("SPDXRef-DOCUMENT");
     let mut graph = Graph::new(packages.len());
     {
-        let index = id_index(&packages);
+        let index = id_index(&raw.strings, &packages);
         // DHI's in-image SBOMs give the document and the image package the
         // same SPDXID and no relationships: that package is what the document describes.
         if let Some(&i) = index.get(document_id) {
@@ -313,32 +558,35 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     Ok(Sbom {
         format: SbomFormat::Spdx,
         spec_version,
-        packages,
+        packages: raw.strings.finish(packages)?,
     })
 }
 
-fn package(p: RawPackage<'_>) -> Package {
-    let purl = p.purl;
-    let package_type = purl.as_deref().and_then(crate::predicate::purl::purl_type);
-    let mut licenses = Vec::with_capacity(1);
-    if let Some(l) = meaningful_license(p.license_declared) {
-        licenses.push(l);
-    }
-    if let Some(l) = meaningful_license(p.license_concluded) {
-        if !licenses.contains(&l) {
-            licenses.push(l);
-        }
-    }
-    Package {
-        id: owned(p.spdx_id),
-        name: p.name.map(Cow::into_owned).unwrap_or_default(),
-        version: owned(p.version_info.filter(|v| v != "NOASSERTION")),
+fn package(p: RawPackage<'_>, strings: &mut Strings) -> Draft {
+    let id = strings.nonempty(p.spdx_id.as_deref());
+    let name = strings.push(&[p.name.as_deref().unwrap_or_default()]);
+    let version = strings.nonempty(p.version_info.as_deref().filter(|v| *v != "NOASSERTION"));
+    let purl = strings.nonempty(p.purl.as_deref());
+    let package_type = purl_type(strings, purl);
+    let purpose = purpose(strings, p.primary_package_purpose.as_deref());
+    let licenses = strings.licenses(
+        meaningful_license(p.license_declared)
+            .into_iter()
+            .chain(meaningful_license(p.license_concluded)),
+    );
+    let supplier = supplier_name(p.supplier)
+        .or_else(|| supplier_name(p.originator))
+        .map(|s| strings.push(&[&s]));
+    let hashes = strings.list(p.checksums, Strings::hashes);
+    Draft::draft(Fields {
+        id,
+        name,
+        version,
         purl,
         package_type,
-        purpose: purpose(p.primary_package_purpose),
+        purpose,
+        supplier,
         licenses,
-        supplier: supplier_name(p.supplier).or_else(|| supplier_name(p.originator)),
-        hashes: p.checksums,
-        relationship: ImageRelationship::Unknown,
-    }
+        hashes,
+    })
 }
