@@ -377,14 +377,7 @@ fn list_attestations(v: &Verdict, format: Format, json_out: &mut Vec<Value>) -> 
                 );
             }
             for s in &p.image_signatures {
-                let detail = if s.signature.verified {
-                    format!(
-                        "signed by {}",
-                        s.signature.key.as_deref().unwrap_or("a trusted signer")
-                    )
-                } else {
-                    s.signature.reason.clone().unwrap_or_default()
-                };
+                let detail = crate::render::signature_detail(s);
                 println!(
                     "    {} {:<26} {}  {} (signs {}){}",
                     if s.signature.verified { "✓" } else { "✗" },

@@ -23,6 +23,18 @@ pub fn json_value(
     })
 }
 
+/// Who signed, or why the signature does not count.
+pub fn signature_detail(s: &dhi_verify::ImageSignatureReport) -> String {
+    if s.signature.verified {
+        format!(
+            "signed by {}",
+            s.signature.key.as_deref().unwrap_or("a trusted signer")
+        )
+    } else {
+        s.signature.reason.clone().unwrap_or_default()
+    }
+}
+
 /// Where evidence came from, when not the usual referrers.
 pub fn source_note(source: dhi_verify::EvidenceSource) -> &'static str {
     match source {
@@ -97,14 +109,7 @@ pub fn text(reference: &str, result: &Result<Verdict, Error>) {
             } else {
                 "signature on the image"
             };
-            let detail = if s.signature.verified {
-                format!(
-                    "signed by {}",
-                    s.signature.key.as_deref().unwrap_or("a trusted signer")
-                )
-            } else {
-                s.signature.reason.clone().unwrap_or_default()
-            };
+            let detail = signature_detail(s);
             println!(
                 "    {} {:<26} {}  {}{}",
                 mark(s.signature.verified),

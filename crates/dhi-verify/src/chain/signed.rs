@@ -165,26 +165,13 @@ impl ImageEvidence {
 
     /// cosign's `.sig` tag: each layer a simple-signing payload signing the subject.
     fn verify_sig_tag(&mut self, tag: &CosignTagEvidence, ctx: &Context<'_>) {
-        match &tag.manifest {
-            Ok(_) => {}
-            Err(e) => {
-                let result = Err(VerifyError::Content {
-                    step: "cosign signature tag",
-                    source: e.clone(),
-                });
-                self.signatures.push(ImageSignatureReport {
-                    subject: tag.subject,
-                    source: EvidenceSource::CosignTag,
-                    signature: report_signature(
-                        tag.descriptor.digest,
-                        None,
-                        false,
-                        &result,
-                        ctx.policy.tlog(),
-                    ),
-                });
-                return;
-            }
+        if let Err(e) = &tag.manifest {
+            let e = VerifyError::Content {
+                step: "cosign signature tag",
+                source: e.clone(),
+            };
+            self.signature_not_verified(tag, e, ctx);
+            return;
         }
         for (layer, payload) in &tag.layers {
             let result = verify_simple_signing(layer, Some(payload), &tag.subject, None, ctx);
@@ -201,22 +188,32 @@ impl ImageEvidence {
             });
         }
         if tag.layers_not_fetched > 0 {
-            let result = Err(VerifyError::LayersNotFetched {
+            let e = VerifyError::LayersNotFetched {
                 count: tag.layers_not_fetched,
                 limit: ctx.limits.max_signatures_per_attestation,
-            });
-            self.signatures.push(ImageSignatureReport {
-                subject: tag.subject,
-                source: EvidenceSource::CosignTag,
-                signature: report_signature(
-                    tag.descriptor.digest,
-                    None,
-                    false,
-                    &result,
-                    ctx.policy.tlog(),
-                ),
-            });
+            };
+            self.signature_not_verified(tag, e, ctx);
         }
+    }
+
+    /// Reports what of a `.sig` tag could not be verified, under the tag's manifest digest.
+    fn signature_not_verified(
+        &mut self,
+        tag: &CosignTagEvidence,
+        e: VerifyError,
+        ctx: &Context<'_>,
+    ) {
+        self.signatures.push(ImageSignatureReport {
+            subject: tag.subject,
+            source: EvidenceSource::CosignTag,
+            signature: report_signature(
+                tag.descriptor.digest,
+                None,
+                false,
+                &Err(e),
+                ctx.policy.tlog(),
+            ),
+        });
     }
 
     /// cosign's `.att` tag: each layer a DSSE envelope of an in-toto

@@ -575,21 +575,7 @@ mod fast {
                 "hashes" => {
                     let first = strings.lists().1;
                     s.nullable_array(|s| {
-                        let (mut alg, mut content, mut seen) = (None, None, 0);
-                        s.object(|key, s| {
-                            match key {
-                                "alg" => {
-                                    once(&mut seen, 1)?;
-                                    alg = s.opt_str()?;
-                                }
-                                "content" => {
-                                    once(&mut seen, 2)?;
-                                    content = s.opt_str()?;
-                                }
-                                _ => s.skip()?,
-                            }
-                            Some(())
-                        })?;
+                        let (alg, content) = s.string_pair("alg", "content")?;
                         if let Some((algorithm, value)) = hash(alg, content) {
                             strings.push_hash(algorithm, &value);
                         }
@@ -626,21 +612,7 @@ mod fast {
                 "license" => {
                     once(&mut seen, 1)?;
                     if !s.null()? {
-                        let (mut id, mut name, mut seen) = (None, None, 0);
-                        s.object(|key, s| {
-                            match key {
-                                "id" => {
-                                    once(&mut seen, 1)?;
-                                    id = s.opt_str()?;
-                                }
-                                "name" => {
-                                    once(&mut seen, 2)?;
-                                    name = s.opt_str()?;
-                                }
-                                _ => s.skip()?,
-                            }
-                            Some(())
-                        })?;
+                        let (id, name) = s.string_pair("id", "name")?;
                         choice.license = Some(RawLicense { id, name });
                     }
                 }

@@ -388,21 +388,7 @@ mod fast {
                 "checksums" => {
                     let first = strings.lists().1;
                     s.nullable_array(|s| {
-                        let (mut algorithm, mut value, mut seen) = (None, None, 0);
-                        s.object(|key, s| {
-                            match key {
-                                "algorithm" => {
-                                    once(&mut seen, 1)?;
-                                    algorithm = s.opt_str()?;
-                                }
-                                "checksumValue" => {
-                                    once(&mut seen, 2)?;
-                                    value = s.opt_str()?;
-                                }
-                                _ => s.skip()?,
-                            }
-                            Some(())
-                        })?;
+                        let (algorithm, value) = s.string_pair("algorithm", "checksumValue")?;
                         if let Some((algorithm, value)) = hash(algorithm, value) {
                             strings.push_hash(algorithm, &value);
                         }
@@ -413,21 +399,8 @@ mod fast {
                 }
                 "externalRefs" => {
                     s.nullable_array(|s| {
-                        let (mut reference_type, mut reference_locator, mut seen) = (None, None, 0);
-                        s.object(|key, s| {
-                            match key {
-                                "referenceType" => {
-                                    once(&mut seen, 1)?;
-                                    reference_type = s.opt_str()?;
-                                }
-                                "referenceLocator" => {
-                                    once(&mut seen, 2)?;
-                                    reference_locator = s.opt_str()?;
-                                }
-                                _ => s.skip()?,
-                            }
-                            Some(())
-                        })?;
+                        let (reference_type, reference_locator) =
+                            s.string_pair("referenceType", "referenceLocator")?;
                         purl_fold(
                             &mut p.purl,
                             RawExternalRef {
