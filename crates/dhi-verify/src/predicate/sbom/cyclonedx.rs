@@ -575,7 +575,21 @@ mod fast {
                 "hashes" => {
                     let first = strings.lists().1;
                     s.nullable_array(|s| {
-                        let (alg, content) = s.string_pair("alg", "content")?;
+                        let (mut alg, mut content, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "alg" => {
+                                    once(&mut seen, 1)?;
+                                    alg = s.opt_str()?;
+                                }
+                                "content" => {
+                                    once(&mut seen, 2)?;
+                                    content = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
                         if let Some((algorithm, value)) = hash(alg, content) {
                             strings.push_hash(algorithm, &value);
                         }
@@ -612,7 +626,21 @@ mod fast {
                 "license" => {
                     once(&mut seen, 1)?;
                     if !s.null()? {
-                        let (id, name) = s.string_pair("id", "name")?;
+                        let (mut id, mut name, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "id" => {
+                                    once(&mut seen, 1)?;
+                                    id = s.opt_str()?;
+                                }
+                                "name" => {
+                                    once(&mut seen, 2)?;
+                                    name = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
                         choice.license = Some(RawLicense { id, name });
                     }
                 }

@@ -298,35 +298,14 @@ impl<'a> Scan<'a> {
     }
 }
 
-impl<'a> Scan<'a> {
-    /// An object read for its two string fields `first` and `second` (each
-    /// at most once, `null` as absent; other keys skipped), as serde reads a
-    /// struct of two `Option<&str>` fields.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn string_pair(
-        &mut self,
-        first: &str,
-        second: &str,
-    ) -> Option<(Option<Cow<'a, str>>, Option<Cow<'a, str>>)> {
-        let (mut a, mut b, mut seen) = (None, None, 0);
-        self.object(|key, s| {
-            if key == first {
-                once(&mut seen, 1)?;
-                a = s.opt_str()?;
-            } else if key == second {
-                once(&mut seen, 2)?;
-                b = s.opt_str()?;
-            } else {
-                s.skip()?;
-            }
-            Some(())
-        })?;
-        Some((a, b))
-    }
-}
-
 /// Marks `bit` as seen in `seen`; `None` when it already was (a duplicate key,
 /// which serde's derived structs reject). Bit 0 means "not tracked".
+///
+/// The parsers spell out each small object (`{"alg", "content"}`,
+/// `{"algorithm", "checksumValue"}`, …) as a `match` on literal keys rather
+/// than sharing one "object of two strings" helper: the shared helper was
+/// measured 10 % slower on the 50 000-package SPDX benchmark (key comparison
+/// against runtime strings instead of literals), which is the 2× goal's margin.
 #[inline]
 pub(crate) fn once(seen: &mut u32, bit: u32) -> Option<()> {
     if *seen & bit != 0 {

@@ -388,7 +388,21 @@ mod fast {
                 "checksums" => {
                     let first = strings.lists().1;
                     s.nullable_array(|s| {
-                        let (algorithm, value) = s.string_pair("algorithm", "checksumValue")?;
+                        let (mut algorithm, mut value, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "algorithm" => {
+                                    once(&mut seen, 1)?;
+                                    algorithm = s.opt_str()?;
+                                }
+                                "checksumValue" => {
+                                    once(&mut seen, 2)?;
+                                    value = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
                         if let Some((algorithm, value)) = hash(algorithm, value) {
                             strings.push_hash(algorithm, &value);
                         }
@@ -399,8 +413,21 @@ mod fast {
                 }
                 "externalRefs" => {
                     s.nullable_array(|s| {
-                        let (reference_type, reference_locator) =
-                            s.string_pair("referenceType", "referenceLocator")?;
+                        let (mut reference_type, mut reference_locator, mut seen) = (None, None, 0);
+                        s.object(|key, s| {
+                            match key {
+                                "referenceType" => {
+                                    once(&mut seen, 1)?;
+                                    reference_type = s.opt_str()?;
+                                }
+                                "referenceLocator" => {
+                                    once(&mut seen, 2)?;
+                                    reference_locator = s.opt_str()?;
+                                }
+                                _ => s.skip()?,
+                            }
+                            Some(())
+                        })?;
                         purl_fold(
                             &mut p.purl,
                             RawExternalRef {
