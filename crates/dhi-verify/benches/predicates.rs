@@ -8,7 +8,8 @@
 //! memory is measured in a child process from Linux `/proc/self/status`
 //! (`VmHWM` after resetting it through `/proc/self/clear_refs`).
 //!
-//! Run: `cargo bench -p dhi-verify --bench predicates` (results in docs/performance.md).
+//! Run: `cargo bench -p dhi-verify --bench predicates` (results in docs/performance.md);
+//! `-- --profile cyclonedx` (or `spdx`) runs only our parser, for a profiler.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark, not library code
 #![allow(missing_docs)]
 
@@ -267,10 +268,26 @@ fn memory_in_child(name: &str, predicate_type: &str, bytes: &[u8]) -> Option<(f6
     Some((peak / doc_kib, (peak - baseline) / doc_kib))
 }
 
+/// `--profile cyclonedx|spdx`: only our parser, 100 times, for `perf record`
+/// (build with `CARGO_PROFILE_BENCH_DEBUG=1 CARGO_PROFILE_BENCH_STRIP=false`).
+fn profile(which: Option<&str>) {
+    let (predicate_type, bytes) = match which {
+        Some("spdx") => (SPDX, spdx(N)),
+        _ => (CDX, cyclonedx(N)),
+    };
+    for _ in 0..100 {
+        std::hint::black_box(parse(predicate_type, &bytes));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--mem") {
         measure_memory(&args[i + 1], &args[i + 2]);
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--profile") {
+        profile(args.get(i + 1).map(String::as_str));
         return;
     }
     println!("predicate parsing, {N} packages, {RUNS} interleaved runs");

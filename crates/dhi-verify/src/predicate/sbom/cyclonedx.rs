@@ -712,7 +712,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
             };
             for to in &dep.depends_on {
                 if let Some(to) = index.get(to.as_ref()) {
-                    graph.edge(*from, *to);
+                    graph.edge(from, to);
                 }
             }
         }
@@ -747,9 +747,14 @@ fn package(c: RawComponent<'_>, strings: &mut Strings) -> Draft {
         (Some(group), Some(name)) => strings.push(&[&group, "/", &name]),
         (_, name) => strings.push(&[name.as_deref().unwrap_or_default()]),
     };
-    let id = strings.nonempty(c.bom_ref.as_deref());
+    let (id, id_hash) = strings.id(c.bom_ref.as_deref());
     let version = strings.nonempty(c.version.as_deref());
-    let purl = strings.nonempty(c.purl.as_deref());
+    // syft and cdxgen use the purl as the bom-ref: one copy serves both
+    let purl = if id.is_some() && c.purl == c.bom_ref {
+        id
+    } else {
+        strings.nonempty(c.purl.as_deref())
+    };
     let package_type = purl_type(strings, purl);
     let purpose = purpose(strings, c.kind.as_deref());
     let supplier = c
@@ -763,6 +768,7 @@ fn package(c: RawComponent<'_>, strings: &mut Strings) -> Draft {
     let hashes = strings.list(c.hashes, Strings::hashes);
     Draft::draft(Fields {
         id,
+        id_hash,
         name,
         version,
         purl,

@@ -5,7 +5,7 @@ mod scan;
 pub(crate) mod spdx;
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::predicate::error::PredicateError;
@@ -57,6 +57,7 @@ impl Package {
             licenses: Vec::new(),
             hashes: Vec::new(),
             overflow: false,
+            id_hasher: ahash::RandomState::with_seeds(0, 0, 0, 0),
         };
         self.strings.as_deref().unwrap_or(&EMPTY)
     }
@@ -216,6 +217,8 @@ pub(crate) struct Strings {
     hashes: Vec<(HashAlgorithm, Span)>,
     /// Set when an offset did not fit a `u32`.
     overflow: bool,
+    /// Keys the hashes of package ids (see [`IdIndex`]).
+    id_hasher: ahash::RandomState,
 }
 
 impl Strings {
@@ -233,6 +236,13 @@ impl Strings {
         for p in parts {
             self.text.push_str(p);
         }
+        self.span(start, self.text.len())
+    }
+
+    /// Appends `s` with `f` applied to each character.
+    fn push_mapped(&mut self, s: &str, f: impl Fn(char) -> char) -> Span {
+        let start = self.text.len();
+        self.text.extend(s.chars().map(f));
         self.span(start, self.text.len())
     }
 
@@ -254,6 +264,18 @@ impl Strings {
             self.overflow = true;
             0
         })
+    }
+
+    /// Appends a package id unless it is absent or empty, with its hash for [`IdIndex`].
+    pub(crate) fn id(&mut self, s: Option<&str>) -> (Option<Span>, u64) {
+        match s.filter(|s| !s.is_empty()) {
+            Some(s) => (Some(self.push(&[s])), self.hash_id(s)),
+            None => (None, 0),
+        }
+    }
+
+    fn hash_id(&self, id: &str) -> u64 {
+        self.id_hasher.hash_one(id)
     }
 
     /// Appends `s` unless it is absent or empty.
@@ -285,13 +307,12 @@ impl Strings {
     /// Appends a license to the run that started at `first`, unless the run
     /// has it already.
     pub(crate) fn push_license(&mut self, first: usize, l: &str) {
-        let text = &self.text;
         let seen = self
             .licenses
             .get(first..)
             .unwrap_or_default()
             .iter()
-            .any(|s| text.get(s.range()) == Some(l));
+            .any(|s| self.get(*s) == l);
         if !seen {
             let span = self.push(&[l]);
             self.licenses.push(span);
@@ -375,6 +396,8 @@ impl<T> Default for Listed<T> {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Fields {
     pub(crate) id: Option<Span>,
+    /// The hash of `id` (see [`IdIndex`]); 0 without one.
+    pub(crate) id_hash: u64,
     pub(crate) name: Span,
     pub(crate) version: Option<Span>,
     pub(crate) purl: Option<Span>,
@@ -405,16 +428,15 @@ impl Package {
 /// a span inside the purl's own when it is lowercase already, as it should be.
 pub(crate) fn purl_type(strings: &mut Strings, purl: Option<Span>) -> Option<Span> {
     let purl = purl?;
-    let range = crate::predicate::purl::purl_type_range(strings.get(purl))?;
-    let start = purl.start as usize;
-    let span = strings.span(start + range.start, start + range.end);
-    let t = strings.get(span);
-    if t.bytes().any(|c| c.is_ascii_uppercase()) {
-        let t = t.to_owned();
-        Some(strings.push_lowercase(&t))
-    } else {
-        Some(span)
+    let whole = strings.get(purl);
+    let range = crate::predicate::purl::purl_type_range(whole)?;
+    let t = whole.get(range.clone())?;
+    let start = purl.start as usize + range.start;
+    if !t.bytes().any(|c| c.is_ascii_uppercase()) {
+        return Some(strings.span(start, start + t.len()));
     }
+    let t = t.to_owned();
+    Some(strings.push_lowercase(&t))
 }
 
 /// How a package relates to the image (the SBOM's subject).
@@ -596,16 +618,13 @@ pub(crate) fn purpose(strings: &mut Strings, s: Option<&str>) -> Option<Span> {
         // already normalised, as CycloneDX `type`s are
         return Some(strings.push(&[s]));
     }
-    let start = strings.text.len();
-    strings.text.extend(s.chars().map(|c| {
+    Some(strings.push_mapped(s, |c| {
         if c == '_' {
             '-'
         } else {
             c.to_ascii_lowercase()
         }
-    }));
-    let end = strings.text.len();
-    Some(strings.span(start, end))
+    }))
 }
 
 /// Reads a list that may be `null` or absent, folding each element into `acc`
@@ -709,26 +728,154 @@ impl Graph {
     }
 }
 
-/// Index of package ids, borrowed from the packages' strings. Keyed with
-/// `ahash`'s per-map random keys: a crafted SBOM cannot predict collisions,
-/// and it hashes long ids several times faster than std's SipHash-1-3.
-pub(crate) fn id_index<'s>(
+/// Package ids → the first package with that id, for resolving references
+/// (CycloneDX `dependsOn`, SPDX relationships).
+///
+/// Open addressing with linear probing over four-byte package numbers, each
+/// slot tagged with 32 bits of the id's hash. The hashes were computed as the
+/// ids were read ([`Strings::id`]), while the strings were in cache, so
+/// building the index reads no string; a lookup compares strings only when
+/// the tags agree, and returns only on equal strings. Keyed with `ahash`'s
+/// per-document random keys: a crafted SBOM cannot aim for collisions.
+pub(crate) struct IdIndex<'s> {
     strings: &'s Strings,
-    packages: &[Draft],
-) -> HashMap<&'s str, usize, ahash::RandomState> {
-    let mut map = HashMap::with_capacity_and_hasher(packages.len(), ahash::RandomState::new());
-    for (i, p) in packages.iter().enumerate() {
-        if let Some(id) = strings.opt(p.fields.id) {
-            map.entry(id).or_insert(i);
+    /// The id of each indexed package, by package number.
+    ids: Vec<Span>,
+    /// `tag << 32 | (package + 1)`; 0 is empty.
+    slots: Vec<u64>,
+    mask: usize,
+}
+
+impl<'s> IdIndex<'s> {
+    fn new(strings: &'s Strings, packages: &[Draft]) -> Self {
+        let capacity = (packages.len() * 2).next_power_of_two().max(16);
+        let mut index = Self {
+            strings,
+            ids: packages
+                .iter()
+                .map(|p| p.fields.id.unwrap_or_default())
+                .collect(),
+            slots: vec![0; capacity],
+            mask: capacity - 1,
+        };
+        for (i, p) in packages.iter().enumerate() {
+            let (Some(id), Ok(number)) = (p.fields.id, u32::try_from(i + 1)) else {
+                continue;
+            };
+            index.insert(p.fields.id_hash, id, number);
+        }
+        index
+    }
+
+    /// Adds package `number - 1` unless an earlier package has the same id.
+    fn insert(&mut self, hash: u64, id: Span, number: u32) {
+        let tag = hash >> 32;
+        let mut pos = hash as usize & self.mask;
+        loop {
+            let Some(slot) = self.slots.get_mut(pos) else {
+                return;
+            };
+            if *slot == 0 {
+                *slot = tag << 32 | u64::from(number);
+                return;
+            }
+            let existing = *slot;
+            if existing >> 32 == tag && self.same(existing, self.strings.get(id)) {
+                return;
+            }
+            pos = (pos + 1) & self.mask;
         }
     }
-    map
+
+    /// Whether the package in `slot` has the id `id`.
+    fn same(&self, slot: u64, id: &str) -> bool {
+        let number = (slot & u64::from(u32::MAX)) as usize;
+        number
+            .checked_sub(1)
+            .and_then(|i| self.ids.get(i))
+            .is_some_and(|span| self.strings.get(*span) == id)
+    }
+
+    /// The first package whose id is `id`.
+    pub(crate) fn get(&self, id: &str) -> Option<usize> {
+        let hash = self.strings.hash_id(id);
+        let tag = hash >> 32;
+        let mut pos = hash as usize & self.mask;
+        loop {
+            let slot = *self.slots.get(pos)?;
+            if slot == 0 {
+                return None;
+            }
+            if slot >> 32 == tag && self.same(slot, id) {
+                return Some((slot & u64::from(u32::MAX)) as usize - 1);
+            }
+            pos = (pos + 1) & self.mask;
+        }
+    }
+}
+
+/// The id index of `packages`, whose strings are `strings`.
+pub(crate) fn id_index<'s>(strings: &'s Strings, packages: &[Draft]) -> IdIndex<'s> {
+    IdIndex::new(strings, packages)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // in tests a panic is a failed test
 mod tests {
     use super::*;
+
+    /// Packages with the given ids (`None`: no id), as the parsers store them.
+    fn with_ids(ids: &[Option<&str>]) -> (Strings, Vec<Draft>) {
+        let mut strings = Strings::default();
+        let packages = ids
+            .iter()
+            .map(|id| {
+                let (id, id_hash) = strings.id(*id);
+                Draft::draft(Fields {
+                    id,
+                    id_hash,
+                    ..Fields::default()
+                })
+            })
+            .collect();
+        (strings, packages)
+    }
+
+    #[test]
+    fn id_index_finds_the_first_package_of_each_id_and_nothing_else() {
+        let (strings, packages) = with_ids(&[
+            Some("a"),
+            None,
+            Some("b"),
+            Some("a"),
+            Some(""),
+            Some("pkg:deb/debian/zlib@1.3?arch=amd64"),
+        ]);
+        let index = id_index(&strings, &packages);
+        assert_eq!(index.get("a"), Some(0));
+        assert_eq!(index.get("b"), Some(2));
+        assert_eq!(index.get("pkg:deb/debian/zlib@1.3?arch=amd64"), Some(5));
+        assert_eq!(index.get(""), None, "an empty id is no id");
+        assert_eq!(index.get("c"), None);
+        assert_eq!(index.get("pkg:deb/debian/zlib@1.3?arch=amd6"), None);
+    }
+
+    #[test]
+    fn id_index_resolves_every_id_of_a_large_document() {
+        // enough ids that probes wrap and tags collide in the low bits
+        let ids: Vec<String> = (0..20_000)
+            .map(|i| format!("SPDXRef-Package-{i}"))
+            .collect();
+        let mut with_repeats: Vec<Option<&str>> = ids.iter().map(|s| Some(s.as_str())).collect();
+        with_repeats.extend(ids.iter().step_by(7).map(|s| Some(s.as_str())));
+        let (strings, packages) = with_ids(&with_repeats);
+        let index = id_index(&strings, &packages);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id), Some(i), "{id}");
+        }
+        assert_eq!(index.get("SPDXRef-Package-20000"), None);
+        assert_eq!(index.get("SPDXRef-Package-"), None);
+    }
 
     #[test]
     fn license_expressions_are_recognised_and_names_become_license_refs() {

@@ -49,7 +49,7 @@ pub(crate) struct Scan<'a> {
 impl<'a> Scan<'a> {
     /// `None` when the bytes are not UTF-8 (serde decides what that means).
     pub(crate) fn new(bytes: &'a [u8]) -> Option<Self> {
-        let doc = std::str::from_utf8(bytes).ok()?;
+        let doc = simdutf8::basic::from_utf8(bytes).ok()?;
         Some(Self {
             doc,
             bytes,

@@ -510,11 +510,11 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
         let index = id_index(&raw.strings, &packages);
         // DHI's in-image SBOMs give the document and the image package the
         // same SPDXID and no relationships: that package is what the document describes.
-        if let Some(&i) = index.get(document_id) {
+        if let Some(i) = index.get(document_id) {
             graph.subject(i);
         }
         for id in &raw.document_describes {
-            if let Some(&i) = index.get(id.as_ref()) {
+            if let Some(i) = index.get(id.as_ref()) {
                 graph.subject(i);
             }
         }
@@ -528,24 +528,24 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
             };
             match kind {
                 "DESCRIBES" if a == document_id => {
-                    if let Some(&i) = index.get(b) {
+                    if let Some(i) = index.get(b) {
                         graph.subject(i);
                     }
                 }
                 "DESCRIBED_BY" if b == document_id => {
-                    if let Some(&i) = index.get(a) {
+                    if let Some(i) = index.get(a) {
                         graph.subject(i);
                     }
                 }
                 // a → b: a contains / depends on b
                 "CONTAINS" | "DEPENDS_ON" | "HAS_PREREQUISITE" | "DYNAMIC_LINK" | "STATIC_LINK" => {
-                    if let (Some(&i), Some(&j)) = (index.get(a), index.get(b)) {
+                    if let (Some(i), Some(j)) = (index.get(a), index.get(b)) {
                         graph.edge(i, j);
                     }
                 }
                 // b → a
                 "CONTAINED_BY" | "DEPENDENCY_OF" | "PREREQUISITE_FOR" => {
-                    if let (Some(&i), Some(&j)) = (index.get(a), index.get(b)) {
+                    if let (Some(i), Some(j)) = (index.get(a), index.get(b)) {
                         graph.edge(j, i);
                     }
                 }
@@ -563,7 +563,7 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
 }
 
 fn package(p: RawPackage<'_>, strings: &mut Strings) -> Draft {
-    let id = strings.nonempty(p.spdx_id.as_deref());
+    let (id, id_hash) = strings.id(p.spdx_id.as_deref());
     let name = strings.push(&[p.name.as_deref().unwrap_or_default()]);
     let version = strings.nonempty(p.version_info.as_deref().filter(|v| *v != "NOASSERTION"));
     let purl = strings.nonempty(p.purl.as_deref());
@@ -580,6 +580,7 @@ fn package(p: RawPackage<'_>, strings: &mut Strings) -> Draft {
     let hashes = strings.list(p.checksums, Strings::hashes);
     Draft::draft(Fields {
         id,
+        id_hash,
         name,
         version,
         purl,
