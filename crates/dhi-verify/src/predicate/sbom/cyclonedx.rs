@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, license_name_to_expression, meaningful_license, purl_type, purpose,
-    scan, Draft, Fields, Graph, HashAlgorithm, Listed, Sbom, SbomFormat, Strings,
+    fold_list, hash, license_name_to_expression, meaningful_license, purl_type, purpose, scan,
+    Draft, Fields, Graph, HashAlgorithm, IdIndex, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -170,7 +170,11 @@ struct Parsed<'a> {
     /// parent index of each package (nested components), `None` at the top level
     parents: Vec<Option<usize>>,
     subject: Option<usize>,
+    /// Dependencies left for [`finish`] (all of them unless resolved as read).
     dependencies: Vec<RawDependency<'a>>,
+    /// The id index and the dependency edges, when the dependencies followed
+    /// the metadata and components and were resolved as they were read (fast path).
+    links: Option<(IdIndex, Graph)>,
 }
 
 impl Parsed<'_> {
@@ -183,6 +187,7 @@ impl Parsed<'_> {
             parents: Vec::new(),
             subject: None,
             dependencies: Vec::new(),
+            links: None,
         }
     }
 
@@ -460,10 +465,22 @@ mod fast {
                     8
                 }
                 "dependencies" => {
+                    // After the metadata and components every id is known:
+                    // resolve as read instead of keeping 50 000 references.
+                    let mut links = (seen & 12 == 12).then(|| {
+                        let index = IdIndex::new(&out.strings, &out.packages);
+                        (index, Graph::new(out.packages.len()))
+                    });
                     s.nullable_array(|s| {
-                        out.dependencies.push(dependency(s)?);
+                        match links.as_mut() {
+                            Some((index, graph)) => {
+                                resolve_dependency(s, &out.strings, index, graph)?;
+                            }
+                            None => out.dependencies.push(dependency(s)?),
+                        }
                         Some(())
                     })?;
+                    out.links = links;
                     16
                 }
                 _ => {
@@ -655,6 +672,52 @@ mod fast {
         Some(choice)
     }
 
+    /// A dependency read straight into `graph`: `dependsOn` is kept only
+    /// while `ref` has not been seen (tools write `ref` first).
+    fn resolve_dependency(
+        s: &mut Scan<'_>,
+        strings: &Strings,
+        index: &IdIndex,
+        graph: &mut Graph,
+    ) -> Option<()> {
+        // `None` until `ref` is read; then the package it names, if any
+        let mut from: Option<Option<usize>> = None;
+        let mut pending: Vec<Cow<'_, str>> = Vec::new();
+        let mut seen = 0;
+        s.object(|key, s| {
+            match key {
+                "ref" => {
+                    once(&mut seen, 1)?;
+                    let found = s.opt_str()?.and_then(|r| index.get(strings, &r));
+                    from = Some(found);
+                    for to in pending.drain(..) {
+                        if let (Some(from), Some(to)) = (found, index.get(strings, &to)) {
+                            graph.edge(from, to);
+                        }
+                    }
+                }
+                "dependsOn" => {
+                    once(&mut seen, 2)?;
+                    s.nullable_array(|s| {
+                        let to = s.str()?;
+                        match from {
+                            Some(Some(from)) => {
+                                if let Some(to) = index.get(strings, &to) {
+                                    graph.edge(from, to);
+                                }
+                            }
+                            Some(None) => {}
+                            None => pending.push(to),
+                        }
+                        Some(())
+                    })?;
+                }
+                _ => s.skip()?,
+            }
+            Some(())
+        })
+    }
+
     fn dependency<'a>(s: &mut Scan<'a>) -> Option<RawDependency<'a>> {
         let mut dep = RawDependency {
             reference: None,
@@ -695,7 +758,12 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     let spec_version = check_version(raw.spec_version)?;
     let mut packages = raw.packages;
 
-    let mut graph = Graph::new(packages.len());
+    let (index, mut graph) = raw.links.unwrap_or_else(|| {
+        (
+            IdIndex::new(&raw.strings, &packages),
+            Graph::new(packages.len()),
+        )
+    });
     if let Some(s) = raw.subject {
         graph.subject(s);
     }
@@ -704,16 +772,17 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
             graph.edge(*parent, child);
         }
     }
-    {
-        let index = id_index(&raw.strings, &packages);
-        for dep in &raw.dependencies {
-            let Some(from) = dep.reference.as_deref().and_then(|r| index.get(r)) else {
-                continue;
-            };
-            for to in &dep.depends_on {
-                if let Some(to) = index.get(to.as_ref()) {
-                    graph.edge(from, to);
-                }
+    for dep in &raw.dependencies {
+        let Some(from) = dep
+            .reference
+            .as_deref()
+            .and_then(|r| index.get(&raw.strings, r))
+        else {
+            continue;
+        };
+        for to in &dep.depends_on {
+            if let Some(to) = index.get(&raw.strings, to) {
+                graph.edge(from, to);
             }
         }
     }

@@ -731,14 +731,13 @@ impl Graph {
 /// Package ids → the first package with that id, for resolving references
 /// (CycloneDX `dependsOn`, SPDX relationships).
 ///
-/// Open addressing with linear probing over four-byte package numbers, each
-/// slot tagged with 32 bits of the id's hash. The hashes were computed as the
+/// Open addressing with linear probing; a slot is a package number and 32
+/// bits of its id's hash. The hashes were computed as the
 /// ids were read ([`Strings::id`]), while the strings were in cache, so
 /// building the index reads no string; a lookup compares strings only when
 /// the tags agree, and returns only on equal strings. Keyed with `ahash`'s
 /// per-document random keys: a crafted SBOM cannot aim for collisions.
-pub(crate) struct IdIndex<'s> {
-    strings: &'s Strings,
+pub(crate) struct IdIndex {
     /// The id of each indexed package, by package number.
     ids: Vec<Span>,
     /// `tag << 32 | (package + 1)`; 0 is empty.
@@ -746,11 +745,11 @@ pub(crate) struct IdIndex<'s> {
     mask: usize,
 }
 
-impl<'s> IdIndex<'s> {
-    fn new(strings: &'s Strings, packages: &[Draft]) -> Self {
+impl IdIndex {
+    /// The index of `packages`, whose strings are `strings`.
+    pub(crate) fn new(strings: &Strings, packages: &[Draft]) -> Self {
         let capacity = (packages.len() * 2).next_power_of_two().max(16);
         let mut index = Self {
-            strings,
             ids: packages
                 .iter()
                 .map(|p| p.fields.id.unwrap_or_default())
@@ -762,25 +761,26 @@ impl<'s> IdIndex<'s> {
             let (Some(id), Ok(number)) = (p.fields.id, u32::try_from(i + 1)) else {
                 continue;
             };
-            index.insert(p.fields.id_hash, id, number);
+            index.insert(strings, p.fields.id_hash, id, number);
         }
         index
     }
 
     /// Adds package `number - 1` unless an earlier package has the same id.
-    fn insert(&mut self, hash: u64, id: Span, number: u32) {
+    fn insert(&mut self, strings: &Strings, hash: u64, id: Span, number: u32) {
         let tag = hash >> 32;
         let mut pos = hash as usize & self.mask;
         loop {
-            let Some(slot) = self.slots.get_mut(pos) else {
+            let Some(&slot) = self.slots.get(pos) else {
                 return;
             };
-            if *slot == 0 {
-                *slot = tag << 32 | u64::from(number);
+            if slot == 0 {
+                if let Some(empty) = self.slots.get_mut(pos) {
+                    *empty = tag << 32 | u64::from(number);
+                }
                 return;
             }
-            let existing = *slot;
-            if existing >> 32 == tag && self.same(existing, self.strings.get(id)) {
+            if slot >> 32 == tag && self.same(strings, slot, strings.get(id)) {
                 return;
             }
             pos = (pos + 1) & self.mask;
@@ -788,17 +788,17 @@ impl<'s> IdIndex<'s> {
     }
 
     /// Whether the package in `slot` has the id `id`.
-    fn same(&self, slot: u64, id: &str) -> bool {
+    fn same(&self, strings: &Strings, slot: u64, id: &str) -> bool {
         let number = (slot & u64::from(u32::MAX)) as usize;
         number
             .checked_sub(1)
             .and_then(|i| self.ids.get(i))
-            .is_some_and(|span| self.strings.get(*span) == id)
+            .is_some_and(|span| strings.get(*span) == id)
     }
 
-    /// The first package whose id is `id`.
-    pub(crate) fn get(&self, id: &str) -> Option<usize> {
-        let hash = self.strings.hash_id(id);
+    /// The first package whose id is `id`; `strings` are those the index was built over.
+    pub(crate) fn get(&self, strings: &Strings, id: &str) -> Option<usize> {
+        let hash = strings.hash_id(id);
         let tag = hash >> 32;
         let mut pos = hash as usize & self.mask;
         loop {
@@ -806,17 +806,12 @@ impl<'s> IdIndex<'s> {
             if slot == 0 {
                 return None;
             }
-            if slot >> 32 == tag && self.same(slot, id) {
+            if slot >> 32 == tag && self.same(strings, slot, id) {
                 return Some((slot & u64::from(u32::MAX)) as usize - 1);
             }
             pos = (pos + 1) & self.mask;
         }
     }
-}
-
-/// The id index of `packages`, whose strings are `strings`.
-pub(crate) fn id_index<'s>(strings: &'s Strings, packages: &[Draft]) -> IdIndex<'s> {
-    IdIndex::new(strings, packages)
 }
 
 #[cfg(test)]
@@ -851,13 +846,19 @@ mod tests {
             Some(""),
             Some("pkg:deb/debian/zlib@1.3?arch=amd64"),
         ]);
-        let index = id_index(&strings, &packages);
-        assert_eq!(index.get("a"), Some(0));
-        assert_eq!(index.get("b"), Some(2));
-        assert_eq!(index.get("pkg:deb/debian/zlib@1.3?arch=amd64"), Some(5));
-        assert_eq!(index.get(""), None, "an empty id is no id");
-        assert_eq!(index.get("c"), None);
-        assert_eq!(index.get("pkg:deb/debian/zlib@1.3?arch=amd6"), None);
+        let index = IdIndex::new(&strings, &packages);
+        assert_eq!(index.get(&strings, "a"), Some(0));
+        assert_eq!(index.get(&strings, "b"), Some(2));
+        assert_eq!(
+            index.get(&strings, "pkg:deb/debian/zlib@1.3?arch=amd64"),
+            Some(5)
+        );
+        assert_eq!(index.get(&strings, ""), None, "an empty id is no id");
+        assert_eq!(index.get(&strings, "c"), None);
+        assert_eq!(
+            index.get(&strings, "pkg:deb/debian/zlib@1.3?arch=amd6"),
+            None
+        );
     }
 
     #[test]
@@ -869,12 +870,12 @@ mod tests {
         let mut with_repeats: Vec<Option<&str>> = ids.iter().map(|s| Some(s.as_str())).collect();
         with_repeats.extend(ids.iter().step_by(7).map(|s| Some(s.as_str())));
         let (strings, packages) = with_ids(&with_repeats);
-        let index = id_index(&strings, &packages);
+        let index = IdIndex::new(&strings, &packages);
         for (i, id) in ids.iter().enumerate() {
-            assert_eq!(index.get(id), Some(i), "{id}");
+            assert_eq!(index.get(&strings, id), Some(i), "{id}");
         }
-        assert_eq!(index.get("SPDXRef-Package-20000"), None);
-        assert_eq!(index.get("SPDXRef-Package-"), None);
+        assert_eq!(index.get(&strings, "SPDXRef-Package-20000"), None);
+        assert_eq!(index.get(&strings, "SPDXRef-Package-"), None);
     }
 
     #[test]
@@ -981,6 +982,75 @@ mod fast_path_tests {
             assert!(expected.is_ok(), "{expected:?}");
             let got = fast(t, &bytes, &limits).expect("fast path taken on a fixture");
             assert_eq!(got, expected);
+        }
+    }
+
+    /// The relationship of each package, by name, through both paths (which must agree).
+    fn relationships(
+        t: &str,
+        predicate: &str,
+        fast: Fast,
+        serde: Parser,
+    ) -> Vec<(String, crate::predicate::sbom::ImageRelationship)> {
+        let limits = PredicateLimits::default();
+        let bytes =
+            format!(r#"{{"predicateType":"{t}","predicate":{{{predicate}}}}}"#).into_bytes();
+        let expected = serde(t, &bytes, &limits).unwrap();
+        let got = fast(t, &bytes, &limits).expect("fast path taken").unwrap();
+        assert_eq!(got, expected, "{predicate}");
+        got.packages
+            .iter()
+            .map(|p| (p.name().to_owned(), p.relationship))
+            .collect()
+    }
+
+    /// References are resolved while read when the packages came first, and
+    /// afterwards otherwise: every key order gives the same graph.
+    #[test]
+    fn references_resolve_alike_in_any_key_order() {
+        use crate::predicate::sbom::ImageRelationship::{Direct, Subject, Transitive, Unknown};
+        let expected =
+            |names: &[&str]| -> Vec<(String, crate::predicate::sbom::ImageRelationship)> {
+                let of = |n: &str| match n {
+                    "root" => Subject,
+                    "a" => Direct,
+                    "b" | "c" => Transitive,
+                    _ => Unknown,
+                };
+                names.iter().map(|n| ((*n).to_owned(), of(n))).collect()
+            };
+
+        let meta = r#""metadata":{"component":{"bom-ref":"root","name":"root"}}"#;
+        let comps = r#""components":[{"bom-ref":"a","name":"a"},{"bom-ref":"b","name":"b","components":[{"bom-ref":"c","name":"c"}]},{"bom-ref":"d","name":"d"},{"bom-ref":"a","name":"a2"}]"#;
+        // `ref` after `dependsOn`, a `null` ref, an unknown ref and target
+        let deps = r#""dependencies":[{"ref":"root","dependsOn":["a","zzz"]},{"dependsOn":["b"],"ref":"a"},{"ref":null,"dependsOn":["d"]},{"ref":"unknown","dependsOn":["d"]},{"ref":"d","dependsOn":null}]"#;
+        let head = r#""bomFormat":"CycloneDX","specVersion":"1.6""#;
+        for order in [
+            [meta, comps, deps],
+            [comps, meta, deps],
+            [deps, meta, comps],
+            [comps, deps, meta],
+        ] {
+            let doc = format!("{head},{}", order.join(","));
+            let mut got = relationships(CDX, &doc, cyclonedx::parse_fast, cyclonedx::parse_serde);
+            // "a2" repeats the id "a": references reach only the first
+            assert_eq!(got.pop(), Some(("a2".to_owned(), Unknown)), "{doc}");
+            assert_eq!(got, expected(&["root", "a", "b", "c", "d"]), "{doc}");
+        }
+
+        let id = r#""SPDXID":"SPDXRef-DOCUMENT""#;
+        let pkgs = r#""packages":[{"SPDXID":"root","name":"root"},{"SPDXID":"a","name":"a"},{"SPDXID":"b","name":"b"},{"SPDXID":"c","name":"c"},{"SPDXID":"d","name":"d"}]"#;
+        let rels = r#""relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"root"},{"spdxElementId":"root","relationshipType":"CONTAINS","relatedSpdxElement":"a"},{"spdxElementId":"b","relationshipType":"CONTAINED_BY","relatedSpdxElement":"a"},{"spdxElementId":"c","relationshipType":"DEPENDENCY_OF","relatedSpdxElement":"b"},{"spdxElementId":"root","relationshipType":"OTHER","relatedSpdxElement":"d"},{"spdxElementId":"nowhere","relationshipType":"CONTAINS","relatedSpdxElement":"d"},{"spdxElementId":"root","relationshipType":null,"relatedSpdxElement":"d"}]"#;
+        let head = r#""spdxVersion":"SPDX-2.3""#;
+        for order in [
+            [id, pkgs, rels],
+            [pkgs, rels, id],
+            [rels, pkgs, id],
+            [pkgs, id, rels],
+        ] {
+            let doc = format!("{head},{}", order.join(","));
+            let got = relationships(SPDX, &doc, spdx::parse_fast, spdx::parse_serde);
+            assert_eq!(got, expected(&["root", "a", "b", "c", "d"]), "{doc}");
         }
     }
 

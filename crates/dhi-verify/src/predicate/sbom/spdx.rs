@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, id_index, meaningful_license, purl_type, purpose, scan, supplier_name, Draft,
-    Fields, Graph, HashAlgorithm, Listed, Sbom, SbomFormat, Strings,
+    fold_list, hash, meaningful_license, purl_type, purpose, scan, supplier_name, Draft, Fields,
+    Graph, HashAlgorithm, IdIndex, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -102,6 +102,102 @@ struct RawRelationship<'a> {
     related: Option<Cow<'a, str>>,
 }
 
+/// What a relationship type means for the graph, `a TYPE b` as written.
+#[derive(Clone, Copy)]
+enum Link {
+    /// `DESCRIBES`: `b` is a subject when `a` is the document.
+    Describes,
+    /// `DESCRIBED_BY`: `a` is a subject when `b` is the document.
+    DescribedBy,
+    /// `a` contains or depends on `b`.
+    Forward,
+    /// `b` contains or depends on `a`.
+    Backward,
+}
+
+impl Link {
+    /// `None` for the types that do not place a package (`OTHER`, `GENERATED_FROM`…).
+    fn of(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "DESCRIBES" => Self::Describes,
+            "DESCRIBED_BY" => Self::DescribedBy,
+            "CONTAINS" | "DEPENDS_ON" | "HAS_PREREQUISITE" | "DYNAMIC_LINK" | "STATIC_LINK" => {
+                Self::Forward
+            }
+            "CONTAINED_BY" | "DEPENDENCY_OF" | "PREREQUISITE_FOR" => Self::Backward,
+            _ => return None,
+        })
+    }
+}
+
+/// The relationship graph while it is built, with the id index it resolves by.
+struct Links {
+    index: IdIndex,
+    graph: Graph,
+    /// The last `spdxElementId` resolved: tools list every package from one
+    /// element (the image), so most lookups of `a` are this one.
+    last: Option<(String, Option<usize>)>,
+}
+
+impl Links {
+    fn new(strings: &Strings, packages: &[Draft]) -> Self {
+        Self {
+            index: IdIndex::new(strings, packages),
+            graph: Graph::new(packages.len()),
+            last: None,
+        }
+    }
+
+    fn element(&mut self, strings: &Strings, a: &str) -> Option<usize> {
+        match &self.last {
+            Some((id, found)) if id == a => *found,
+            _ => {
+                let found = self.index.get(strings, a);
+                self.last = Some((a.to_owned(), found));
+                found
+            }
+        }
+    }
+
+    /// Adds the edge of a containment or dependency relationship.
+    fn contain(&mut self, strings: &Strings, a: &str, forward: bool, b: &str) {
+        let (Some(i), Some(j)) = (self.element(strings, a), self.index.get(strings, b)) else {
+            return;
+        };
+        if forward {
+            self.graph.edge(i, j);
+        } else {
+            self.graph.edge(j, i);
+        }
+    }
+
+    /// Applies any relationship; `document_id` is the document's SPDXID.
+    fn apply(&mut self, strings: &Strings, r: &RawRelationship<'_>, document_id: &str) {
+        let (Some(a), Some(link), Some(b)) = (
+            r.element.as_deref(),
+            r.kind.as_deref().and_then(Link::of),
+            r.related.as_deref(),
+        ) else {
+            return;
+        };
+        match link {
+            Link::Describes if a == document_id => {
+                if let Some(i) = self.index.get(strings, b) {
+                    self.graph.subject(i);
+                }
+            }
+            Link::DescribedBy if b == document_id => {
+                if let Some(i) = self.index.get(strings, a) {
+                    self.graph.subject(i);
+                }
+            }
+            Link::Describes | Link::DescribedBy => {}
+            Link::Forward => self.contain(strings, a, true, b),
+            Link::Backward => self.contain(strings, a, false, b),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(field_identifier)]
 enum DocKey {
@@ -125,7 +221,11 @@ struct Parsed<'a> {
     document_describes: Vec<Cow<'a, str>>,
     strings: Strings,
     packages: Vec<Draft>,
+    /// Relationships left for [`finish`]: all of them, or only those naming
+    /// the document when the rest were resolved as they were read.
     relationships: Vec<RawRelationship<'a>>,
+    /// The graph, when relationships followed the packages (fast path).
+    links: Option<Links>,
 }
 
 struct DocSeed<'l> {
@@ -156,6 +256,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
             strings: Strings::default(),
             packages: Vec::new(),
             relationships: Vec::new(),
+            links: None,
         };
         while let Some(key) = map.next_key::<DocKey>()? {
             match key {
@@ -294,6 +395,7 @@ mod fast {
             strings: Strings::default(),
             packages: Vec::new(),
             relationships: Vec::new(),
+            links: None,
         };
         let mut seen = 0;
         s.object(|key, s| {
@@ -325,10 +427,28 @@ mod fast {
                     8
                 }
                 "relationships" => {
+                    // After the packages, containment is resolved as it is
+                    // read instead of kept (50 000 relationships are 3.6 MB
+                    // of borrowed strings); what names the document waits
+                    // for finish, as the SPDXID may come later.
+                    let mut links =
+                        (seen & 8 != 0).then(|| Links::new(&out.strings, &out.packages));
                     s.nullable_array(|s| {
-                        out.relationships.push(relationship(s)?);
+                        let r = relationship(s)?;
+                        let kind = r.kind.as_deref().and_then(Link::of);
+                        match (links.as_mut(), kind) {
+                            (Some(links), Some(link @ (Link::Forward | Link::Backward))) => {
+                                if let (Some(a), Some(b)) = (r.element, r.related) {
+                                    let forward = matches!(link, Link::Forward);
+                                    links.contain(&out.strings, &a, forward, &b);
+                                }
+                            }
+                            (Some(_), None) => {}
+                            _ => out.relationships.push(r),
+                        }
                         Some(())
                     })?;
+                    out.links = links;
                     16
                 }
                 _ => {
@@ -505,55 +625,25 @@ fn finish(raw: Parsed<'_>) -> Result<Sbom, PredicateError> {
     };
     let mut packages = raw.packages;
     let document_id = raw.spdx_id.as_deref().unwrap_or("SPDXRef-DOCUMENT");
-    let mut graph = Graph::new(packages.len());
+    let mut links = raw
+        .links
+        .unwrap_or_else(|| Links::new(&raw.strings, &packages));
     {
-        let index = id_index(&raw.strings, &packages);
         // DHI's in-image SBOMs give the document and the image package the
         // same SPDXID and no relationships: that package is what the document describes.
-        if let Some(i) = index.get(document_id) {
-            graph.subject(i);
+        if let Some(i) = links.index.get(&raw.strings, document_id) {
+            links.graph.subject(i);
         }
         for id in &raw.document_describes {
-            if let Some(i) = index.get(id.as_ref()) {
-                graph.subject(i);
+            if let Some(i) = links.index.get(&raw.strings, id) {
+                links.graph.subject(i);
             }
         }
         for r in &raw.relationships {
-            let (Some(a), Some(kind), Some(b)) = (
-                r.element.as_deref(),
-                r.kind.as_deref(),
-                r.related.as_deref(),
-            ) else {
-                continue;
-            };
-            match kind {
-                "DESCRIBES" if a == document_id => {
-                    if let Some(i) = index.get(b) {
-                        graph.subject(i);
-                    }
-                }
-                "DESCRIBED_BY" if b == document_id => {
-                    if let Some(i) = index.get(a) {
-                        graph.subject(i);
-                    }
-                }
-                // a → b: a contains / depends on b
-                "CONTAINS" | "DEPENDS_ON" | "HAS_PREREQUISITE" | "DYNAMIC_LINK" | "STATIC_LINK" => {
-                    if let (Some(i), Some(j)) = (index.get(a), index.get(b)) {
-                        graph.edge(i, j);
-                    }
-                }
-                // b → a
-                "CONTAINED_BY" | "DEPENDENCY_OF" | "PREREQUISITE_FOR" => {
-                    if let (Some(i), Some(j)) = (index.get(a), index.get(b)) {
-                        graph.edge(j, i);
-                    }
-                }
-                _ => {}
-            }
+            links.apply(&raw.strings, r, document_id);
         }
     }
-    graph.assign(&mut packages);
+    links.graph.assign(&mut packages);
 
     Ok(Sbom {
         format: SbomFormat::Spdx,
