@@ -833,6 +833,36 @@ fn vex_versionless_image_product_covers_the_image_at_any_version() {
         .is_some());
 }
 
+/// "Latest" is by instant, not by text: a statement stamped `10:00+09:00`
+/// was made before one stamped `05:00Z`. Read as text, an older
+/// `not_affected` would win and suppress the finding in a policy.
+#[test]
+fn vex_latest_statement_is_by_instant_across_offsets_and_fractions() {
+    let doc = br#"{"@context":"https://openvex.dev/ns/v0.2.0","timestamp":"2025-01-01T00:00:00Z","statements":[
+      {"vulnerability":{"name":"CVE-2025-0001"},"timestamp":"2025-03-01T05:00:00Z",
+       "products":[{"@id":"pkg:deb/debian/openssl"}],"status":"affected","action_statement":"upgrade"},
+      {"vulnerability":{"name":"CVE-2025-0001"},"timestamp":"2025-03-01T10:00:00+09:00",
+       "products":[{"@id":"pkg:deb/debian/openssl"}],"status":"not_affected","justification":"component_not_present"},
+      {"vulnerability":{"name":"CVE-2025-0002"},"timestamp":"2025-03-01T05:00:00.25Z",
+       "products":[{"@id":"pkg:deb/debian/openssl"}],"status":"fixed"},
+      {"vulnerability":{"name":"CVE-2025-0002"},"timestamp":"2025-03-01T05:00:00.1Z",
+       "products":[{"@id":"pkg:deb/debian/openssl"}],"status":"affected","action_statement":"upgrade"}
+    ]}"#;
+    let Predicate::Vex(v) = parse(VEX, doc).unwrap() else {
+        panic!()
+    };
+    let purl = "pkg:deb/debian/openssl@3.5.1-1?arch=amd64";
+    assert_eq!(
+        v.status_for("CVE-2025-0001", purl).unwrap().status,
+        VexStatus::Affected
+    );
+    assert_eq!(
+        v.status_for("CVE-2025-0002", purl).unwrap().status,
+        VexStatus::Fixed,
+        "0.25 s is after 0.1 s"
+    );
+}
+
 #[test]
 fn vex_latest_statement_wins_and_aliases_match() {
     let doc = br#"{"@context":"https://openvex.dev/ns/v0.2.0","timestamp":"2025-01-01T00:00:00Z","statements":[

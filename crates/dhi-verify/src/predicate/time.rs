@@ -1,4 +1,4 @@
-//! RFC 3339 timestamps as written in attestations: validated, kept as text. No clock, no time zone arithmetic.
+//! RFC 3339 timestamps as written in attestations: validated, kept as text, compared as instants. No clock.
 
 use std::fmt;
 
@@ -8,9 +8,9 @@ use super::error::PredicateError;
 /// `2024-01-02T03:04:05+01:00`), kept exactly as written.
 ///
 /// Only the syntax and field ranges are checked (month 1–12, day within the month,
-/// hour 0–23, minute 0–59, second 0–60 for leap seconds); comparing two
-/// timestamps with different offsets is not supported, and
-/// [`Timestamp::sort_key`] is only meaningful between UTC (`Z`) values.
+/// hour 0–23, minute 0–59, second 0–60 for leap seconds). Compare instants
+/// with [`Timestamp::unix_time`], which applies the offset: as text,
+/// `10:00:00+09:00` sorts after `05:00:00Z` though it is four hours earlier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct Timestamp(String);
@@ -38,11 +38,33 @@ impl Timestamp {
         &self.0
     }
 
-    /// A string that sorts chronologically for UTC timestamps with the same
-    /// fraction precision (`YYYY-MM-DDTHH:MM:SS`); used to pick the latest VEX statement.
+    /// The instant: seconds since 1970-01-01T00:00:00Z (negative before) and
+    /// nanoseconds, the offset applied. Digits of the fraction past the ninth
+    /// are dropped; a leap second `:60` is the first second of the next minute.
     #[must_use]
-    pub fn sort_key(&self) -> &str {
-        self.0.get(..19).unwrap_or(&self.0)
+    pub fn unix_time(&self) -> (i64, u32) {
+        let b = self.0.as_bytes();
+        // validated when made: every field is there
+        let field = |r: std::ops::Range<usize>| i64::from(digits(b, r).unwrap_or(0));
+        let days = days_from_civil(field(0..4), field(5..7), field(8..10));
+        let mut seconds = days * 86_400 + field(11..13) * 3600 + field(14..16) * 60 + field(17..19);
+        let mut rest = b.get(19..).unwrap_or_default();
+        let mut nanos = 0u32;
+        if let Some((b'.', tail)) = rest.split_first() {
+            let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+            for i in 0..9 {
+                let digit = tail.get(i).filter(|_| i < n).map_or(0, |c| c - b'0');
+                nanos = nanos * 10 + u32::from(digit);
+            }
+            rest = tail.get(n..).unwrap_or_default();
+        }
+        // `+HH:MM` east of UTC: the instant is that much earlier than the local time
+        if let [sign @ (b'+' | b'-'), ..] = rest {
+            let part = |r| i64::from(digits(rest, r).unwrap_or(0));
+            let offset = part(1..3) * 3600 + part(4..6) * 60;
+            seconds += if *sign == b'+' { -offset } else { offset };
+        }
+        (seconds, nanos)
     }
 }
 
@@ -67,6 +89,17 @@ fn digits(b: &[u8], range: std::ops::Range<usize>) -> Option<u32> {
         n = n * 10 + u32::from(c - b'0');
     }
     Some(n)
+}
+
+/// Days from 1970-01-01 to the given proleptic Gregorian date (the
+/// era-of-400-years method, with March as the first month of the year).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -171,11 +204,28 @@ mod tests {
     }
 
     #[test]
+    fn instants_apply_the_offset_and_the_fraction() {
+        let t = |s: &str| Timestamp::parse(s, "t").unwrap().unix_time();
+        assert_eq!(t("1970-01-01T00:00:00Z"), (0, 0));
+        assert_eq!(t("1969-12-31T23:59:59Z"), (-1, 0));
+        assert_eq!(t("2000-03-01T00:00:00Z"), (951_868_800, 0));
+        assert_eq!(t("2024-02-29T12:00:00Z"), (1_709_208_000, 0));
+        assert_eq!(t("2025-08-06T07:53:50.468Z"), (1_754_466_830, 468_000_000));
+        assert_eq!(t("2025-08-06T07:53:50.1234567891Z").1, 123_456_789);
+        // the same instant three ways
+        assert_eq!(t("2025-03-01T10:00:00+09:00"), t("2025-03-01T01:00:00Z"));
+        assert_eq!(t("2025-02-28T20:00:00-05:00"), t("2025-03-01T01:00:00z"));
+        // later as text, earlier in time
+        assert!(t("2025-03-01T10:00:00+09:00") < t("2025-03-01T05:00:00Z"));
+        assert_eq!(t("2016-12-31T23:59:60Z"), t("2017-01-01T00:00:00Z"));
+    }
+
+    #[test]
     fn random_strings_never_panic_the_timestamp_parser() {
         for s in random_strings() {
             if let Ok(t) = Timestamp::parse(&s, "t") {
                 assert_eq!(t.as_str(), s);
-                let _ = t.sort_key();
+                let _ = t.unix_time();
             }
         }
     }

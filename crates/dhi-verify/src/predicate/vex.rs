@@ -163,11 +163,13 @@ impl Vex {
     }
 }
 
-fn sort_key(s: &VexStatement) -> &str {
+/// When a statement was last made: `last_updated`, else `timestamp` (which
+/// inherits the document's); none sorts first.
+fn sort_key(s: &VexStatement) -> Option<(i64, u32)> {
     s.last_updated
         .as_ref()
         .or(s.timestamp.as_ref())
-        .map_or("", Timestamp::sort_key)
+        .map(Timestamp::unix_time)
 }
 
 impl Vulnerability {
