@@ -1,17 +1,7 @@
 //! Dates in policy files and annotations: `YYYY-MM-DD` or RFC 3339
 //! (`2026-01-31T12:00:00Z`, offsets and fractions allowed) to Unix seconds.
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (the standard
-/// civil-from-days inversion; valid for years 1970..=9999 here).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use crate::predicate::time::days_from_civil;
 
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {

@@ -34,7 +34,7 @@ mod statement;
 mod summary;
 #[cfg(test)]
 mod test_support;
-mod time;
+pub(crate) mod time;
 mod vex;
 mod vulns;
 

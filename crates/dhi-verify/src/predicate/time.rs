@@ -93,7 +93,7 @@ fn digits(b: &[u8], range: std::ops::Range<usize>) -> Option<u32> {
 
 /// Days from 1970-01-01 to the given proleptic Gregorian date (the
 /// era-of-400-years method, with March as the first month of the year).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
