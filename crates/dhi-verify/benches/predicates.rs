@@ -2,14 +2,16 @@
 //!
 //! Generates a 50 000-component CycloneDX 1.6 and a 50 000-package SPDX 2.3
 //! document (shaped like syft/Trivy output: purl, licenses, hashes, supplier,
-//! properties, a dependency/relationship per package), wraps each in an in-toto
+//! properties, a dependency/relationship per package, listed in package order
+//! and, in a second pair of rows, scattered), wraps each in an in-toto
 //! Statement, and reports the time of `parse_statement_predicate` as a ratio to
 //! `serde_json::from_slice::<serde::de::IgnoredAny>` on the same bytes. Peak
 //! memory is measured in a child process from Linux `/proc/self/status`
 //! (`VmHWM` after resetting it through `/proc/self/clear_refs`).
 //!
 //! Run: `cargo bench -p dhi-verify --bench predicates` (results in docs/performance.md);
-//! `-- --profile cyclonedx` (or `spdx`) runs only our parser, for a profiler.
+//! `-- --profile cyclonedx` (or `spdx`, `cyclonedx-scattered`, `spdx-scattered`)
+//! runs only our parser, for a profiler.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark, not library code
 #![allow(missing_docs)]
 
@@ -23,6 +25,25 @@ const RUNS: usize = 25;
 const CDX: &str = "https://cyclonedx.org/bom/v1.6";
 const SPDX: &str = "https://spdx.dev/Document";
 
+/// The order in which the dependencies / relationships name the packages:
+/// as listed (what the bench reports first), or scattered (each reference
+/// far from the previous one, as when a tool sorts them differently).
+#[derive(Clone, Copy)]
+enum Order {
+    Listed,
+    Scattered,
+}
+
+impl Order {
+    fn of(self, n: usize) -> impl Iterator<Item = usize> {
+        // 7919 is prime and does not divide N, so this visits every package once
+        (0..n).map(move |i| match self {
+            Order::Listed => i,
+            Order::Scattered => (i * 7919) % n,
+        })
+    }
+}
+
 fn wrap(predicate_type: &str, predicate: &str) -> Vec<u8> {
     format!(
         r#"{{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"{predicate_type}","subject":[{{"name":"pkg:docker/dhi/python@3.13?platform=linux%2Famd64","digest":{{"sha256":"58a392f5dec3be5cb20a2495baca84ac785f237a2d2904c5b9cad7ba11f3e475"}}}}],"predicate":{predicate}}}"#
@@ -30,7 +51,7 @@ fn wrap(predicate_type: &str, predicate: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn cyclonedx(n: usize) -> Vec<u8> {
+fn cyclonedx(n: usize, order: Order) -> Vec<u8> {
     let mut s = String::with_capacity(n * 700);
     s.push_str(r#"{"$schema":"http://cyclonedx.org/schema/bom-1.6.schema.json","bomFormat":"CycloneDX","specVersion":"1.6","serialNumber":"urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79","version":1,"metadata":{"timestamp":"2025-09-01T00:00:00Z","tools":{"components":[{"type":"application","author":"anchore","name":"syft","version":"1.31.0"}]},"component":{"bom-ref":"root","type":"container","name":"dhi/python","version":"3.13.15-debian13","purl":"pkg:docker/dhi/python@3.13.15-debian13?platform=linux%2Famd64"}},"components":["#);
     for i in 0..n {
@@ -49,8 +70,8 @@ fn cyclonedx(n: usize) -> Vec<u8> {
         .unwrap();
     }
     s.push_str(r#"],"dependencies":[{"ref":"root","dependsOn":["#);
-    for i in 0..n {
-        if i > 0 {
+    for (k, i) in order.of(n).enumerate() {
+        if k > 0 {
             s.push(',');
         }
         write!(
@@ -63,7 +84,7 @@ fn cyclonedx(n: usize) -> Vec<u8> {
     wrap(CDX, &s)
 }
 
-fn spdx(n: usize) -> Vec<u8> {
+fn spdx(n: usize, order: Order) -> Vec<u8> {
     let mut s = String::with_capacity(n * 900);
     s.push_str(r#"{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"dhi/python","documentNamespace":"https://anchore.com/syft/image/dhi-python","creationInfo":{"created":"2025-09-01T00:00:00Z","creators":["Organization: Anchore, Inc","Tool: syft-1.31.0"]},"packages":[{"name":"dhi/python","SPDXID":"SPDXRef-DocumentRoot-Image","versionInfo":"3.13.15-debian13","downloadLocation":"NOASSERTION","primaryPackagePurpose":"CONTAINER"}"#);
     for i in 0..n {
@@ -74,7 +95,7 @@ fn spdx(n: usize) -> Vec<u8> {
         .unwrap();
     }
     s.push_str(r#"],"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relatedSpdxElement":"SPDXRef-DocumentRoot-Image","relationshipType":"DESCRIBES"}"#);
-    for i in 0..n {
+    for i in order.of(n) {
         write!(
             s,
             r#",{{"spdxElementId":"SPDXRef-DocumentRoot-Image","relatedSpdxElement":"SPDXRef-Package-deb-lib{i}-{i:016x}","relationshipType":"CONTAINS"}}"#
@@ -272,8 +293,10 @@ fn memory_in_child(name: &str, predicate_type: &str, bytes: &[u8]) -> Option<(f6
 /// (build with `CARGO_PROFILE_BENCH_DEBUG=1 CARGO_PROFILE_BENCH_STRIP=false`).
 fn profile(which: Option<&str>) {
     let (predicate_type, bytes) = match which {
-        Some("spdx") => (SPDX, spdx(N)),
-        _ => (CDX, cyclonedx(N)),
+        Some("spdx") => (SPDX, spdx(N, Order::Listed)),
+        Some("spdx-scattered") => (SPDX, spdx(N, Order::Scattered)),
+        Some("cyclonedx-scattered") => (CDX, cyclonedx(N, Order::Scattered)),
+        _ => (CDX, cyclonedx(N, Order::Listed)),
     };
     for _ in 0..100 {
         std::hint::black_box(parse(predicate_type, &bytes));
@@ -294,8 +317,18 @@ fn main() {
     println!("| document | size | IgnoredAny floor (best) | borrowed typed read (best) | dhi-verify parse + normalise (best) | ratio to floor, best/best | ratio to floor, median of runs | ratio to borrowed read, median | peak RSS / size | parse growth / size |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, predicate_type, bytes) in [
-        ("CycloneDX 1.6", CDX, cyclonedx(N)),
-        ("SPDX 2.3", SPDX, spdx(N)),
+        ("CycloneDX 1.6", CDX, cyclonedx(N, Order::Listed)),
+        ("SPDX 2.3", SPDX, spdx(N, Order::Listed)),
+        (
+            "CycloneDX 1.6, references scattered",
+            CDX,
+            cyclonedx(N, Order::Scattered),
+        ),
+        (
+            "SPDX 2.3, references scattered",
+            SPDX,
+            spdx(N, Order::Scattered),
+        ),
     ] {
         assert_eq!(parse(predicate_type, &bytes), N + 1);
         // Interleaved (floor, reference, ours) so load from other processes

@@ -732,17 +732,31 @@ impl Graph {
 /// (CycloneDX `dependsOn`, SPDX relationships).
 ///
 /// Open addressing with linear probing; a slot is a package number and 32
-/// bits of its id's hash. The hashes were computed as the
-/// ids were read ([`Strings::id`]), while the strings were in cache, so
-/// building the index reads no string; a lookup compares strings only when
-/// the tags agree, and returns only on equal strings. Keyed with `ahash`'s
-/// per-document random keys: a crafted SBOM cannot aim for collisions.
+/// bits of its id's hash. The hashes were computed as the ids were read
+/// ([`Strings::id`]), while the strings were in cache, so building the index
+/// reads no string; a lookup compares strings only when the tags agree, and
+/// returns only on equal strings. Keyed with `ahash`'s per-document random
+/// keys: a crafted SBOM cannot aim for collisions.
+///
+/// Tools list references in package order, so a lookup first tries the
+/// package after the one found last: its id sits next to the last one in
+/// memory, where a probe of the table would land anywhere.
 pub(crate) struct IdIndex {
-    /// The id of each indexed package, by package number.
-    ids: Vec<Span>,
+    /// Each package's id, its hash tag, and whether it is the first package
+    /// with that id (the one the table holds), by package number.
+    ids: Vec<IndexedId>,
     /// `tag << 32 | (package + 1)`; 0 is empty.
     slots: Vec<u64>,
     mask: usize,
+    /// The package after the one found last.
+    next: std::cell::Cell<usize>,
+}
+
+#[derive(Clone, Copy)]
+struct IndexedId {
+    span: Span,
+    tag: u32,
+    first: bool,
 }
 
 impl IdIndex {
@@ -750,38 +764,42 @@ impl IdIndex {
     pub(crate) fn new(strings: &Strings, packages: &[Draft]) -> Self {
         let capacity = (packages.len() * 2).next_power_of_two().max(16);
         let mut index = Self {
-            ids: packages
-                .iter()
-                .map(|p| p.fields.id.unwrap_or_default())
-                .collect(),
+            ids: Vec::with_capacity(packages.len()),
             slots: vec![0; capacity],
             mask: capacity - 1,
+            next: std::cell::Cell::new(0),
         };
         for (i, p) in packages.iter().enumerate() {
-            let (Some(id), Ok(number)) = (p.fields.id, u32::try_from(i + 1)) else {
-                continue;
+            let tag = (p.fields.id_hash >> 32) as u32;
+            let first = match (p.fields.id, u32::try_from(i + 1)) {
+                (Some(id), Ok(number)) => index.insert(strings, tag, p.fields.id_hash, id, number),
+                _ => false,
             };
-            index.insert(strings, p.fields.id_hash, id, number);
+            index.ids.push(IndexedId {
+                span: p.fields.id.unwrap_or_default(),
+                tag,
+                first,
+            });
         }
         index
     }
 
-    /// Adds package `number - 1` unless an earlier package has the same id.
-    fn insert(&mut self, strings: &Strings, hash: u64, id: Span, number: u32) {
-        let tag = hash >> 32;
+    /// Adds package `number - 1` unless an earlier package has the same id;
+    /// whether it was added.
+    fn insert(&mut self, strings: &Strings, tag: u32, hash: u64, id: Span, number: u32) -> bool {
         let mut pos = hash as usize & self.mask;
         loop {
             let Some(&slot) = self.slots.get(pos) else {
-                return;
+                return false;
             };
             if slot == 0 {
                 if let Some(empty) = self.slots.get_mut(pos) {
-                    *empty = tag << 32 | u64::from(number);
+                    *empty = u64::from(tag) << 32 | u64::from(number);
                 }
-                return;
+                return true;
             }
-            if slot >> 32 == tag && self.same(strings, slot, strings.get(id)) {
-                return;
+            if (slot >> 32) as u32 == tag && self.same(strings, slot, strings.get(id)) {
+                return false;
             }
             pos = (pos + 1) & self.mask;
         }
@@ -793,21 +811,30 @@ impl IdIndex {
         number
             .checked_sub(1)
             .and_then(|i| self.ids.get(i))
-            .is_some_and(|span| strings.get(*span) == id)
+            .is_some_and(|e| strings.get(e.span) == id)
     }
 
     /// The first package whose id is `id`; `strings` are those the index was built over.
     pub(crate) fn get(&self, strings: &Strings, id: &str) -> Option<usize> {
         let hash = strings.hash_id(id);
-        let tag = hash >> 32;
+        let tag = (hash >> 32) as u32;
+        let guess = self.next.get();
+        if let Some(e) = self.ids.get(guess) {
+            if e.first && e.tag == tag && strings.get(e.span) == id {
+                self.next.set(guess + 1);
+                return Some(guess);
+            }
+        }
         let mut pos = hash as usize & self.mask;
         loop {
             let slot = *self.slots.get(pos)?;
             if slot == 0 {
                 return None;
             }
-            if slot >> 32 == tag && self.same(strings, slot, id) {
-                return Some((slot & u64::from(u32::MAX)) as usize - 1);
+            if (slot >> 32) as u32 == tag && self.same(strings, slot, id) {
+                let found = (slot & u64::from(u32::MAX)) as usize - 1;
+                self.next.set(found + 1);
+                return Some(found);
             }
             pos = (pos + 1) & self.mask;
         }
@@ -855,6 +882,17 @@ mod tests {
         );
         assert_eq!(index.get(&strings, ""), None, "an empty id is no id");
         assert_eq!(index.get(&strings, "c"), None);
+        // right after "b" the next package is the second "a": still the first wins
+        assert_eq!(index.get(&strings, "b"), Some(2));
+        assert_eq!(index.get(&strings, "a"), Some(0));
+        // and in order, each package is found where the last one left off
+        for (i, id) in [
+            (0, "a"),
+            (2, "b"),
+            (5, "pkg:deb/debian/zlib@1.3?arch=amd64"),
+        ] {
+            assert_eq!(index.get(&strings, id), Some(i));
+        }
         assert_eq!(
             index.get(&strings, "pkg:deb/debian/zlib@1.3?arch=amd6"),
             None
@@ -872,6 +910,10 @@ mod tests {
         let (strings, packages) = with_ids(&with_repeats);
         let index = IdIndex::new(&strings, &packages);
         for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(&strings, id), Some(i), "{id}");
+        }
+        // out of order, and the repeats (which come after all firsts)
+        for (i, id) in ids.iter().enumerate().rev().step_by(3) {
             assert_eq!(index.get(&strings, id), Some(i), "{id}");
         }
         assert_eq!(index.get(&strings, "SPDXRef-Package-20000"), None);
