@@ -818,12 +818,7 @@ fn package(c: RawComponent<'_>, strings: &mut Strings) -> Draft {
     };
     let (id, id_hash) = strings.id(c.bom_ref.as_deref());
     let version = strings.nonempty(c.version.as_deref());
-    // syft and cdxgen use the purl as the bom-ref: one copy serves both
-    let purl = if id.is_some() && c.purl == c.bom_ref {
-        id
-    } else {
-        strings.nonempty(c.purl.as_deref())
-    };
+    let purl = strings.nonempty(c.purl.as_deref());
     let package_type = purl_type(strings, purl);
     let purpose = purpose(strings, c.kind.as_deref());
     let supplier = c

@@ -54,6 +54,7 @@ impl Package {
     fn strings(&self) -> &Strings {
         static EMPTY: Strings = Strings {
             text: String::new(),
+            id_text: String::new(),
             licenses: Vec::new(),
             hashes: Vec::new(),
             overflow: false,
@@ -64,7 +65,7 @@ impl Package {
 
     /// The document-local id (CycloneDX `bom-ref`, SPDX `SPDXID`).
     pub fn id(&self) -> Option<&str> {
-        self.strings().opt(self.fields.id)
+        self.fields.id.map(|span| self.strings().get_id(span))
     }
 
     /// Package name (CycloneDX `group/name` when a group is set). Empty when the document omits it.
@@ -213,6 +214,9 @@ impl Span {
 #[derive(Debug, Default)]
 pub(crate) struct Strings {
     text: String,
+    /// Package ids, apart from the rest: resolving references reads them in
+    /// any order, and a compact buffer keeps those reads in cache.
+    id_text: String,
     licenses: Vec<Span>,
     hashes: Vec<(HashAlgorithm, Span)>,
     /// Set when an offset did not fit a `u32`.
@@ -224,6 +228,11 @@ pub(crate) struct Strings {
 impl Strings {
     fn get(&self, span: Span) -> &str {
         self.text.get(span.range()).unwrap_or_default()
+    }
+
+    /// A package id (see [`Strings::id`]).
+    fn get_id(&self, span: Span) -> &str {
+        self.id_text.get(span.range()).unwrap_or_default()
     }
 
     fn opt(&self, span: Option<Span>) -> Option<&str> {
@@ -269,7 +278,11 @@ impl Strings {
     /// Appends a package id unless it is absent or empty, with its hash for [`IdIndex`].
     pub(crate) fn id(&mut self, s: Option<&str>) -> (Option<Span>, u64) {
         match s.filter(|s| !s.is_empty()) {
-            Some(s) => (Some(self.push(&[s])), self.hash_id(s)),
+            Some(s) => {
+                let start = self.id_text.len();
+                self.id_text.push_str(s);
+                (Some(self.span(start, self.id_text.len())), self.hash_id(s))
+            }
             None => (None, 0),
         }
     }
@@ -367,7 +380,7 @@ impl Strings {
             return Err(PredicateError::TooMany {
                 what: "bytes of SBOM package strings",
                 max: u32::MAX as usize,
-                found: self.text.len(),
+                found: self.text.len() + self.id_text.len(),
             });
         }
         let strings = Arc::new(self);
@@ -798,7 +811,7 @@ impl IdIndex {
                 }
                 return true;
             }
-            if (slot >> 32) as u32 == tag && self.same(strings, slot, strings.get(id)) {
+            if (slot >> 32) as u32 == tag && self.same(strings, slot, strings.get_id(id)) {
                 return false;
             }
             pos = (pos + 1) & self.mask;
@@ -811,7 +824,7 @@ impl IdIndex {
         number
             .checked_sub(1)
             .and_then(|i| self.ids.get(i))
-            .is_some_and(|e| strings.get(e.span) == id)
+            .is_some_and(|e| strings.get_id(e.span) == id)
     }
 
     /// The first package whose id is `id`; `strings` are those the index was built over.
@@ -820,7 +833,7 @@ impl IdIndex {
         let tag = (hash >> 32) as u32;
         let guess = self.next.get();
         if let Some(e) = self.ids.get(guess) {
-            if e.first && e.tag == tag && strings.get(e.span) == id {
+            if e.first && e.tag == tag && strings.get_id(e.span) == id {
                 self.next.set(guess + 1);
                 return Some(guess);
             }
