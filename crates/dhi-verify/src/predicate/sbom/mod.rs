@@ -744,8 +744,8 @@ impl Graph {
 /// Package ids → the first package with that id, for resolving references
 /// (CycloneDX `dependsOn`, SPDX relationships).
 ///
-/// Open addressing with linear probing; a slot is a package number and 32
-/// bits of its id's hash. The hashes were computed as the ids were read
+/// Open addressing with linear probing; a slot holds a package number, 32
+/// bits of its id's hash and where the id is. The hashes were computed as the ids were read
 /// ([`Strings::id`]), while the strings were in cache, so building the index
 /// reads no string; a lookup compares strings only when the tags agree, and
 /// returns only on equal strings. Keyed with `ahash`'s per-document random
@@ -758,11 +758,21 @@ pub(crate) struct IdIndex {
     /// Each package's id, its hash tag, and whether it is the first package
     /// with that id (the one the table holds), by package number.
     ids: Vec<IndexedId>,
-    /// `tag << 32 | (package + 1)`; 0 is empty.
-    slots: Vec<u64>,
+    /// The table; a slot with package number 0 is empty.
+    slots: Vec<Slot>,
     mask: usize,
     /// The package after the one found last.
     next: std::cell::Cell<usize>,
+}
+
+/// A slot of the table: the id's span too, so a probe reads one place
+/// before the string.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    /// package + 1
+    number: u32,
+    id: Span,
 }
 
 #[derive(Clone, Copy)]
@@ -778,7 +788,7 @@ impl IdIndex {
         let capacity = (packages.len() * 2).next_power_of_two().max(16);
         let mut index = Self {
             ids: Vec::with_capacity(packages.len()),
-            slots: vec![0; capacity],
+            slots: vec![Slot::default(); capacity],
             mask: capacity - 1,
             next: std::cell::Cell::new(0),
         };
@@ -802,29 +812,18 @@ impl IdIndex {
     fn insert(&mut self, strings: &Strings, tag: u32, hash: u64, id: Span, number: u32) -> bool {
         let mut pos = hash as usize & self.mask;
         loop {
-            let Some(&slot) = self.slots.get(pos) else {
+            let Some(slot) = self.slots.get_mut(pos) else {
                 return false;
             };
-            if slot == 0 {
-                if let Some(empty) = self.slots.get_mut(pos) {
-                    *empty = u64::from(tag) << 32 | u64::from(number);
-                }
+            if slot.number == 0 {
+                *slot = Slot { tag, number, id };
                 return true;
             }
-            if (slot >> 32) as u32 == tag && self.same(strings, slot, strings.get_id(id)) {
+            if slot.tag == tag && strings.get_id(slot.id) == strings.get_id(id) {
                 return false;
             }
             pos = (pos + 1) & self.mask;
         }
-    }
-
-    /// Whether the package in `slot` has the id `id`.
-    fn same(&self, strings: &Strings, slot: u64, id: &str) -> bool {
-        let number = (slot & u64::from(u32::MAX)) as usize;
-        number
-            .checked_sub(1)
-            .and_then(|i| self.ids.get(i))
-            .is_some_and(|e| strings.get_id(e.span) == id)
     }
 
     /// The first package whose id is `id`; `strings` are those the index was built over.
@@ -840,12 +839,9 @@ impl IdIndex {
         }
         let mut pos = hash as usize & self.mask;
         loop {
-            let slot = *self.slots.get(pos)?;
-            if slot == 0 {
-                return None;
-            }
-            if (slot >> 32) as u32 == tag && self.same(strings, slot, id) {
-                let found = (slot & u64::from(u32::MAX)) as usize - 1;
+            let slot = self.slots.get(pos)?;
+            let found = (slot.number as usize).checked_sub(1)?;
+            if slot.tag == tag && strings.get_id(slot.id) == id {
                 self.next.set(found + 1);
                 return Some(found);
             }
