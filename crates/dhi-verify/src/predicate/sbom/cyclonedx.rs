@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     fold_list, hash, license_name_to_expression, meaningful_license, purl_type, purpose, scan,
-    Draft, Fields, Graph, HashAlgorithm, IdIndex, Listed, Sbom, SbomFormat, Strings,
+    Draft, Estimate, Fields, Graph, HashAlgorithm, IdIndex, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -451,6 +451,7 @@ mod fast {
                     4
                 }
                 "components" => {
+                    let mut estimate = Estimate::new(s.progress().0);
                     s.nullable_array(|s| {
                         let c = component(s, &mut out.strings)?;
                         sink.push(
@@ -460,7 +461,9 @@ mod fast {
                             &mut out.packages,
                             &mut out.parents,
                         )
-                        .ok()
+                        .ok()?;
+                        estimate.after(s.progress(), &mut out.strings, &mut out.packages);
+                        Some(())
                     })?;
                     8
                 }

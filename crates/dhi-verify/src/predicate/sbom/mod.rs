@@ -383,11 +383,55 @@ impl Strings {
                 found: self.text.len() + self.id_text.len(),
             });
         }
-        let strings = Arc::new(self);
+        let mut strings = self;
+        strings.text.shrink_to_fit();
+        strings.id_text.shrink_to_fit();
+        packages.shrink_to_fit();
+        let strings = Arc::new(strings);
         for p in &mut packages {
             p.strings = Some(Arc::clone(&strings));
         }
         Ok(packages)
+    }
+}
+
+/// Reserves room for the rest of a package list once, from what its first
+/// [`Estimate::AFTER`] packages took: growing by doubling copies every string
+/// and package again and touches twice the memory.
+pub(crate) struct Estimate {
+    start: usize,
+    done: bool,
+}
+
+impl Estimate {
+    /// Packages read before estimating.
+    const AFTER: usize = 1024;
+
+    /// Starts at statement offset `start`, with `packages` read so far.
+    pub(crate) fn new(start: usize) -> Self {
+        Self { start, done: false }
+    }
+
+    /// After each package: at [`Estimate::AFTER`] of them, reserves for the
+    /// list's share of the rest of the statement at the rate seen so far
+    /// (an overestimate when other lists follow: unused room is only
+    /// address space, returned when the strings are shared).
+    pub(crate) fn after(
+        &mut self,
+        (pos, len): (usize, usize),
+        strings: &mut Strings,
+        packages: &mut Vec<Draft>,
+    ) {
+        if self.done || packages.len() < Self::AFTER {
+            return;
+        }
+        self.done = true;
+        let read = pos.saturating_sub(self.start).max(1);
+        let rest = len.saturating_sub(pos);
+        let scale = |n: usize| n.saturating_mul(rest / read + 1);
+        strings.text.reserve(scale(strings.text.len()));
+        strings.id_text.reserve(scale(strings.id_text.len()));
+        packages.reserve(scale(packages.len()));
     }
 }
 
@@ -1053,6 +1097,45 @@ mod fast_path_tests {
             .iter()
             .map(|p| (p.name().to_owned(), p.relationship))
             .collect()
+    }
+
+    /// Past [`Estimate::AFTER`] packages the fast path reserves room for the
+    /// rest; the inventory must not change.
+    #[test]
+    fn long_package_lists_agree_past_the_estimate() {
+        use crate::predicate::sbom::{Estimate, ImageRelationship};
+        let n = Estimate::AFTER * 3;
+        let comps: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"bom-ref":"r{i}","name":"n{i}","purl":"pkg:npm/n{i}@1","hashes":[{{"alg":"SHA-256","content":"AB{i}"}}]}}"#))
+            .collect();
+        let deps: Vec<String> = (0..n).map(|i| format!(r#""r{i}""#)).collect();
+        let doc = format!(
+            r#""bomFormat":"CycloneDX","specVersion":"1.5","metadata":{{"component":{{"bom-ref":"root","name":"root"}}}},"components":[{}],"dependencies":[{{"ref":"root","dependsOn":[{}]}}]"#,
+            comps.join(","),
+            deps.join(",")
+        );
+        let got = relationships(CDX, &doc, cyclonedx::parse_fast, cyclonedx::parse_serde);
+        assert_eq!(got.len(), n + 1);
+        assert!(got[1..]
+            .iter()
+            .all(|(_, r)| *r == ImageRelationship::Direct));
+
+        let pkgs: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"SPDXID":"p{i}","name":"n{i}","licenseDeclared":"MIT"}}"#))
+            .collect();
+        let rels: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"spdxElementId":"p{}","relationshipType":"CONTAINS","relatedSpdxElement":"p{i}"}}"#, i / 2))
+            .collect();
+        let doc = format!(
+            r#""spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","documentDescribes":["p0"],"packages":[{}],"relationships":[{}]"#,
+            pkgs.join(","),
+            rels.join(",")
+        );
+        let got = relationships(SPDX, &doc, spdx::parse_fast, spdx::parse_serde);
+        assert_eq!(got.len(), n);
+        assert_eq!(got[0].1, ImageRelationship::Subject);
+        assert_eq!(got[1].1, ImageRelationship::Direct);
+        assert_eq!(got[n - 1].1, ImageRelationship::Transitive);
     }
 
     /// References are resolved while read when the packages came first, and

@@ -58,6 +58,11 @@ impl<'a> Scan<'a> {
         })
     }
 
+    /// How far the cursor is, and the statement's length, in bytes.
+    pub(crate) fn progress(&self) -> (usize, usize) {
+        (self.pos, self.bytes.len())
+    }
+
     /// The next byte that is not JSON whitespace, not consumed.
     #[inline]
     fn peek(&mut self) -> Option<u8> {

@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use super::{
-    fold_list, hash, meaningful_license, purl_type, purpose, scan, supplier_name, Draft, Fields,
-    Graph, HashAlgorithm, IdIndex, Listed, Sbom, SbomFormat, Strings,
+    fold_list, hash, meaningful_license, purl_type, purpose, scan, supplier_name, Draft, Estimate,
+    Fields, Graph, HashAlgorithm, IdIndex, Listed, Sbom, SbomFormat, Strings,
 };
 use crate::predicate::error::PredicateError;
 use crate::predicate::limits::PredicateLimits;
@@ -416,12 +416,14 @@ mod fast {
                     4
                 }
                 "packages" => {
+                    let mut estimate = Estimate::new(s.progress().0);
                     s.nullable_array(|s| {
                         if out.packages.len() >= limits.max_packages {
                             return None;
                         }
                         let p = package(s, &mut out.strings)?;
                         out.packages.push(super::package(p, &mut out.strings));
+                        estimate.after(s.progress(), &mut out.strings, &mut out.packages);
                         Some(())
                     })?;
                     8
