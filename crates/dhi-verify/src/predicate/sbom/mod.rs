@@ -406,16 +406,21 @@ pub(crate) struct Estimate {
 impl Estimate {
     /// Packages read before estimating.
     const AFTER: usize = 1024;
+    /// Fewer statement bytes than a package takes as tools write them
+    /// (500–1 000); bounds the room reserved for packages.
+    const MIN_PACKAGE_BYTES: usize = 128;
 
-    /// Starts at statement offset `start`, with `packages` read so far.
+    /// Starts at statement offset `start`, where the list begins.
     pub(crate) fn new(start: usize) -> Self {
         Self { start, done: false }
     }
 
     /// After each package: at [`Estimate::AFTER`] of them, reserves for the
-    /// list's share of the rest of the statement at the rate seen so far
-    /// (an overestimate when other lists follow: unused room is only
-    /// address space, returned when the strings are shared).
+    /// rest of the statement at the rate seen so far (an overestimate when
+    /// other lists follow: unused room is only address space, returned when
+    /// the strings are shared). Bounded by the statement, whatever the first
+    /// packages were like: no more text than bytes left, no more packages
+    /// than one per [`Estimate::MIN_PACKAGE_BYTES`] left.
     pub(crate) fn after(
         &mut self,
         (pos, len): (usize, usize),
@@ -428,10 +433,10 @@ impl Estimate {
         self.done = true;
         let read = pos.saturating_sub(self.start).max(1);
         let rest = len.saturating_sub(pos);
-        let scale = |n: usize| n.saturating_mul(rest / read + 1);
-        strings.text.reserve(scale(strings.text.len()));
-        strings.id_text.reserve(scale(strings.id_text.len()));
-        packages.reserve(scale(packages.len()));
+        let scale = |n: usize, max: usize| n.saturating_mul(rest / read + 1).min(max);
+        strings.text.reserve(scale(strings.text.len(), rest));
+        strings.id_text.reserve(scale(strings.id_text.len(), rest));
+        packages.reserve(scale(packages.len(), rest / Self::MIN_PACKAGE_BYTES));
     }
 }
 
@@ -971,6 +976,21 @@ mod tests {
         }
         assert_eq!(index.get(&strings, "SPDXRef-Package-20000"), None);
         assert_eq!(index.get(&strings, "SPDXRef-Package-"), None);
+    }
+
+    /// A statement whose first packages are tiny and whose rest is large
+    /// (a crafted one) gets room bounded by the statement, not by the rate.
+    #[test]
+    fn the_estimate_is_bounded_by_the_statement() {
+        let (mut strings, mut packages) = with_ids(&vec![Some("x"); Estimate::AFTER]);
+        let mut estimate = Estimate::new(0);
+        let len = 256 << 20;
+        // 1 024 packages in 2 KiB, then 256 MiB more: the rate alone would
+        // ask for 128 Ki times as many packages (about 15 GiB)
+        estimate.after((2048, len), &mut strings, &mut packages);
+        assert!(packages.capacity() <= Estimate::AFTER + len / Estimate::MIN_PACKAGE_BYTES);
+        assert!(strings.id_text.capacity() <= len + Estimate::AFTER);
+        assert!(packages.capacity() > Estimate::AFTER, "room was reserved");
     }
 
     #[test]
