@@ -1385,6 +1385,10 @@ mod fast_path_tests {
             b"\"name\":\"n\",",
             b"\"bom-ref\":\"r\",",
             b"\"SPDXID\":\"s\",",
+            b"\"ref\":\"r\",",
+            b"\"dependsOn\":[\"r\",\"s\"],",
+            b"\"relationshipType\":\"CONTAINED_BY\",",
+            b"\"relatedSpdxElement\":\"s\",",
         ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move || {
