@@ -41,7 +41,8 @@ fn main() {
              (deterministic: the tests regenerate it and compare). Each directory is an OCI layout tagged `3.13`,\n\
              signed with `cosign.pub`; `trusted_root.json` trusts the test Rekor log. Each case breaks exactly one\n\
              link; `crates/dhi-verify-cli/tests/adversarial.rs` runs every case through the real CLI from the layout\n\
-             and from a registry: every case must fail (exit 1) or error (exit 3); `control` must pass.\n\n{table}"
+             and from a registry: every case must fail (exit 1) or error (exit 3), and its JSON output must name the\n\
+             link the attack breaks (see `reason()` there); `control` must pass.\n\n{table}"
         ),
     )
     .unwrap();
