@@ -293,6 +293,28 @@ fn redirect_policy(max: u32, insecure: Vec<String>) -> reqwest::redirect::Policy
     })
 }
 
+/// Follows at most `max` redirects, and only within the origin (scheme, host,
+/// port) first asked: for requests whose body is a secret.
+fn same_origin_redirects(max: u32) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let next = attempt.url().clone();
+        let previous = attempt.previous();
+        let first = previous.first().cloned();
+        if previous.len() > usize::try_from(max).unwrap_or(usize::MAX) || previous.contains(&next) {
+            return attempt.error(RedirectRefused(format!(
+                "more than {max} redirects, or a loop (the next to {next})"
+            )));
+        }
+        if first.is_some_and(|f| f.origin() != next.origin()) {
+            return attempt.error(RedirectRefused(format!(
+                "refusing a redirect of the refresh-token request to another origin ({next}): \
+                 the identity token would be sent there"
+            )));
+        }
+        attempt.follow()
+    })
+}
+
 /// The reason a redirect was refused, if `e` is such a refusal.
 fn redirect_refusal(e: &reqwest::Error) -> Option<String> {
     if !e.is_redirect() {
@@ -465,6 +487,11 @@ pub(crate) struct RegistryClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// For the refresh-token `POST`, built on first use: follows redirects
+    /// only within the token server's origin, because a 307/308 resends the
+    /// body, and the body holds the refresh token (reqwest strips only
+    /// `Authorization` when a redirect leaves the host).
+    token_post: std::sync::OnceLock<Result<reqwest::Client, String>>,
     options: RegistryOptions,
     /// `Authorization` values by (registry, scope).
     tokens: Mutex<HashMap<(String, String), String>>,
@@ -529,6 +556,7 @@ impl RegistryClient {
         Ok(RegistryClient {
             inner: Arc::new(Inner {
                 http,
+                token_post: std::sync::OnceLock::new(),
                 options,
                 tokens: Mutex::new(HashMap::new()),
                 basic: Mutex::new(HashSet::new()),
@@ -873,6 +901,24 @@ impl RegistryClient {
         }
     }
 
+    /// The client for refresh-token `POST`s (see [`Inner::token_post`]).
+    fn token_post_client(&self) -> Result<&reqwest::Client, String> {
+        let o = &self.inner.options;
+        self.inner
+            .token_post
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .redirect(same_origin_redirects(o.max_redirects))
+                    .connect_timeout(o.connect_timeout)
+                    .timeout(o.request_timeout)
+                    .user_agent(concat!("dhi-verify/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| error_chain(&e))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// Asks a token server for a token for `scope`.
     async fn fetch_token(
         &self,
@@ -902,7 +948,22 @@ impl RegistryClient {
                 realm.to_owned(),
             ));
         }
-        let req = token_request(&self.inner.http, url, service, scope, creds);
+        let http = if creds.and_then(Credentials::identity_token).is_some() {
+            match self.token_post_client() {
+                Ok(c) => c,
+                Err(reason) => {
+                    return Err(SourceError::Transport {
+                        location: t.location(),
+                        what,
+                        reason,
+                        attempts: 1,
+                    })
+                }
+            }
+        } else {
+            &self.inner.http
+        };
+        let req = token_request(http, url, service, scope, creds);
         let mut resp = req.send().await.map_err(|e| {
             if e.is_timeout() {
                 self.timeout_error(t, &what, e.is_connect())
@@ -1010,6 +1071,112 @@ mod tests {
             matches!(&r, Err(SourceError::Protocol { problem, .. }) if problem.contains("https token realm")),
             "{r:?}"
         );
+    }
+
+    /// A one-thread HTTP server on loopback: answers each request with
+    /// `answer(request text)`, and keeps every request it got.
+    fn serve(
+        answer: impl Fn(&str) -> String + Send + 'static,
+    ) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = Vec::new();
+                // headers, then as much body as Content-Length says
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&got).to_string();
+                let reply = answer(&text);
+                lock(&log).push(text);
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        (addr, seen)
+    }
+
+    fn redirect_to(location: &str) -> String {
+        format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    }
+
+    fn fetch_with_identity_token(realm: &str) -> Result<String, SourceError> {
+        let c = RegistryClient::new(RegistryOptions::default()).unwrap();
+        let t = Target {
+            registry: "127.0.0.1:1",
+            repository: "python",
+        };
+        let creds = Credentials::identity_token_for("s3cret-refresh");
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(c.fetch_token(
+                t,
+                realm,
+                Some("svc"),
+                "repository:python:pull",
+                Some(&creds),
+            ))
+    }
+
+    /// A 307 resends the body, and the refresh-token grant's body is the
+    /// identity token: it must not follow the token server anywhere else.
+    #[test]
+    fn the_refresh_token_is_not_resent_to_another_origin() {
+        let (elsewhere, seen_elsewhere) = serve(|_| {
+            "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"token\":\"t\"}"
+                .into()
+        });
+        let target = format!("http://{elsewhere}/token");
+        let (realm, seen) = serve(move |_| redirect_to(&target));
+        let r = fetch_with_identity_token(&format!("http://{realm}/token"));
+        let err = r.expect_err("a redirect to another origin is refused");
+        assert!(err.to_string().contains("another origin"), "{err}");
+        assert!(
+            lock(&seen)[0].contains("s3cret-refresh"),
+            "the realm got the grant"
+        );
+        assert!(
+            lock(&seen_elsewhere).is_empty(),
+            "nothing reached the other origin"
+        );
+    }
+
+    #[test]
+    fn the_refresh_token_follows_a_redirect_within_the_token_server() {
+        let (realm, seen) = serve(|req| {
+            if req.starts_with("POST /token2") {
+                "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"token\":\"t\"}".into()
+            } else {
+                redirect_to("/token2")
+            }
+        });
+        let token = fetch_with_identity_token(&format!("http://{realm}/token")).unwrap();
+        assert_eq!(token, "t");
+        assert!(lock(&seen).iter().all(|r| r.contains("s3cret-refresh")));
     }
 
     #[test]
