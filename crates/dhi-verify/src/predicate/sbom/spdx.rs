@@ -134,9 +134,11 @@ impl Link {
 struct Links {
     index: IdIndex,
     graph: Graph,
-    /// The last `spdxElementId` resolved: tools list every package from one
-    /// element (the image), so most lookups of `a` are this one.
-    last: Option<(String, Option<usize>)>,
+    /// The last `spdxElementId` resolved and what it resolved to (`None`
+    /// before the first): tools list every package from one element (the
+    /// image), so most lookups of `a` are this one. The buffer is reused.
+    last_element: String,
+    last_found: Option<Option<usize>>,
 }
 
 impl Links {
@@ -144,16 +146,19 @@ impl Links {
         Self {
             index: IdIndex::new(strings, packages),
             graph: Graph::new(packages.len()),
-            last: None,
+            last_element: String::new(),
+            last_found: None,
         }
     }
 
     fn element(&mut self, strings: &Strings, a: &str) -> Option<usize> {
-        match &self.last {
-            Some((id, found)) if id == a => *found,
+        match self.last_found {
+            Some(found) if self.last_element == a => found,
             _ => {
                 let found = self.index.get(strings, a);
-                self.last = Some((a.to_owned(), found));
+                self.last_element.clear();
+                self.last_element.push_str(a);
+                self.last_found = Some(found);
                 found
             }
         }
