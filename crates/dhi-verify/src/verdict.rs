@@ -219,13 +219,15 @@ impl ImageConfig {
         })
     }
 
-    /// Whether the image runs as root: no user, `root`, `0`, or `0:…`/`root:…`.
+    /// Whether the image runs as root: no user, `root`, uid 0 however written
+    /// (`0`, `00`, `+0`, `-0`: runtimes read a numeric user as an integer),
+    /// or any of these before `:group`.
     pub fn runs_as_root(&self) -> bool {
         match self.user.as_deref().map(str::trim) {
             None | Some("") => true,
             Some(u) => {
-                let user = u.split(':').next().unwrap_or(u);
-                user == "root" || user == "0"
+                let user = u.split(':').next().unwrap_or(u).trim();
+                user.is_empty() || user == "root" || user.parse::<i64>().is_ok_and(|uid| uid == 0)
             }
         }
     }
@@ -477,10 +479,16 @@ mod tests {
             Some("0:0"),
             Some("root:wheel"),
             Some(" 0 "),
+            // uid 0 however written: runtimes parse a numeric user as an integer
+            Some("00"),
+            Some("000:1000"),
+            Some("+0"),
+            Some("-0"),
+            Some(":1000"),
         ] {
             assert!(user(u).runs_as_root(), "{u:?}");
         }
-        for u in ["65532", "nonroot", "1000:1000", "10"] {
+        for u in ["65532", "nonroot", "1000:1000", "10", "0x0", "Root", "01"] {
             assert!(!user(Some(u)).runs_as_root(), "{u}");
         }
     }

@@ -31,13 +31,23 @@ impl Glob {
     /// Whether the whole of `value` matches. Linear in pattern × value in the
     /// worst case (no backtracking blow-up).
     pub fn matches(&self, value: &str) -> bool {
+        self.matches_with(value, |a, b| a == b)
+    }
+
+    /// [`Glob::matches`], ASCII letters compared without case (SPDX license
+    /// ids are case-insensitive: `agpl-3.0-only` is `AGPL-3.0-only`).
+    pub fn matches_ignore_ascii_case(&self, value: &str) -> bool {
+        self.matches_with(value, |a, b| a.eq_ignore_ascii_case(&b))
+    }
+
+    fn matches_with(&self, value: &str, same: impl Fn(char, char) -> bool) -> bool {
         let v: Vec<char> = value.chars().collect();
         let p = &self.chars;
         let (mut pi, mut vi) = (0usize, 0usize);
         // Position of the last `*` in the pattern, and the value position it was tried at.
         let mut star: Option<(usize, usize)> = None;
         while vi < v.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) && p[pi] != '*' {
+            if pi < p.len() && (p[pi] == '?' || same(p[pi], v[vi])) && p[pi] != '*' {
                 pi += 1;
                 vi += 1;
             } else if pi < p.len() && p[pi] == '*' {

@@ -5,7 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::time::parse_date_or_time;
 use super::{Glob, Policy, Severity, UnderInvestigation};
-use crate::predicate::{Package, Predicate, Provenance, Sbom, Vex, VexStatus, VulnerabilityReport};
+use crate::predicate::{
+    Package, Predicate, Provenance, Sbom, Vex, VexStatement, VexStatus, VulnerabilityReport,
+};
 use crate::verdict::{Check, ImageConfig, VerifiedAttestation};
 
 /// What the rules look at for one platform.
@@ -63,6 +65,20 @@ fn package_matches(g: &Glob, p: &Package) -> bool {
     } else {
         g.matches(p.name())
     }
+}
+
+/// [`package_matches`] for a deny list, which must also catch a purl without
+/// a version: `pkg:deb/debian/bash@*` denies `pkg:deb/debian/bash` and
+/// `pkg:deb/debian/bash?arch=amd64` too (tried as `…/bash@` and `…/bash@?arch=amd64`).
+fn package_denied(g: &Glob, p: &Package) -> bool {
+    package_matches(g, p)
+        || (g.as_str().starts_with("pkg:")
+            && p.purl().is_some_and(|purl| {
+                let end = purl.find(['?', '#']).unwrap_or(purl.len());
+                let (path, rest) = purl.split_at(end);
+                let name = path.rsplit('/').next().unwrap_or(path);
+                !name.contains('@') && g.matches(&format!("{path}@{rest}"))
+            }))
 }
 
 /// The license ids in an SPDX expression (operators, parentheses and the
@@ -216,7 +232,7 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
     let describe = |p: &Package| p.purl().unwrap_or(p.name()).to_owned();
     if !r.deny_packages.is_empty() {
         let mut found: Vec<String> = packages()
-            .filter(|p| r.deny_packages.iter().any(|g| package_matches(g, p)))
+            .filter(|p| r.deny_packages.iter().any(|g| package_denied(g, p)))
             .map(describe)
             .collect();
         found.sort();
@@ -240,7 +256,11 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
                 let denied: Vec<&str> = p
                     .licenses()
                     .flat_map(license_ids)
-                    .filter(|id| r.deny_licenses.iter().any(|g| g.matches(id)))
+                    .filter(|id| {
+                        r.deny_licenses
+                            .iter()
+                            .any(|g| g.matches_ignore_ascii_case(id))
+                    })
                     .collect();
                 (!denied.is_empty()).then(|| format!("{} ({})", describe(p), denied.join(", ")))
             })
@@ -302,6 +322,23 @@ fn vulnerability_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Che
                 return;
             }
         };
+    // A report read only in part cannot say there is nothing above `max`.
+    let unread: Vec<String> = reports
+        .iter()
+        .filter(|(r, _)| !r.unread.is_empty())
+        .map(|(r, a)| format!("{}: {}", a.manifest_digest().short(), r.unread.join("; ")))
+        .collect();
+    if !unread.is_empty() {
+        checks.push(Check::fail(
+            "vulnerabilities",
+            format!(
+                "could not read every finding of the vulnerability report(s), so their severities \
+                 cannot be checked: {}",
+                unread.join(" | ")
+            ),
+        ));
+        return;
+    }
     let vexes: Vec<Vex> = match predicates(facts, |p| match p {
         Predicate::Vex(v) => Some(v),
         _ => None,
@@ -335,15 +372,21 @@ fn vulnerability_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Che
                 continue;
             }
             let purl = f.package_purl.as_deref().unwrap_or("");
-            let suppressed_by_vex = vexes.iter().any(|v| {
-                v.status_for(&f.id, purl).is_some_and(|s| match s.status {
-                    VexStatus::NotAffected | VexStatus::Fixed => true,
-                    VexStatus::UnderInvestigation => {
-                        r.under_investigation == UnderInvestigation::NotAffected
-                    }
-                    _ => false,
-                })
-            });
+            let suppresses = |s: &VexStatement| match s.status {
+                VexStatus::NotAffected | VexStatus::Fixed => true,
+                VexStatus::UnderInvestigation => {
+                    r.under_investigation == UnderInvestigation::NotAffected
+                }
+                _ => false,
+            };
+            // The latest statement of all the verified VEX documents decides
+            // (OpenVEX: a later statement supersedes); at equal times, the one
+            // that does not suppress.
+            let suppressed_by_vex = vexes
+                .iter()
+                .filter_map(|v| v.status_for(&f.id, purl))
+                .max_by_key(|s| (s.made_at(), !suppresses(s)))
+                .is_some_and(suppresses);
             let allowed = r
                 .allow
                 .iter()
@@ -466,7 +509,222 @@ fn image_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
 
 #[cfg(test)]
 mod tests {
-    use super::license_ids;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::digest::Digest;
+    use crate::verdict::{CheckStatus, Signer};
+
+    const CDX: &str = "https://cyclonedx.org/bom";
+    const VEX: &str = "https://openvex.dev/ns/v0.2.0";
+    const VULNS: &str = "https://in-toto.io/attestation/vulns/v0.1";
+
+    /// A verified attestation whose statement carries `predicate`.
+    fn attestation(predicate_type: &str, predicate: &str) -> VerifiedAttestation {
+        let statement = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"sha256":"{}"}}}}],"predicateType":"{predicate_type}","predicate":{predicate}}}"#,
+            "a".repeat(64)
+        );
+        let digest = Digest::of(statement.as_bytes());
+        VerifiedAttestation::new(
+            predicate_type.into(),
+            digest,
+            digest,
+            Digest::of(b"signature"),
+            Signer::Keyless {
+                identity: "i".into(),
+                issuer: "j".into(),
+            },
+            Arc::new(statement.into_bytes()),
+        )
+    }
+
+    /// The status of check `id` under `policy` (TOML) with these attestations.
+    fn status(policy: &str, attestations: &[VerifiedAttestation], id: &str) -> CheckStatus {
+        let policy = crate::policy::parse_policy(
+            &format!("version = 1\n{policy}"),
+            std::path::Path::new("."),
+            None,
+        )
+        .unwrap()
+        .policy;
+        let annotations = BTreeMap::new();
+        let config = ImageConfig {
+            user: Some("65532".into()),
+            created: None,
+        };
+        let facts = Facts {
+            attestations: attestations.iter().collect(),
+            config: Some(&config),
+            annotations: &annotations,
+            at: SystemTime::now(),
+        };
+        let checks = evaluate(&policy, &facts);
+        checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no check {id} in {checks:?}"))
+            .status
+    }
+
+    const HIGH: &str = "[vulnerabilities]\nmax-severity = \"high\"";
+
+    #[test]
+    fn a_vulnerability_report_not_read_in_full_fails_the_severity_rule() {
+        for report in [
+            "{}",
+            r#"{"scanner":{"result":{"CVE-1":{"severity":"critical"}}}}"#,
+            r#"[{"purl":"pkg:deb/debian/x@1","vulnerabilities":{"CVE-1":{}}}]"#,
+            r#"{"scanner":{"result":[{"vulnerability_id":"CVE-1"}]}}"#,
+            r#"{"scanner":{"result":["CVE-1"]}}"#,
+        ] {
+            let a = [attestation(VULNS, report)];
+            assert_eq!(
+                status(HIGH, &a, "vulnerabilities"),
+                CheckStatus::Fail,
+                "{report}"
+            );
+        }
+        // read in full, and clean
+        let clean = [attestation(VULNS, r#"{"scanner":{"uri":"u","result":[]}}"#)];
+        assert_eq!(
+            status(HIGH, &clean, "vulnerabilities.severity"),
+            CheckStatus::Pass
+        );
+    }
+
+    fn critical(id: &str, purl: Option<&str>) -> VerifiedAttestation {
+        let annotations = purl.map_or(String::new(), |p| {
+            format!(r#","annotations":[{{"purl":"{p}"}}]"#)
+        });
+        attestation(
+            VULNS,
+            &format!(
+                r#"{{"scanner":{{"result":[{{"id":"{id}","severity":[{{"method":"nvd","score":"9.8"}}]{annotations}}}]}}}}"#
+            ),
+        )
+    }
+
+    fn vex(time: &str, id: &str, product: &str, status: &str) -> VerifiedAttestation {
+        let extra = if status == "affected" {
+            r#","action_statement":"upgrade""#
+        } else if status == "not_affected" {
+            r#","justification":"vulnerable_code_not_in_execute_path""#
+        } else {
+            ""
+        };
+        attestation(
+            VEX,
+            &format!(
+                r#"{{"@context":"https://openvex.dev/ns/v0.2.0","timestamp":"{time}","statements":[{{"vulnerability":{{"name":"{id}"}},"products":[{product}],"status":"{status}"{extra}}}]}}"#
+            ),
+        )
+    }
+
+    #[test]
+    fn the_latest_vex_statement_of_all_documents_decides() {
+        let finding = critical("CVE-1", Some("pkg:deb/debian/openssl@3"));
+        let product = r#"{"@id":"pkg:deb/debian/openssl"}"#;
+        let old_not_affected = vex("2024-01-01T00:00:00Z", "CVE-1", product, "not_affected");
+        let new_affected = vex("2025-01-01T00:00:00Z", "CVE-1", product, "affected");
+        let new_fixed = vex("2025-01-01T00:00:00Z", "CVE-1", product, "fixed");
+        let id = "vulnerabilities.severity";
+        // in either order of the documents
+        let a = [
+            finding.clone(),
+            new_affected.clone(),
+            old_not_affected.clone(),
+        ];
+        assert_eq!(status(HIGH, &a, id), CheckStatus::Fail);
+        let a = [
+            finding.clone(),
+            old_not_affected.clone(),
+            new_affected.clone(),
+        ];
+        assert_eq!(status(HIGH, &a, id), CheckStatus::Fail);
+        // a later not_affected does suppress
+        let newer = vex("2026-01-01T00:00:00Z", "CVE-1", product, "not_affected");
+        let a = [finding.clone(), new_affected.clone(), newer];
+        assert_eq!(status(HIGH, &a, id), CheckStatus::Pass);
+        // at the same instant, the statement that does not suppress wins
+        let a = [finding.clone(), new_fixed, new_affected];
+        assert_eq!(status(HIGH, &a, id), CheckStatus::Fail);
+        let a = [finding, old_not_affected];
+        assert_eq!(status(HIGH, &a, id), CheckStatus::Pass);
+    }
+
+    #[test]
+    fn an_empty_vex_purl_suppresses_no_finding() {
+        let finding = critical("CVE-2", None);
+        let empty = vex(
+            "2025-01-01T00:00:00Z",
+            "CVE-2",
+            r#"{"@id":"pkg:oci/whatever","identifiers":{"purl":""}}"#,
+            "not_affected",
+        );
+        let a = [finding, empty];
+        assert_eq!(
+            status(HIGH, &a, "vulnerabilities.severity"),
+            CheckStatus::Fail
+        );
+    }
+
+    fn sbom(purl: &str, license: &str) -> VerifiedAttestation {
+        attestation(
+            CDX,
+            &format!(
+                r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{{"name":"bash","purl":"{purl}","licenses":[{{"license":{{"id":"{license}"}}}}]}}]}}"#
+            ),
+        )
+    }
+
+    #[test]
+    fn denied_license_ids_match_whatever_their_case() {
+        let policy = "[sbom]\ndeny-licenses = [\"AGPL-*\"]";
+        for license in ["AGPL-3.0-only", "agpl-3.0-only", "Agpl-3.0-or-later"] {
+            let a = [sbom("pkg:deb/debian/bash@5", license)];
+            assert_eq!(
+                status(policy, &a, "sbom.denied-licenses"),
+                CheckStatus::Fail,
+                "{license}"
+            );
+        }
+        let a = [sbom("pkg:deb/debian/bash@5", "MIT")];
+        assert_eq!(
+            status(policy, &a, "sbom.denied-licenses"),
+            CheckStatus::Pass
+        );
+    }
+
+    #[test]
+    fn a_denied_purl_pattern_with_a_version_also_denies_purls_without_one() {
+        let policy = "[sbom]\ndeny-packages = [\"pkg:deb/debian/bash@*\"]";
+        for purl in [
+            "pkg:deb/debian/bash@5.2",
+            "pkg:deb/debian/bash",
+            "pkg:deb/debian/bash?arch=amd64",
+            "pkg:deb/debian/bash#sub",
+        ] {
+            let a = [sbom(purl, "MIT")];
+            assert_eq!(
+                status(policy, &a, "sbom.denied-packages"),
+                CheckStatus::Fail,
+                "{purl}"
+            );
+        }
+        for purl in [
+            "pkg:deb/debian/bash-completion",
+            "pkg:deb/debian/dash?arch=amd64",
+        ] {
+            let a = [sbom(purl, "MIT")];
+            assert_eq!(
+                status(policy, &a, "sbom.denied-packages"),
+                CheckStatus::Pass,
+                "{purl}"
+            );
+        }
+    }
 
     #[test]
     fn license_ids_skip_operators_and_exceptions() {

@@ -184,6 +184,12 @@ impl Vulnerability {
 }
 
 impl VexStatement {
+    /// When the statement was last made (`last_updated`, else `timestamp`,
+    /// which inherits the document's) as an instant; `None` sorts first.
+    pub fn made_at(&self) -> Option<(i64, u32)> {
+        sort_key(self)
+    }
+
     fn covers(&self, purl: &str, wanted: Option<&Purl>) -> bool {
         let id_covers = |id: &str| match (Purl::parse(id), wanted) {
             (Some(general), Some(specific)) => general.covers(specific),
@@ -351,7 +357,7 @@ fn statement(
         .into_iter()
         .map(|p| VexProduct {
             id: p.id.filter(|x| !x.is_empty()),
-            identifier_purl: p.identifiers.and_then(|i| i.purl),
+            identifier_purl: p.identifiers.and_then(|i| i.purl).filter(|x| !x.is_empty()),
             subcomponents: p
                 .subcomponents
                 .into_iter()

@@ -27,6 +27,11 @@ pub struct VulnerabilityReport {
     pub scan_finished_on: Option<Timestamp>,
     /// The findings, in document order.
     pub findings: Vec<Finding>,
+    /// What could not be read as findings (a list that is not one, an item
+    /// without a vulnerability id, no findings list at all), by JSON path.
+    /// Empty for a report read in full. A policy must not count a report with
+    /// unread parts as clean: its findings are incomplete.
+    pub unread: Vec<String>,
 }
 
 /// One vulnerability found in one package (when the report names the package).
@@ -69,16 +74,16 @@ pub(crate) fn parse(
         Value::Object(root) => root,
         // Scout writes the predicate as a bare list of `{purl, vulnerabilities}`.
         Value::Array(list) => {
-            let mut findings = Vec::new();
-            for item in list.iter().filter_map(Value::as_object) {
-                collect(item, None, &mut findings, limits)?;
-            }
+            let mut read = Read::default();
+            read.list(&list, "predicate", limits)?;
+            let (findings, unread) = read.finish();
             return Ok(VulnerabilityReport {
                 format,
                 scanner_uri: None,
                 scanner_version: None,
                 scan_finished_on: None,
                 findings,
+                unread,
             });
         }
         other => {
@@ -90,24 +95,36 @@ pub(crate) fn parse(
         }
     };
     let scanner = root.get("scanner").and_then(Value::as_object);
-    let mut findings = Vec::new();
+    let mut read = Read::default();
     // in-toto vulns v0.1: scanner.result[]; Scout (assumed): the same, or a
     // top-level `vulnerabilities` / `results` / `matches` list; items are either
     // findings or packages with a nested `vulnerabilities` list.
     let lists = [
-        scanner.and_then(|s| s.get("result")),
-        root.get("vulnerabilities"),
-        root.get("results"),
-        root.get("matches"),
+        (
+            "predicate.scanner.result",
+            scanner.and_then(|s| s.get("result")),
+        ),
+        ("predicate.vulnerabilities", root.get("vulnerabilities")),
+        ("predicate.results", root.get("results")),
+        ("predicate.matches", root.get("matches")),
     ];
-    for list in lists.into_iter().flatten() {
-        let Some(items) = list.as_array() else {
-            continue;
-        };
-        for item in items.iter().filter_map(Value::as_object) {
-            collect(item, None, &mut findings, limits)?;
+    let mut any_list = false;
+    for (path, list) in lists {
+        match list {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                any_list = true;
+                read.list(items, path, limits)?;
+            }
+            Some(other) => read.note(format!("{path} is {}, not a list", type_name(other))),
         }
     }
+    if !any_list && read.unread.is_empty() {
+        read.note(
+            "no findings list (scanner.result, vulnerabilities, results or matches)".to_owned(),
+        );
+    }
+    let (findings, unread) = read.finish();
     Ok(VulnerabilityReport {
         format,
         scanner_uri: scanner.and_then(|s| str_field(s, &["uri"])),
@@ -119,7 +136,54 @@ pub(crate) fn parse(
             "predicate.metadata.scanFinishedOn",
         )?,
         findings,
+        unread,
     })
+}
+
+/// Findings read so far, and what could not be read.
+#[derive(Default)]
+struct Read {
+    findings: Vec<Finding>,
+    unread: Vec<String>,
+    /// Unread parts past [`Read::SHOWN`], counted only.
+    more: usize,
+}
+
+impl Read {
+    /// Unread parts described one by one; the rest are counted.
+    const SHOWN: usize = 20;
+
+    fn note(&mut self, what: String) {
+        if self.unread.len() < Self::SHOWN {
+            self.unread.push(what);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The findings, and the unread parts with a count of those not shown.
+    fn finish(mut self) -> (Vec<Finding>, Vec<String>) {
+        if self.more > 0 {
+            self.unread.push(format!("and {} more", self.more));
+        }
+        (self.findings, self.unread)
+    }
+
+    /// Reads a list of findings or of packages with nested findings.
+    fn list(
+        &mut self,
+        items: &[Value],
+        path: &str,
+        limits: &PredicateLimits,
+    ) -> Result<(), PredicateError> {
+        for (i, item) in items.iter().enumerate() {
+            match item.as_object() {
+                Some(item) => collect(item, None, self, &format!("{path}[{i}]"), limits)?,
+                None => self.note(format!("{path}[{i}] is {}, not an object", type_name(item))),
+            }
+        }
+        Ok(())
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -252,17 +316,34 @@ fn severities(o: &Map<String, Value>) -> (Option<String>, Vec<SeverityScore>) {
 fn collect(
     item: &Map<String, Value>,
     package: Option<&str>,
-    out: &mut Vec<Finding>,
+    read: &mut Read,
+    path: &str,
     limits: &PredicateLimits,
 ) -> Result<(), PredicateError> {
     // A package entry with nested vulnerabilities (one level only).
     if package.is_none() {
-        if let Some(Value::Array(nested)) = item.get("vulnerabilities") {
-            let purl = purl_of(item);
-            for v in nested.iter().filter_map(Value::as_object) {
-                collect(v, Some(purl.as_deref().unwrap_or("")), out, limits)?;
+        match item.get("vulnerabilities") {
+            Some(Value::Array(nested)) => {
+                let purl = purl_of(item);
+                for (i, v) in nested.iter().enumerate() {
+                    let here = format!("{path}.vulnerabilities[{i}]");
+                    match v.as_object() {
+                        Some(v) => {
+                            collect(v, Some(purl.as_deref().unwrap_or("")), read, &here, limits)?;
+                        }
+                        None => read.note(format!("{here} is {}, not an object", type_name(v))),
+                    }
+                }
+                return Ok(());
             }
-            return Ok(());
+            None | Some(Value::Null) => {}
+            Some(other) => {
+                read.note(format!(
+                    "{path}.vulnerabilities is {}, not a list",
+                    type_name(other)
+                ));
+                return Ok(());
+            }
         }
     }
     let id = str_field(item, &["id", "source_id", "cve", "name"]).or_else(|| {
@@ -271,8 +352,10 @@ fn collect(
             .and_then(|v| str_field(v, &["id", "name"]))
     });
     let Some(id) = id else {
-        return Ok(()); // not a finding; tolerated
+        read.note(format!("{path} has no vulnerability id"));
+        return Ok(());
     };
+    let out = &mut read.findings;
     if out.len() >= limits.max_findings {
         return Err(PredicateError::TooMany {
             what: "vulnerability findings",
