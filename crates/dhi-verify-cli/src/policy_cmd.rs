@@ -12,6 +12,15 @@ pub fn run(command: PolicyCommand) -> u8 {
             0
         }
         PolicyCommand::Check { file } => match load_policy(&file) {
+            // `image` refuses such a policy (exit 2); say so here too
+            Ok(loaded) if loaded.policy.requirements().is_empty() => {
+                eprintln!(
+                    "dhi-verify: {}: {}",
+                    file.display(),
+                    dhi_verify::ConfigError::NothingRequired
+                );
+                EXIT_USAGE
+            }
             Ok(loaded) => {
                 let required: Vec<&str> = loaded
                     .policy

@@ -328,6 +328,8 @@ fn malformed_policies_are_usage_errors_naming_field_and_position() {
         ("version = 1\n[vulnerabilities]\nallow = [{ id = \"CVE-1\", expires = \"2026-02-30\" }]\n", "p.toml:3:36: vulnerabilities.allow[0].expires"),
         ("version = 1\n[require]\nattestations = [\"sbomm\"]\n", "p.toml:3:17: require.attestations[0]"),
         ("version = 2\n", "version: expected 1"),
+        // `image` refuses it too (exit 2): it would pass any image
+        ("version = 1\n[require]\nattestations = []\n", "requires no attestation type"),
         ("not toml at all", "p.toml:1:"),
     ] {
         let (code, stderr) = check_policy(text);
