@@ -875,6 +875,62 @@ impl IdIndex {
         }
     }
 
+    /// How many lookups [`IdIndex::get_all`] is given at a time.
+    pub(crate) const BATCH: usize = 32;
+
+    /// [`IdIndex::get`] for several ids. The same answers; faster when the
+    /// ids are scattered over the table, because the first read of each
+    /// (its slot, then the start of its string) is made for all of them
+    /// before any is compared, so the memory reads overlap instead of
+    /// waiting one after the other.
+    pub(crate) fn get_all(&self, strings: &Strings, ids: &[&str]) -> Vec<Option<usize>> {
+        // in package order, each is the one after the last: no table at all
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let guess = self.next.get();
+            match self.ids.get(guess) {
+                Some(e) if e.first && strings.get_id(e.span) == *id => {
+                    self.next.set(guess + 1);
+                    found.push(Some(guess));
+                }
+                _ => break,
+            }
+        }
+        let ids = &ids[found.len()..];
+        let hashes: Vec<u64> = ids.iter().map(|id| strings.hash_id(id)).collect();
+        // slots first, for all
+        let slots: Vec<Slot> = hashes
+            .iter()
+            .map(|h| {
+                self.slots
+                    .get(*h as usize & self.mask)
+                    .copied()
+                    .unwrap_or_default()
+            })
+            .collect();
+        // then the first byte of each candidate string, for all
+        let text = strings.id_text.as_bytes();
+        let first: Vec<bool> = slots
+            .iter()
+            .zip(ids)
+            .map(|(slot, id)| text.get(slot.id.start as usize) == id.as_bytes().first())
+            .collect();
+        let rest = ids.iter().zip(&hashes).zip(slots.iter().zip(first)).map(
+            |((id, hash), (slot, first))| {
+                let tag = (hash >> 32) as u32;
+                match (slot.number as usize).checked_sub(1) {
+                    Some(found) if first && slot.tag == tag && strings.get_id(slot.id) == *id => {
+                        self.next.set(found + 1);
+                        Some(found)
+                    }
+                    _ => self.get(strings, id),
+                }
+            },
+        );
+        found.extend(rest);
+        found
+    }
+
     /// The first package whose id is `id`; `strings` are those the index was built over.
     pub(crate) fn get(&self, strings: &Strings, id: &str) -> Option<usize> {
         let hash = strings.hash_id(id);
@@ -976,6 +1032,28 @@ mod tests {
         }
         assert_eq!(index.get(&strings, "SPDXRef-Package-20000"), None);
         assert_eq!(index.get(&strings, "SPDXRef-Package-"), None);
+
+        // together, in order, scattered, missing and repeated: the same answers
+        let missing = ["SPDXRef-Package-20000".to_owned(), String::new()];
+        let queries: Vec<&str> = ids[..100]
+            .iter()
+            .chain((0..5_000).map(|i| &ids[(i * 7919) % ids.len()]))
+            .chain(&missing)
+            .chain(ids.iter().step_by(7).take(50))
+            .map(String::as_str)
+            .collect();
+        let fresh = IdIndex::new(&strings, &packages);
+        let mut together = Vec::new();
+        for batch in queries.chunks(IdIndex::BATCH) {
+            together.extend(fresh.get_all(&strings, batch));
+        }
+        let one_by_one: Vec<_> = queries.iter().map(|q| index.get(&strings, q)).collect();
+        assert_eq!(together, one_by_one);
+        assert!(together.iter().filter(|f| f.is_none()).count() == 2);
+        // right after the last first, the next package repeats id 0: still 0
+        let last = ids.len() - 1;
+        assert_eq!(fresh.get_all(&strings, &[&ids[last]]), [Some(last)]);
+        assert_eq!(fresh.get_all(&strings, &[&ids[0]]), [Some(0)]);
     }
 
     /// A statement whose first packages are tiny and whose rest is large

@@ -164,6 +164,24 @@ impl Links {
         }
     }
 
+    /// Adds the edges of containment or dependency relationships `(a, b,
+    /// forward)`, `a` resolved already, looking the `b`s up together (see
+    /// [`IdIndex::get_all`]); empties `batch`.
+    fn contain_all(&mut self, strings: &Strings, batch: &mut Vec<(usize, Cow<'_, str>, bool)>) {
+        let ids: Vec<&str> = batch.iter().map(|(_, b, _)| b.as_ref()).collect();
+        let found = self.index.get_all(strings, &ids);
+        for ((i, _, forward), j) in batch.iter().zip(found) {
+            if let Some(j) = j {
+                if *forward {
+                    self.graph.edge(*i, j);
+                } else {
+                    self.graph.edge(j, *i);
+                }
+            }
+        }
+        batch.clear();
+    }
+
     /// Adds the edge of a containment or dependency relationship.
     fn contain(&mut self, strings: &Strings, a: &str, forward: bool, b: &str) {
         let (Some(i), Some(j)) = (self.element(strings, a), self.index.get(strings, b)) else {
@@ -440,14 +458,19 @@ mod fast {
                     // for finish, as the SPDXID may come later.
                     let mut links =
                         (seen & 8 != 0).then(|| Links::new(&out.strings, &out.packages));
+                    let mut batch = Vec::with_capacity(IdIndex::BATCH);
                     s.nullable_array(|s| {
                         let r = relationship(s)?;
                         let kind = r.kind.as_deref().and_then(Link::of);
                         match (links.as_mut(), kind) {
                             (Some(links), Some(link @ (Link::Forward | Link::Backward))) => {
                                 if let (Some(a), Some(b)) = (r.element, r.related) {
-                                    let forward = matches!(link, Link::Forward);
-                                    links.contain(&out.strings, &a, forward, &b);
+                                    if let Some(from) = links.element(&out.strings, &a) {
+                                        batch.push((from, b, matches!(link, Link::Forward)));
+                                        if batch.len() == IdIndex::BATCH {
+                                            links.contain_all(&out.strings, &mut batch);
+                                        }
+                                    }
                                 }
                             }
                             (Some(_), None) => {}
@@ -455,6 +478,9 @@ mod fast {
                         }
                         Some(())
                     })?;
+                    if let Some(links) = links.as_mut() {
+                        links.contain_all(&out.strings, &mut batch);
+                    }
                     out.links = links;
                     16
                 }
