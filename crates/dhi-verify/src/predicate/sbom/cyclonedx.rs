@@ -701,12 +701,22 @@ mod fast {
                 }
                 "dependsOn" => {
                     once(&mut seen, 2)?;
+                    // looked up IdIndex::BATCH at a time (see IdIndex::get_all)
+                    let mut batch: Vec<Cow<'_, str>> = Vec::new();
+                    let mut flush = |batch: &mut Vec<Cow<'_, str>>, from: usize| {
+                        let ids: Vec<&str> = batch.iter().map(AsRef::as_ref).collect();
+                        for to in index.get_all(strings, &ids).into_iter().flatten() {
+                            graph.edge(from, to);
+                        }
+                        batch.clear();
+                    };
                     s.nullable_array(|s| {
                         let to = s.str()?;
                         match from {
                             Some(Some(from)) => {
-                                if let Some(to) = index.get(strings, &to) {
-                                    graph.edge(from, to);
+                                batch.push(to);
+                                if batch.len() == IdIndex::BATCH {
+                                    flush(&mut batch, from);
                                 }
                             }
                             Some(None) => {}
@@ -714,6 +724,9 @@ mod fast {
                         }
                         Some(())
                     })?;
+                    if let Some(Some(from)) = from {
+                        flush(&mut batch, from);
+                    }
                 }
                 _ => s.skip()?,
             }
