@@ -94,13 +94,19 @@ pub fn text(reference: &str, result: &Result<Verdict, Error>) {
             } else {
                 a.reason.clone().unwrap_or_default()
             };
+            let about = if a.subject == v.digest && a.subject != p.digest {
+                " (about the index)"
+            } else {
+                ""
+            };
             println!(
-                "    {} {:<26} {}  {}{}",
-                mark(a.verified),
+                "    {} {:<26} {}  {}{}{}",
+                if a.unsigned { "○" } else { mark(a.verified) },
                 what,
                 a.manifest_digest.short(),
                 detail,
-                source_note(a.source)
+                source_note(a.source),
+                about
             );
         }
         for s in &p.image_signatures {

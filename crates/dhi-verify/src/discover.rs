@@ -92,9 +92,12 @@ pub(crate) struct PlatformEvidence {
     pub config: Option<Result<Vec<u8>, SourceError>>,
     /// The referrers listing, when it could be read.
     pub referrers: Result<Vec<Descriptor>, SourceError>,
-    /// Attestations found as referrers, then BuildKit's in-index attestation
-    /// manifests for this platform (unsigned unless a signature refers to them).
+    /// Attestations found as referrers.
     pub attestations: Vec<AttestationEvidence>,
+    /// BuildKit's attestation manifests about this platform, kept in the
+    /// index (`vnd.docker.reference.type: attestation-manifest`): unsigned
+    /// statements, which count only under a verified signature on the index.
+    pub in_index: Vec<InIndexAttestationEvidence>,
     /// Signatures and Sigstore bundles among the referrers (cosign
     /// signature artifacts, cosign v3 bundles: image signatures, or DSSE
     /// attestations about this platform).
@@ -106,6 +109,23 @@ pub(crate) struct PlatformEvidence {
     /// policy requires an image signature), and its `.att` tag when the
     /// referrers hold no attestation.
     pub cosign_tags: Vec<CosignTagEvidence>,
+}
+
+/// A statement's bytes, or why they could not be read.
+pub(crate) type FetchedStatement = Result<Arc<Vec<u8>>, SourceError>;
+
+/// One of BuildKit's attestation manifests kept in the image index: an
+/// image manifest (config `application/vnd.oci.image.config.v1+json`) whose
+/// layers are raw in-toto statements, each annotated with its predicate type.
+#[derive(Debug)]
+pub(crate) struct InIndexAttestationEvidence {
+    /// The index entry (digest-checked through the index).
+    pub descriptor: Descriptor,
+    pub manifest: Result<ImageManifest, SourceError>,
+    /// Each in-toto layer and its bytes (checked against the layer digest).
+    pub statements: Vec<(Descriptor, FetchedStatement)>,
+    /// In-toto layers beyond [`Limits::max_referrers`], not fetched.
+    pub statements_not_fetched: usize,
 }
 
 /// Which of cosign's legacy tags.
@@ -463,6 +483,16 @@ pub(crate) async fn discover<S: Source, R: Source>(
         cosign_tags: Vec::new(),
     };
     let top_is_index = matches!(&evidence.top_manifest, Ok(Manifest::Index(_)));
+    // BuildKit's in-index attestations count only under a signature on the
+    // index: when there are any, the index's `.sig` tag is looked up too.
+    let in_index_attestations = match &evidence.top_manifest {
+        Ok(Manifest::Index(index)) => index.manifests.iter().any(|d| {
+            d.annotations
+                .get(annotation::DOCKER_REFERENCE_TYPE)
+                .is_some_and(|t| t == ATTESTATION_MANIFEST)
+        }),
+        _ => false,
+    };
     let targets: Vec<(Platform, Descriptor, Vec<Descriptor>)> = match &evidence.top_manifest {
         Err(_) => Vec::new(),
         Ok(Manifest::Index(index)) => {
@@ -558,7 +588,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
         let sig = discover_cosign_tags(
             referrers,
             &top.digest,
-            needs.image_signatures,
+            needs.image_signatures || in_index_attestations,
             false,
             limits,
         );
@@ -661,17 +691,12 @@ async fn discover_platform<S: Source, R: Source>(
         };
         Ok::<_, Error>((listed, attestations, signed, att))
     };
-    // BuildKit's attestation manifests live in the image's index; signatures
-    // of them, if any, are referrers like any other.
-    let in_index = try_join_all(inline.into_iter().map(|d| {
-        discover_attestation(
-            image,
-            referrers,
-            d,
-            crate::verdict::EvidenceSource::ImageIndex,
-            limits,
-        )
-    }));
+    // BuildKit's attestation manifests live in the image's index.
+    let in_index = try_join_all(
+        inline
+            .into_iter()
+            .map(|d| discover_in_index_attestation(image, d, limits)),
+    );
     let sig = discover_cosign_tags(
         referrers,
         &descriptor.digest,
@@ -679,7 +704,7 @@ async fn discover_platform<S: Source, R: Source>(
         false,
         limits,
     );
-    let (((manifest, config), (listed, mut attestations, signed_referrers, att)), (in_index, sig)) =
+    let (((manifest, config), (listed, attestations, signed_referrers, att)), (in_index, sig)) =
         try_join(
             try_join(manifest_and_config, listing_and_attestations),
             try_join(in_index, sig),
@@ -692,7 +717,6 @@ async fn discover_platform<S: Source, R: Source>(
                 s.descriptor.artifact_type.as_deref() == Some(media_type::SIGSTORE_BUNDLE_V03)
             })
             .count();
-    attestations.extend(in_index);
     Ok(PlatformEvidence {
         platform,
         descriptor,
@@ -700,6 +724,7 @@ async fn discover_platform<S: Source, R: Source>(
         config,
         referrers: listed,
         attestations,
+        in_index,
         attestations_from_referrers,
         signed_referrers,
         cosign_tags: sig.into_iter().chain(att).collect(),
@@ -786,6 +811,55 @@ async fn discover_attestation<S: Source, R: Source>(
         signatures,
         signatures_kept,
         signatures_not_tried,
+    })
+}
+
+/// One of BuildKit's in-index attestation manifests and its in-toto layers.
+async fn discover_in_index_attestation<S: Source>(
+    source: &S,
+    descriptor: Descriptor,
+    limits: &Limits,
+) -> Result<InIndexAttestationEvidence, Error> {
+    let manifest = fetch_image_manifest(
+        source,
+        &descriptor,
+        "fetch in-index attestation manifest",
+        limits,
+    )
+    .await?;
+    let layers: Vec<Descriptor> = match &manifest {
+        Ok(m) => m
+            .layers
+            .iter()
+            .filter(|l| l.media_type == media_type::IN_TOTO)
+            .cloned()
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let statements_not_fetched = layers.len().saturating_sub(limits.max_referrers);
+    let statements = try_join_all(layers.into_iter().take(limits.max_referrers).map(
+        |layer| async move {
+            let bytes = keep(
+                fetch(
+                    source,
+                    &layer.digest,
+                    Some(layer.size),
+                    ContentKind::Statement,
+                    limits,
+                )
+                .await,
+                "fetch in-index attestation statement",
+                &layer.digest,
+            )?;
+            Ok::<_, Error>((layer, bytes.map(Arc::new)))
+        },
+    ))
+    .await?;
+    Ok(InIndexAttestationEvidence {
+        descriptor,
+        manifest,
+        statements,
+        statements_not_fetched,
     })
 }
 

@@ -669,4 +669,10 @@ pub enum VerifyError {
         /// The payload's.
         found: String,
     },
+    /// A BuildKit in-index attestation with no verified signature on the index to cover it.
+    #[error("unsigned BuildKit attestation in the image index: it counts only under a verified signature on the index {index}")]
+    UnsignedInIndex {
+        /// The index a signature would have to sign.
+        index: Digest,
+    },
 }

@@ -48,6 +48,9 @@ pub mod annotation {
     pub const COSIGN_BUNDLE: &str = "dev.sigstore.cosign/bundle";
     /// The tag of a manifest in an OCI layout's `index.json`.
     pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+    /// `cosign save`'s index.json annotation saying what an entry is
+    /// (`dev.cosignproject.cosign/image`, `/imageIndex`, `/sigs`, `/atts`).
+    pub const COSIGN_KIND: &str = "kind";
     /// BuildKit marks in-index attestation manifests with this.
     pub const DOCKER_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
     /// DHI build id, present on every manifest of a DHI index.

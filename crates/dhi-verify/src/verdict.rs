@@ -250,6 +250,20 @@ pub struct AttestationReport {
     /// The statement digest, when the manifest names one (for a bundle or
     /// a `.att` layer: the bundle's or the DSSE envelope's).
     pub statement_digest: Option<Digest>,
+    /// What it was checked as being about: this platform's manifest, or the
+    /// index that lists it (an attestation on the index counts for every
+    /// platform of that index).
+    pub subject: Digest,
+    /// An unsigned statement that could count only under a signature that
+    /// covers it (BuildKit's in-index attestations without a verified
+    /// signature on the index): not verified, and not a broken attestation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned: bool,
+    /// A trusted signature verified, but what it signs fails a binding
+    /// check (say, the statement disagrees with its manifest's annotations):
+    /// a broken or compromised pipeline, which fails the image.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub signed_but_inconsistent: bool,
     /// Whether every link from a trusted signature to this platform verified.
     pub verified: bool,
     /// Why not, when not verified: the first broken link.
@@ -295,6 +309,9 @@ pub struct SignatureReport {
     /// The typed failure behind `reason`.
     #[serde(skip)]
     pub error: Option<VerifyError>,
+    /// Who signed, when it verified.
+    #[serde(skip)]
+    pub signer: Option<Signer>,
 }
 
 /// What became of a signature's transparency-log entry.

@@ -6,6 +6,7 @@
 //! Pure: evidence, trust, limits and an explicit time in; reports and checks
 //! out. Nothing here reads the network, the disk or the clock.
 
+mod in_index;
 mod signed;
 
 use std::sync::Arc;
@@ -526,6 +527,7 @@ fn report_signature(
         tlog,
         signed_at: result.as_ref().ok().and_then(|ok| ok.logged_at),
         error: result.as_ref().err().cloned(),
+        signer: result.as_ref().ok().map(|ok| ok.signer.clone()),
     }
 }
 
@@ -650,6 +652,9 @@ pub(crate) fn verify_attestation(
             source: a.source,
             manifest_digest,
             statement_digest: layer.map(|l| l.digest),
+            subject: *platform,
+            unsigned: false,
+            signed_but_inconsistent: false,
             verified: true,
             reason: None,
             signatures,
@@ -662,6 +667,14 @@ pub(crate) fn verify_attestation(
             source: a.source,
             manifest_digest,
             statement_digest: layer.map(|l| l.digest),
+            subject: *platform,
+            unsigned: false,
+            // A trusted signer vouched for this manifest, which says it is
+            // about this platform, and yet a link below it is broken. A
+            // manifest about another subject is only misplaced: anyone can
+            // list it here, so it is ignored like any unverified extra.
+            signed_but_inconsistent: signature_result.is_ok()
+                && !matches!(e, VerifyError::AttestationSubject { .. }),
             verified: false,
             reason: Some(e.to_string()),
             signatures,
@@ -707,6 +720,37 @@ fn verify_platform(
     }
     attestations.extend(image.attestations);
     let image_signatures = image.signatures;
+    // BuildKit's in-index attestations, under a verified signature on the index.
+    let index_signer = image_signatures
+        .iter()
+        .filter(|s| s.subject == evidence.top.digest && s.subject != digest)
+        .find_map(|s| s.signature.signer.as_ref().filter(|_| s.signature.verified));
+    for a in &p.in_index {
+        attestations.extend(in_index::verify_in_index(
+            a,
+            &p.descriptor,
+            &evidence.top.digest,
+            index_signer,
+            ctx,
+        ));
+    }
+    // A trusted signer vouching for inconsistent bytes fails the image.
+    for a in attestations.iter().filter(|a| a.signed_but_inconsistent) {
+        checks.push(
+            Check::fail(
+                "attestation.consistency",
+                format!(
+                    "{} {} is signed by a trusted signer but does not hold together: {}",
+                    a.predicate_type
+                        .as_deref()
+                        .map_or_else(|| "attestation".to_owned(), describe_predicate_type),
+                    a.manifest_digest,
+                    a.reason.as_deref().unwrap_or("not verified")
+                ),
+            )
+            .with_evidence([a.manifest_digest.to_string()]),
+        );
+    }
     match &p.referrers {
         Ok(list) => checks.push(Check::pass(
             "referrers",

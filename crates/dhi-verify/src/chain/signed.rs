@@ -53,6 +53,7 @@ impl ImageEvidence {
         cosign_tags: &[CosignTagEvidence],
         ctx: &Context<'_>,
     ) {
+        let before = self.attestations.len();
         for sig in referrers {
             self.verify_referrer(sig, subject, ctx);
         }
@@ -61,6 +62,9 @@ impl ImageEvidence {
                 CosignTagKind::Signatures => self.verify_sig_tag(tag, ctx),
                 CosignTagKind::Attestations => self.verify_att_tag(tag, ctx),
             }
+        }
+        for a in &mut self.attestations[before..] {
+            a.subject = subject.digest;
         }
     }
 
@@ -287,7 +291,8 @@ impl ImageEvidence {
     }
 }
 
-/// The report of an attestation found outside attestation manifests.
+/// The report of an attestation found outside attestation manifests. Its
+/// `subject` is set by [`ImageEvidence::verify`].
 fn attestation_report(
     source: EvidenceSource,
     predicate_type: Option<String>,
@@ -296,11 +301,21 @@ fn attestation_report(
     signatures: Vec<SignatureReport>,
     result: Result<VerifiedAttestation, VerifyError>,
 ) -> AttestationReport {
+    // The signature here is over the statement itself: a trusted signature
+    // whose statement names another image is about that image (anyone can
+    // copy it here), while one that fails any other check is inconsistent.
+    let signed_but_inconsistent = signatures.iter().any(|s| s.verified)
+        && result
+            .as_ref()
+            .is_err_and(|e| !matches!(e, VerifyError::SubjectMismatch { .. }));
     AttestationReport {
         predicate_type,
         source,
         manifest_digest,
         statement_digest,
+        subject: manifest_digest,
+        unsigned: false,
+        signed_but_inconsistent,
         verified: result.is_ok(),
         reason: result.as_ref().err().map(ToString::to_string),
         signatures,

@@ -5,6 +5,13 @@
 //! tag-schema fallback (an index tagged `sha256-<hex>` in `index.json`, as
 //! `regctl image copy --referrers` to an `ocidir://` writes it), and a scan of
 //! the layout's manifests for those whose `subject` names the digest.
+//!
+//! A `cosign save` layout has no tags: its `index.json` entries carry cosign's
+//! `kind` annotation instead. The one `dev.cosignproject.cosign/image` (or
+//! `/imageIndex`) entry is the image; the `/sigs` and `/atts` entries answer
+//! for cosign's tags `sha256-<image hex>.sig` and `.att`, as they would in a
+//! registry. What they claim is verified like any cosign tag: the signed
+//! payloads and statements must name the image, whatever the layout says.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -17,6 +24,15 @@ use crate::digest::Digest;
 use crate::error::SourceError;
 use crate::limits::Limits;
 use crate::oci::{annotation, media_type, Descriptor, ImageIndex, Manifest};
+
+/// `cosign save`'s `kind` of an image entry (a single manifest).
+const COSIGN_KIND_IMAGE: &str = "dev.cosignproject.cosign/image";
+/// `cosign save`'s `kind` of an image entry that is an index.
+const COSIGN_KIND_IMAGE_INDEX: &str = "dev.cosignproject.cosign/imageIndex";
+/// `cosign save`'s `kind` of the `.sig` manifest.
+const COSIGN_KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
+/// `cosign save`'s `kind` of the `.att` manifest.
+const COSIGN_KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 
 /// An OCI image layout on disk.
 #[derive(Debug)]
@@ -146,10 +162,41 @@ impl LayoutSource {
     }
 
     fn entries_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a Descriptor> + 'a {
-        self.index
-            .manifests
-            .iter()
-            .filter(move |d| d.annotation(annotation::REF_NAME) == Some(tag))
+        let cosign_kind = self.cosign_kind_for_tag(tag);
+        self.index.manifests.iter().filter(move |d| {
+            d.annotation(annotation::REF_NAME) == Some(tag)
+                || cosign_kind.is_some_and(|k| d.annotation(annotation::COSIGN_KIND) == Some(k))
+        })
+    }
+
+    /// The `cosign save` entries: those with cosign's `kind` annotation for an image.
+    fn cosign_images(&self) -> impl Iterator<Item = &Descriptor> {
+        self.index.manifests.iter().filter(|d| {
+            matches!(
+                d.annotation(annotation::COSIGN_KIND),
+                Some(COSIGN_KIND_IMAGE | COSIGN_KIND_IMAGE_INDEX)
+            )
+        })
+    }
+
+    /// For cosign's tag `sha256-<hex>.sig` / `.att` of the one image of a
+    /// `cosign save` layout, the `kind` whose entry stands for that tag.
+    /// With more than one image (or none) the tags are not mapped: which
+    /// image a `/sigs` entry belongs to would be a guess.
+    fn cosign_kind_for_tag(&self, tag: &str) -> Option<&'static str> {
+        let (subject, kind) = if let Some(s) = tag.strip_suffix(".sig") {
+            (s, COSIGN_KIND_SIGS)
+        } else if let Some(s) = tag.strip_suffix(".att") {
+            (s, COSIGN_KIND_ATTS)
+        } else {
+            return None;
+        };
+        let mut images = self.cosign_images();
+        let image = images.next()?;
+        if images.next().is_some() || image.digest.fallback_tag() != subject {
+            return None;
+        }
+        Some(kind)
     }
 
     /// Reads every blob small enough to be a manifest, checks it against its
@@ -306,6 +353,10 @@ impl Source for LayoutSource {
             .filter(|d| {
                 !d.annotation(annotation::REF_NAME)
                     .is_some_and(|t| t.starts_with("sha256-"))
+                    && !matches!(
+                        d.annotation(annotation::COSIGN_KIND),
+                        Some(COSIGN_KIND_SIGS | COSIGN_KIND_ATTS)
+                    )
             })
             .collect();
         match images.as_slice() {

@@ -42,3 +42,7 @@ mod limits;
 /// Two images in one layout: no single-byte change and no move of A's
 /// attestations onto B makes a failure pass or a pass name another image.
 mod single_byte;
+
+/// Real artifacts of the real tools (`testdata/real/`): `cosign save`
+/// layouts, cosign v2 `.att` about the index, BuildKit in-index attestations.
+mod real_artifacts;

@@ -467,3 +467,73 @@ fn unsigned_attestation_of_a_required_type_fails_the_requirement_named_by_the_us
         .message
         .contains("unsigned"));
 }
+
+/// A trusted signature over an attestation that does not hold together fails
+/// the image in its own right (check `attestation.consistency`, naming the
+/// attestation), whatever the requirements; a manifest about another subject
+/// is only misplaced, and an attestation whose signature does not verify is
+/// anyone's to push: neither is inconsistent.
+#[test]
+fn a_trusted_signature_over_inconsistent_bytes_fails_the_image() {
+    let inconsistent = [
+        Tamper::SubjectOtherPlatform,
+        Tamper::PredicateTypeConfusion,
+        Tamper::LayerAnnotationDisagrees,
+        Tamper::StatementType,
+        Tamper::ExtraLayer,
+        Tamper::AttestationSubjectSize,
+        Tamper::StatementMissing,
+    ];
+    let not_inconsistent = [
+        Tamper::AttestationSubjectOtherPlatform,
+        Tamper::WrongKey,
+        Tamper::Unsigned,
+        Tamper::PayloadNamesOtherManifest,
+        Tamper::PayloadPredicateType,
+    ];
+    for (tamper, expected) in inconsistent
+        .iter()
+        .map(|t| (t, true))
+        .chain(not_inconsistent.iter().map(|t| (t, false)))
+    {
+        // Only SBOMs are required: the tampered provenance is an extra.
+        let image = DhiImage::python().tamper(*tamper);
+        let w = write(&image);
+        let v = verify(
+            &verifier_with(
+                trust(&image),
+                Policy::dhi_default().with_requirements(["sbom"]).unwrap(),
+                Limits::default(),
+            ),
+            &w.fixture.reference("3.13"),
+        );
+        let target = w
+            .fixture
+            .attestation("linux/amd64", PredicateKind::ProvenanceV1)
+            .manifest_digest
+            .clone();
+        let att = v.platforms[0]
+            .attestations
+            .iter()
+            .find(|a| a.manifest_digest.to_string() == target)
+            .unwrap_or_else(|| panic!("{tamper:?}: the tampered attestation is reported"));
+        assert!(!att.verified, "{tamper:?}");
+        assert_eq!(
+            att.signed_but_inconsistent, expected,
+            "{tamper:?}: {att:#?}"
+        );
+        let consistency = v.platforms[0]
+            .checks
+            .iter()
+            .find(|c| c.id == "attestation.consistency");
+        if expected {
+            let c = consistency.unwrap_or_else(|| panic!("{tamper:?}: no consistency check"));
+            assert_eq!(c.status, CheckStatus::Fail, "{tamper:?}");
+            assert_eq!(c.evidence, std::slice::from_ref(&target), "{tamper:?}");
+            assert_eq!(v.outcome, Outcome::Fail, "{tamper:?}");
+        } else {
+            assert!(consistency.is_none(), "{tamper:?}: {consistency:?}");
+            assert_eq!(v.outcome, Outcome::Pass, "{tamper:?}: {v:#?}");
+        }
+    }
+}

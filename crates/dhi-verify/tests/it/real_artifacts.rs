@@ -1,0 +1,343 @@
+//! What the real tools publish, from the real bytes in `testdata/real/`:
+//! `cosign save` layouts of images slsa-github-generator attested (cosign v2
+//! `.att` about the index, BuildKit in-index attestations). Tests that need a
+//! changed layout change a copy in a temporary directory and re-point every
+//! manifest up to `index.json`, so that only the link under test is broken.
+
+use std::path::{Path, PathBuf};
+
+use dhi_verify::{
+    CheckStatus, EvidenceSource, Limits, Outcome, Policy, TrustRoot, TrustedKey, Verdict,
+    VerifyError,
+};
+use dhi_verify_testkit::cosign::{
+    sig_tag, simple_signing_layer, simple_signing_payload, LayoutEditor,
+};
+use dhi_verify_testkit::TestKey;
+use serde_json::Value;
+
+use crate::util::{check, verifier_with, verify};
+
+/// The slsa-github-generator releases whose `cosign save` layouts we hold.
+pub const VERSIONS: [&str; 3] = ["v1.4.0", "v1.7.0", "v2.0.0"];
+
+pub const PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
+
+/// `testdata/real/slsa-github-generator/<version>/`.
+pub fn real_dir(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/real/slsa-github-generator")
+        .join(version)
+}
+
+/// The image digest the layout was saved for.
+pub fn real_digest(version: &str) -> String {
+    std::fs::read_to_string(real_dir(version).join("container_workflow_dispatch.digest"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// A writable copy of one real layout.
+pub fn copy_layout(version: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("layout");
+    let from = real_dir(version).join("container_workflow_dispatch");
+    std::fs::create_dir_all(to.join("blobs/sha256")).unwrap();
+    for f in ["oci-layout", "index.json"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(from.join("blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join("blobs/sha256").join(e.file_name())).unwrap();
+    }
+    for e in std::fs::read_dir(to.join("blobs/sha256")).unwrap() {
+        let p = e.unwrap().path();
+        let mut perm = std::fs::metadata(&p).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perm.set_readonly(false);
+        std::fs::set_permissions(&p, perm).unwrap();
+    }
+    (dir, to)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    dhi_verify::Digest::of(bytes).to_string()
+}
+
+fn blob_path(layout: &Path, digest: &str) -> PathBuf {
+    layout.join("blobs/sha256").join(&digest["sha256:".len()..])
+}
+
+/// Replaces blob `old` with `bytes` and re-points every descriptor that
+/// names it (in manifests, recursively, then `index.json`). Returns the new
+/// digest of `old`'s replacement and a map of every digest that changed.
+pub fn replace_blob(layout: &Path, old: &str, bytes: &[u8]) -> Vec<(String, String)> {
+    let new = sha256(bytes);
+    std::fs::write(blob_path(layout, &new), bytes).unwrap();
+    let mut changed = vec![(old.to_owned(), new)];
+    let mut i = 0;
+    while i < changed.len() {
+        let (from, to) = changed[i].clone();
+        let size = std::fs::metadata(blob_path(layout, &to)).unwrap().len();
+        for e in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+            let p = e.unwrap().path();
+            let Ok(mut v) = serde_json::from_slice::<Value>(&std::fs::read(&p).unwrap()) else {
+                continue;
+            };
+            if repoint(&mut v, &from, &to, size) {
+                let b = serde_json::to_vec(&v).unwrap();
+                let d = sha256(&b);
+                std::fs::write(blob_path(layout, &d), &b).unwrap();
+                let old_d = format!("sha256:{}", p.file_name().unwrap().to_str().unwrap());
+                if !changed.iter().any(|(f, _)| *f == old_d) {
+                    changed.push((old_d, d));
+                }
+            }
+        }
+        let index_path = layout.join("index.json");
+        let mut index: Value =
+            serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+        if repoint(&mut index, &from, &to, size) {
+            std::fs::write(&index_path, serde_json::to_vec_pretty(&index).unwrap()).unwrap();
+        }
+        i += 1;
+    }
+    changed
+}
+
+/// Re-points descriptors `{digest: from}` in `v` to `to` (with `size`).
+fn repoint(v: &mut Value, from: &str, to: &str, size: u64) -> bool {
+    let mut hit = false;
+    match v {
+        Value::Object(m) => {
+            if m.get("digest").and_then(Value::as_str) == Some(from) && m.contains_key("size") {
+                m.insert("digest".into(), to.into());
+                m.insert("size".into(), size.into());
+                hit = true;
+            }
+            for (k, x) in m.iter_mut() {
+                if k != "digest" {
+                    hit |= repoint(x, from, to, size);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                hit |= repoint(x, from, to, size);
+            }
+        }
+        _ => {}
+    }
+    hit
+}
+
+/// A policy that requires `requirements` and judges nothing else (the real
+/// images run as root, which the DHI default refuses).
+pub fn generic(requirements: &[&str]) -> Policy {
+    Policy::requiring(requirements.iter().copied()).unwrap()
+}
+
+fn keyed(key: &TestKey) -> TrustRoot {
+    TrustRoot::from_keys([TrustedKey::from_pem("test", &key.public_pem()).unwrap()])
+}
+
+fn run(layout: &Path, trust: TrustRoot, requirements: &[&str]) -> Verdict {
+    verify(
+        &verifier_with(trust, generic(requirements), Limits::default()),
+        &format!("oci:{}", layout.display()),
+    )
+}
+
+/// The index of a layout (v1.7.0 and v2.0.0 are indexes).
+fn index_digest(layout: &Path) -> String {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["annotations"]["kind"] == "dev.cosignproject.cosign/imageIndex")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Signs the layout's index with `key`, as `cosign sign --key` on the index does.
+fn sign_index(layout: &Path, key: &TestKey) {
+    let index = index_digest(layout);
+    let mut ed = LayoutEditor::open(layout);
+    let payload = simple_signing_payload(&index, "cosign container image signature");
+    let layer = simple_signing_layer(&mut ed, &payload, &key.sign_b64(&payload));
+    sig_tag(&mut ed, &index, vec![layer]);
+    ed.finish();
+}
+
+#[test]
+fn a_cosign_save_layout_resolves_to_its_image_and_finds_its_att_by_kind() {
+    for version in VERSIONS {
+        let (_d, layout) = copy_layout(version);
+        let v = run(&layout, keyed(&TestKey::new("other")), &["provenance"]);
+        assert_eq!(v.digest.to_string(), real_digest(version), "{version}");
+        let att: Vec<_> = v.platforms[0]
+            .attestations
+            .iter()
+            .filter(|a| a.source == EvidenceSource::CosignTag)
+            .collect();
+        assert_eq!(att.len(), 1, "{version}: {v:#?}");
+        // cosign attested the digest it was given: the index (or the single
+        // manifest of v1.4.0), which is what the attestation is checked as
+        // being about.
+        assert_eq!(
+            att[0].subject.to_string(),
+            real_digest(version),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn buildkit_in_index_attestations_are_unsigned_not_broken() {
+    for version in ["v1.7.0", "v2.0.0"] {
+        let (_d, layout) = copy_layout(version);
+        let v = run(&layout, keyed(&TestKey::new("other")), &["provenance"]);
+        assert_eq!(v.outcome, Outcome::Fail, "{version}");
+        let p = &v.platforms[0];
+        let in_index: Vec<_> = p
+            .attestations
+            .iter()
+            .filter(|a| a.source == EvidenceSource::ImageIndex)
+            .collect();
+        assert_eq!(in_index.len(), 1, "{version}");
+        let a = in_index[0];
+        assert!(
+            a.unsigned && !a.verified && !a.signed_but_inconsistent,
+            "{a:#?}"
+        );
+        assert_eq!(a.predicate_type.as_deref(), Some(PROVENANCE_V02));
+        assert_eq!(a.subject, p.digest);
+        assert!(
+            matches!(a.error, Some(VerifyError::UnsignedInIndex { index }) if index == v.digest),
+            "{a:#?}"
+        );
+        assert!(p.checks.iter().all(|c| c.id != "attestation.consistency"));
+    }
+}
+
+#[test]
+fn buildkit_in_index_attestations_count_under_a_verified_signature_on_the_index() {
+    let key = TestKey::new("index-signer");
+    for version in ["v1.7.0", "v2.0.0"] {
+        let (_d, layout) = copy_layout(version);
+        sign_index(&layout, &key);
+        let v = run(&layout, keyed(&key), &["provenance"]);
+        assert_eq!(v.outcome, Outcome::Pass, "{version}: {v:#?}");
+        let a = v.platforms[0]
+            .attestations
+            .iter()
+            .find(|a| a.source == EvidenceSource::ImageIndex)
+            .unwrap();
+        assert!(a.verified && !a.unsigned, "{a:#?}");
+        let va = a.verified_attestation.as_ref().unwrap();
+        assert_eq!(va.signer(), "test");
+        assert_eq!(*va.subject(), v.platforms[0].digest);
+        // Only provenance is there: an SBOM requirement is not met by it.
+        let v = run(&layout, keyed(&key), &["sbom"]);
+        assert_eq!(check(&v, "require.sbom").status, CheckStatus::Fail);
+    }
+}
+
+#[test]
+fn an_index_signature_by_an_untrusted_key_covers_nothing() {
+    let (_d, layout) = copy_layout("v2.0.0");
+    sign_index(&layout, &TestKey::new("stranger"));
+    let v = run(&layout, keyed(&TestKey::new("trusted")), &["provenance"]);
+    assert_eq!(v.outcome, Outcome::Fail);
+    let a = v.platforms[0]
+        .attestations
+        .iter()
+        .find(|a| a.source == EvidenceSource::ImageIndex)
+        .unwrap();
+    assert!(a.unsigned && !a.verified);
+}
+
+/// The BuildKit statement of v2.0.0, edited by `edit`, re-pointed up to a
+/// new index that `key` signs: the signer vouches for the edited bytes.
+fn signed_edited_buildkit_statement(key: &TestKey, edit: impl FnOnce(&mut Value)) -> Verdict {
+    let (_d, layout) = copy_layout("v2.0.0");
+    // The in-index attestation manifest's only layer.
+    let statement = "sha256:4efc1daf5276de13d358c242c9ce21f161c00234ab9bbac05e792b30f3f31350";
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(blob_path(&layout, statement)).unwrap()).unwrap();
+    edit(&mut v);
+    replace_blob(&layout, statement, &serde_json::to_vec(&v).unwrap());
+    sign_index(&layout, key);
+    run(&layout, keyed(key), &["provenance"])
+}
+
+#[test]
+fn an_inconsistent_buildkit_statement_under_a_trusted_index_signature_fails_the_image() {
+    let key = TestKey::new("index-signer");
+    // About another manifest.
+    let v = signed_edited_buildkit_statement(&key, |s| {
+        for subject in s["subject"].as_array_mut().unwrap() {
+            subject["digest"]["sha256"] = "00".repeat(32).into();
+        }
+    });
+    assert_eq!(v.outcome, Outcome::Fail);
+    let c = check(&v, "attestation.consistency");
+    assert_eq!(c.status, CheckStatus::Fail);
+    assert!(
+        c.message.contains("statement subject does not name"),
+        "{c:?}"
+    );
+    // Of another predicate type than its layer says.
+    let v = signed_edited_buildkit_statement(&key, |s| {
+        s["predicateType"] = "https://spdx.dev/Document".into();
+    });
+    assert_eq!(v.outcome, Outcome::Fail);
+    let c = check(&v, "attestation.consistency");
+    assert!(c.message.contains("predicateType"), "{c:?}");
+    // Unchanged but re-serialised: still consistent, and it passes.
+    let v = signed_edited_buildkit_statement(&key, |_| {});
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+}
+
+#[test]
+fn cosign_kinds_are_not_mapped_to_tags_when_the_layout_holds_two_images() {
+    let (_d, layout) = copy_layout("v2.0.0");
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    // A second image: which one the `/atts` entry is about would be a guess.
+    let platform = "sha256:5fa774f16f1c8f4dfa3aa916a3ac9b81e6c59be9339489967d908901770ba530";
+    let size = std::fs::metadata(blob_path(&layout, platform))
+        .unwrap()
+        .len();
+    index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": platform, "size": size,
+        "annotations": {"kind": "dev.cosignproject.cosign/image"}}));
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    // No tag: two images, so the reference must name one (could not check).
+    let verifier = verifier_with(
+        keyed(&TestKey::new("other")),
+        generic(&["provenance"]),
+        Limits::default(),
+    );
+    let err =
+        crate::util::block_on(verifier.verify(&format!("oci:{}", layout.display()))).unwrap_err();
+    assert!(err.to_string().contains("holds 2 manifests"), "{err}");
+    // Named by digest: the `.att` entry is not taken as the index's tag.
+    let v = verify(
+        &verifier,
+        &format!("oci:{}@{}", layout.display(), real_digest("v2.0.0")),
+    );
+    assert!(v.platforms[0]
+        .attestations
+        .iter()
+        .all(|a| a.source != EvidenceSource::CosignTag));
+}
