@@ -341,3 +341,105 @@ fn cosign_kinds_are_not_mapped_to_tags_when_the_layout_holds_two_images() {
         .iter()
         .all(|a| a.source != EvidenceSource::CosignTag));
 }
+
+/// `testdata/real/cosign-keyed/`: `cosign download signature` output.
+fn keyed_signatures(which: &str) -> Vec<(String, Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/real/cosign-keyed/tests/assets/signatures")
+        .join(which)
+        .join("95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let digest = format!("sha256:{}", p.file_stem().unwrap().to_str().unwrap());
+        let sigs: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        for s in sigs.as_array().unwrap() {
+            out.push((digest.clone(), s.clone()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn keyed_trust(file: &str) -> TrustRoot {
+    let pem = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/real/cosign-keyed/tests/assets")
+            .join(file),
+    )
+    .unwrap();
+    TrustRoot::from_keys([TrustedKey::from_pem(file, &pem).unwrap()])
+}
+
+/// Checks one real keyed signature the way the chain checks a `.sig` layer:
+/// the signature over the payload bytes by a trusted key, the payload's
+/// claims for `digest`, then the Rekor bundle (SET by the public-good log,
+/// body naming this payload, signature and key).
+fn check_keyed(trust: &TrustRoot, digest: &str, s: &Value) -> Result<(), String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = b64.decode(s["Payload"].as_str().unwrap()).unwrap();
+    let sig = s["Base64Signature"].as_str().unwrap();
+    let at = std::time::SystemTime::now();
+    let key = dhi_verify::signature::simple_signing::verify_signature(&payload, sig, trust, at)
+        .map_err(|e| format!("signature: {e}"))?;
+    dhi_verify::signature::simple_signing::check_payload_claims(
+        &payload,
+        &digest.parse().unwrap(),
+        None,
+    )
+    .map_err(|e| format!("payload: {e}"))?;
+    let bundle = serde_json::to_vec(&s["Bundle"]).unwrap();
+    let logs = dhi_verify::sigstore::SigstoreTrust::public_good().unwrap();
+    let entry = dhi_verify::sigstore::verify_cosign_rekor_bundle(
+        &bundle,
+        &b64.decode(sig)
+            .map_err(|e| format!("signature base64: {e}"))?,
+        &payload,
+        &logs,
+    )
+    .map_err(|e| format!("log entry: {e}"))?;
+    let logged = dhi_verify::sigstore::PublicKey::from_pem_or_der(
+        entry.body_public_key().ok_or("log entry names no key")?,
+    )
+    .map_err(|e| format!("logged key: {e}"))?;
+    if logged.fingerprint() != *key.fingerprint().as_bytes() {
+        return Err("log entry names another key".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn real_keyed_cosign_signatures_verify_with_their_key_and_log_entries() {
+    let valid = keyed_signatures("valid");
+    assert_eq!(valid.len(), 7);
+    let trust = keyed_trust("test.pub.key");
+    for (digest, s) in &valid {
+        check_keyed(&trust, digest, s).unwrap_or_else(|e| panic!("{digest}: {e}"));
+        // Not for another image.
+        let other = format!("sha256:{}", "0".repeat(64));
+        assert!(check_keyed(&trust, &other, s)
+            .unwrap_err()
+            .starts_with("payload:"));
+    }
+    // Another key (also dangerzone's) verifies none of them.
+    let other = keyed_trust("dangerzone-testing.pub");
+    for (digest, s) in &valid {
+        assert!(check_keyed(&other, digest, s)
+            .unwrap_err()
+            .starts_with("signature:"));
+    }
+}
+
+#[test]
+fn real_tampered_keyed_cosign_signatures_fail() {
+    let tampered = keyed_signatures("tampered");
+    assert!(!tampered.is_empty());
+    let trust = keyed_trust("test.pub.key");
+    // One has its signature bytes changed (no longer DER), the other signs
+    // other bytes: both are caught by the signature, before any claim is read.
+    for (digest, s) in &tampered {
+        let e = check_keyed(&trust, digest, s).unwrap_err();
+        assert!(e.starts_with("signature:"), "{digest}: {e}");
+    }
+}
