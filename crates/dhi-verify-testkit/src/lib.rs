@@ -18,7 +18,10 @@ pub mod layout;
 pub mod registry;
 pub mod rekor;
 
-pub use image::{AttestationInfo, DhiImage, Fixture, KeylessSigner, PredicateKind, Tamper};
+pub use image::{
+    AttestationInfo, CosignSave, DhiImage, Fixture, IndexAttestation, KeylessSigner, PredicateKind,
+    Tamper,
+};
 pub use keys::TestKey;
 pub use layout::LayoutWriter;
-pub use rekor::TestRekor;
+pub use rekor::{EntryForgery, EntryKind, TestRekor};
