@@ -30,6 +30,8 @@ pub enum IndexAttestation {
     /// manifest of cosign's shape with one DSSE layer per predicate (see
     /// [`crate::cosign::keyed_att_layer`]); logged in Rekor when
     /// [`DhiImage::rekor`] is set, with entry kind [`DhiImage::att_entry`].
+    /// Its [`AttestationInfo`]s name the `.att` manifest as
+    /// `manifest_digest` and the DSSE layer as `statement_digest`.
     AttTag,
     /// DHI-shaped attestation manifests (raw statements, simple-signing
     /// signature referrers) whose `subject` is the index descriptor, as the
@@ -305,8 +307,14 @@ impl DhiImage {
     /// Attestations bound to the index, as `cosign attest <image>@<index digest>`
     /// makes them (the real `.att` of `testdata/real/slsa-github-generator/v1.7.0`
     /// and `v2.0.0` attests the index): each in-toto statement's subject is
-    /// the index digest (name `registry.scout.docker.com/dhi/<name>`),
-    /// published as `how` says; the platform manifests get no attestations.
+    /// the index digest, published as `how` says; the platform manifests get
+    /// no attestations. `AttTag` statements are named as cosign names them
+    /// (the repository, `registry.scout.docker.com/dhi/<name>`) and signed
+    /// with [`DhiImage::key`] (keyed only: `keyless` and
+    /// `bundle_signatures` do not apply); `Referrer` statements are named
+    /// `pkg:docker/dhi/<name>@<tag>` and signed as the per-platform ones
+    /// are. Logged attestations need the fake log in the verifier's trusted
+    /// root: `TestRekor::default().trusted_root_json()`.
     /// The tampers that apply: `WrongKey`, `StatementBytes` (the DSSE layer
     /// or statement blob), `SubjectOtherPlatform` (the statement names the
     /// first platform manifest), `PredicateTypeConfusion`, and with

@@ -864,3 +864,29 @@ fn existing_fixtures_are_unchanged_by_the_new_options() {
     assert_eq!(ours, theirs);
     assert!(f.attestations.iter().all(|a| a.platform != INDEX_TARGET));
 }
+
+#[test]
+fn trusted_root_of_the_fake_log_names_the_key_that_signs_the_sets() {
+    let rekor = TestRekor::default();
+    let root: Value = serde_json::from_str(&rekor.trusted_root_json()).unwrap();
+    let tlog = &root["tlogs"][0];
+    let der = B64
+        .decode(tlog["publicKey"]["rawBytes"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(der, rekor.key.public_der());
+    let key_id = B64
+        .decode(tlog["logId"]["keyId"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(hex::encode(key_id), rekor.log_id());
+    // The bundles of a logged `.att` name that log.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = index_att_fixture(tmp.path(), EntryKind::IntotoV001, EntryForgery::None);
+    let att = fixture_att(tmp.path(), &f);
+    let b: Value = serde_json::from_str(
+        att["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(b["Payload"]["logID"], rekor.log_id());
+}
