@@ -223,6 +223,9 @@ pub struct DhiImage {
     /// The Rekor entry kind of logged cosign `.att` layers, and what to break
     /// in the target's entry (with [`IndexAttestation::AttTag`] and a log).
     pub att_entry: (EntryKind, EntryForgery),
+    /// Tag the one platform manifest itself, with no index. See
+    /// [`DhiImage::single_manifest`].
+    pub single_manifest: bool,
 }
 
 /// A keyless signer: a certificate's private key, the certificate, the log
@@ -240,6 +243,8 @@ pub struct KeylessSigner {
 pub struct Fixture {
     pub dir: PathBuf,
     pub referrers_dir: PathBuf,
+    /// The top manifest the tag names: the index, or with
+    /// [`DhiImage::single_manifest`] the one platform manifest.
     pub index_digest: String,
     pub platforms: Vec<(String, String)>,
     pub attestations: Vec<AttestationInfo>,
@@ -301,6 +306,7 @@ impl DhiImage {
             index_attestation: None,
             buildkit_attestations: false,
             att_entry: (EntryKind::IntotoV001, EntryForgery::None),
+            single_manifest: false,
         }
     }
 
@@ -342,6 +348,18 @@ impl DhiImage {
     /// other platform), `LayerAnnotationDisagrees`.
     pub fn with_buildkit_attestations(mut self) -> Self {
         self.buildkit_attestations = true;
+        self
+    }
+
+    /// An image that is one manifest, not an index (real: the v1.4.0
+    /// slsa-github-generator image, `kind: dev.cosignproject.cosign/image`
+    /// in its `cosign save` layout): keeps only the first platform and tags
+    /// its manifest; [`Fixture::index_digest`] is that manifest, and
+    /// "index" attestations ([`DhiImage::attest_index`]) are about it. Not
+    /// with BuildKit attestations (they live in an index).
+    pub fn single_manifest(mut self) -> Self {
+        self.platforms.truncate(1);
+        self.single_manifest = true;
         self
     }
 
@@ -476,7 +494,15 @@ impl DhiImage {
         if !self.dhi_annotations {
             index["annotations"] = json!({"org.opencontainers.image.title": self.name});
         }
-        let index_blob = image.put_json(OCI_INDEX, &index);
+        let index_blob = if self.single_manifest {
+            assert!(
+                platform_blobs.len() == 1 && !self.buildkit_attestations,
+                "single_manifest needs one platform and no BuildKit attestations"
+            );
+            platform_blobs[0].1.clone()
+        } else {
+            image.put_json(OCI_INDEX, &index)
+        };
         image.tag(&index_blob, &self.tag, BTreeMap::new());
 
         let empty = {

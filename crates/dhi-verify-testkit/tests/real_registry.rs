@@ -116,6 +116,14 @@ fn testkit_cosign_save_and_rebuilt_sig_push_with_cosign_tags() {
     );
     assert_served(&registry, "dhi/python", &content);
 
+    let single = tempfile::tempdir().unwrap();
+    let save = DhiImage::python()
+        .single_manifest()
+        .write_cosign_save(single.path());
+    let content = registry.push_cosign_save("dhi/single", single.path(), "3.13");
+    assert_eq!(content.tags["3.13"], save.fixture.index_digest);
+    assert_served(&registry, "dhi/single", &content);
+
     let hex = "fa948726aac29a6ac49f01ec8fbbac18522b35b2491fdf716236a0b3502a2ca7";
     let json = std::fs::read(real(&format!(
         "cosign-keyed/tests/assets/signatures/valid/95b432860b272938246b10e1cfc89a24e1db352b3aebaa799c4284c42c46bd95/{hex}.json"

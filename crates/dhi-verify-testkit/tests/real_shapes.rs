@@ -890,3 +890,37 @@ fn trusted_root_of_the_fake_log_names_the_key_that_signs_the_sets() {
     .unwrap();
     assert_eq!(b["Payload"]["logID"], rekor.log_id());
 }
+
+#[test]
+fn cosign_save_of_a_single_manifest_image_is_kind_image_like_the_real_v1_4_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let save = DhiImage::python()
+        .with_rekor()
+        .single_manifest()
+        .write_cosign_save(tmp.path());
+    assert_eq!(save.fixture.platforms.len(), 1);
+    assert_eq!(save.fixture.index_digest, save.fixture.platforms[0].1);
+    let real = index_json(&slsa("v1.4.0"));
+    assert_eq!(
+        real["manifests"][0]["annotations"]["kind"],
+        dhi_verify_testkit::image::COSIGN_KIND_IMAGE
+    );
+    let image = of_kind(tmp.path(), dhi_verify_testkit::image::COSIGN_KIND_IMAGE);
+    assert_eq!(image, save.fixture.index_digest);
+    let m = json_blob(tmp.path(), &image);
+    assert_eq!(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    // No index anywhere in the layout.
+    for e in std::fs::read_dir(tmp.path().join("blobs/sha256")).unwrap() {
+        let v: Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap())
+            .unwrap_or(Value::Null);
+        assert_ne!(v["mediaType"], "application/vnd.oci.image.index.v1+json");
+    }
+    let att = json_blob(tmp.path(), &save.att_manifest);
+    let env = json_blob(tmp.path(), att["layers"][0]["digest"].as_str().unwrap());
+    let st: Value =
+        serde_json::from_slice(&B64.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(st["subject"][0]["digest"]["sha256"], image[7..]);
+    let sig = json_blob(tmp.path(), &save.sig_manifest);
+    let payload = blob(tmp.path(), sig["layers"][0]["digest"].as_str().unwrap());
+    assert_eq!(cosign::signed_digest(&payload), image);
+}
