@@ -341,8 +341,10 @@ pub fn keyed_att_layer(
 /// as an `application/vnd.dev.cosign.simplesigning.v1+json` layer with
 /// `dev.cosignproject.cosign/signature` and, when logged, a
 /// `dev.sigstore.cosign/bundle` over a `hashedrekord` 0.0.1 entry (the
-/// `kind` of `log` is ignored; its SET forgeries apply). Mirrors one entry
-/// of `testdata/real/cosign-keyed`.
+/// `kind` of `log` is ignored). Forgeries: `OtherPayloadHash` and
+/// `OtherEnvelope` log the hash of other bytes, `OtherKey` logs another
+/// key, `SetEdited` / `SetTime` break the SET. Mirrors one entry of
+/// `testdata/real/cosign-keyed`.
 pub fn keyed_sig_layer(
     sink: &mut dyn BlobSink,
     payload: &[u8],
@@ -354,7 +356,16 @@ pub fn keyed_sig_layer(
     d["annotations"] = json!({"dev.cosignproject.cosign/signature": signature});
     if let Some(log) = log {
         let der = B64.decode(&signature).unwrap();
-        let body = log.rekor.body(payload, &der, signer);
+        let logged: &[u8] = match log.forgery {
+            EntryForgery::OtherPayloadHash | EntryForgery::OtherEnvelope => b"another payload",
+            _ => payload,
+        };
+        let body = if log.forgery == EntryForgery::OtherKey {
+            let other = TestKey::new("someone-else").public_pem();
+            log.rekor.body_with(logged, &der, &other)
+        } else {
+            log.rekor.body(logged, &der, signer)
+        };
         d["annotations"]["dev.sigstore.cosign/bundle"] =
             json!(log
                 .rekor

@@ -998,8 +998,9 @@ impl DhiImage {
 #[derive(Clone, Debug)]
 pub struct CosignSave {
     pub fixture: Fixture,
-    /// The `.sig` manifest (`kind: dev.cosignproject.cosign/sigs`).
-    pub sig_manifest: String,
+    /// The `.sig` manifest (`kind: dev.cosignproject.cosign/sigs`); `None`
+    /// with [`Tamper::Unsigned`].
+    pub sig_manifest: Option<String>,
     /// The `.att` manifest (`kind: dev.cosignproject.cosign/atts`).
     pub att_manifest: String,
 }
@@ -1025,24 +1026,51 @@ impl DhiImage {
     /// `attest_index(AttTag)` and no fallback tags; BuildKit attestations
     /// are kept when asked for. Push it with cosign's tag schema with
     /// [`crate::registry::Content::from_cosign_save`].
+    ///
+    /// Tampers of the `.sig` (they touch nothing else here):
+    /// `PayloadNamesOtherManifest` (the payload signs the first platform
+    /// manifest, or another digest for a single manifest), `Unsigned` (no
+    /// `.sig`), with a log `TlogOtherPayload` (the hashedrekord body logs
+    /// other bytes), `TlogForgedTime` (the SET covers another time),
+    /// `TlogMissing` (no bundle). The `.att` tampers are those of
+    /// [`DhiImage::attest_index`] and [`DhiImage::att_entry`].
     pub fn write_cosign_save(&self, dir: &Path) -> CosignSave {
         let mut img = self.clone();
         img.index_attestation = Some(IndexAttestation::AttTag);
         img.fallback_tags = false;
         let fixture = img.write(dir, None);
         let mut ed = crate::cosign::LayoutEditor::open(dir);
+        let first_platform = &fixture.platforms[0].1;
+        let signed = if self.tamper != Some(Tamper::PayloadNamesOtherManifest) {
+            fixture.index_digest.clone()
+        } else if *first_platform != fixture.index_digest {
+            first_platform.clone()
+        } else {
+            crate::layout::sha256_str(b"another manifest")
+        };
         let payload = json!({"critical": {"identity": {"docker-reference": format!("registry.scout.docker.com/dhi/{}", self.name)},
-                                          "image": {"docker-manifest-digest": fixture.index_digest},
+                                          "image": {"docker-manifest-digest": signed},
                                           "type": "cosign container image signature"},
                              "optional": null});
         let payload = serde_json::to_vec(&payload).unwrap();
-        let log = self.rekor.as_ref().map(|r| crate::cosign::LogEntry {
-            rekor: r,
-            kind: EntryKind::IntotoV001,
-            forgery: EntryForgery::None,
+        let forgery = match self.tamper {
+            Some(Tamper::TlogOtherPayload) => EntryForgery::OtherPayloadHash,
+            Some(Tamper::TlogForgedTime) => EntryForgery::SetTime,
+            _ => EntryForgery::None,
+        };
+        let log = self
+            .rekor
+            .as_ref()
+            .filter(|_| self.tamper != Some(Tamper::TlogMissing))
+            .map(|r| crate::cosign::LogEntry {
+                rekor: r,
+                kind: EntryKind::IntotoV001,
+                forgery,
+            });
+        let sig = (self.tamper != Some(Tamper::Unsigned)).then(|| {
+            let layer = crate::cosign::keyed_sig_layer(&mut ed, &payload, &self.key, log);
+            crate::cosign::cosign_manifest(&mut ed, vec![layer])
         });
-        let layer = crate::cosign::keyed_sig_layer(&mut ed, &payload, &self.key, log);
-        let sig = crate::cosign::cosign_manifest(&mut ed, vec![layer]);
         ed.finish();
 
         let index: Value =
@@ -1069,12 +1097,16 @@ impl DhiImage {
                 att = Some(e);
             }
         }
-        let mut sig_entry = sig.descriptor();
-        sig_entry["annotations"] = json!({"kind": COSIGN_KIND_SIGS});
+        let mut entries = vec![image.unwrap()];
+        if let Some(sig) = &sig {
+            let mut sig_entry = sig.descriptor();
+            sig_entry["annotations"] = json!({"kind": COSIGN_KIND_SIGS});
+            entries.push(sig_entry);
+        }
         let att = att.unwrap();
         let att_manifest = att["digest"].as_str().unwrap().to_owned();
-        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                           "manifests": [image.unwrap(), sig_entry, att]});
+        entries.push(att);
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
         std::fs::write(
             dir.join("index.json"),
             serde_json::to_vec_pretty(&index).unwrap(),
@@ -1082,7 +1114,7 @@ impl DhiImage {
         .unwrap();
         CosignSave {
             fixture,
-            sig_manifest: sig.digest,
+            sig_manifest: sig.map(|s| s.digest),
             att_manifest,
         }
     }

@@ -108,7 +108,7 @@ fn testkit_cosign_save_and_rebuilt_sig_push_with_cosign_tags() {
     assert_eq!(content.tags["3.13"], *index);
     assert_eq!(
         content.tags[&format!("{}.sig", tag_for(index))],
-        save.sig_manifest
+        save.sig_manifest.unwrap()
     );
     assert_eq!(
         content.tags[&format!("{}.att", tag_for(index))],

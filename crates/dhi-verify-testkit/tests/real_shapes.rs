@@ -697,7 +697,10 @@ fn cosign_save_layout_has_the_shape_of_the_real_cosign_save_layouts() {
         of_kind(tmp.path(), COSIGN_KIND_INDEX),
         save.fixture.index_digest
     );
-    assert_eq!(of_kind(tmp.path(), COSIGN_KIND_SIGS), save.sig_manifest);
+    assert_eq!(
+        of_kind(tmp.path(), COSIGN_KIND_SIGS),
+        save.sig_manifest.clone().unwrap()
+    );
     assert_eq!(of_kind(tmp.path(), COSIGN_KIND_ATTS), save.att_manifest);
     for version in ["v1.4.0", "v1.7.0", "v2.0.0"] {
         let theirs = index_json(&slsa(version));
@@ -722,7 +725,7 @@ fn cosign_save_layout_has_the_shape_of_the_real_cosign_save_layouts() {
     );
     // The `.sig`: keyed simple signing over the index digest, logged as
     // hashedrekord, in the shape of the real keyed signatures.
-    let sig = json_blob(tmp.path(), &save.sig_manifest);
+    let sig = json_blob(tmp.path(), save.sig_manifest.as_ref().unwrap());
     let real_sigs =
         real_sig_manifest("19e8eacd75879d05f6621c2ea8dd955e68ee3e07b41b9d53f4c8cc9929a68a67");
     assert_eq!(paths(&sig), paths(&real_sigs.1));
@@ -920,7 +923,73 @@ fn cosign_save_of_a_single_manifest_image_is_kind_image_like_the_real_v1_4_0() {
     let st: Value =
         serde_json::from_slice(&B64.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(st["subject"][0]["digest"]["sha256"], image[7..]);
-    let sig = json_blob(tmp.path(), &save.sig_manifest);
+    let sig = json_blob(tmp.path(), save.sig_manifest.as_ref().unwrap());
     let payload = blob(tmp.path(), sig["layers"][0]["digest"].as_str().unwrap());
     assert_eq!(cosign::signed_digest(&payload), image);
+}
+
+#[test]
+fn cosign_save_sig_tampers_break_only_the_sig() {
+    let rekor = TestRekor::default();
+    let key = TestKey::new("dhi-test");
+    for tamper in [
+        None,
+        Some(Tamper::PayloadNamesOtherManifest),
+        Some(Tamper::Unsigned),
+        Some(Tamper::TlogOtherPayload),
+        Some(Tamper::TlogForgedTime),
+        Some(Tamper::TlogMissing),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut image = DhiImage::python().with_rekor();
+        if let Some(t) = tamper {
+            image = image.tamper(t);
+        }
+        let save = image.write_cosign_save(tmp.path());
+        // The `.att` is intact whatever happens to the `.sig`.
+        let att = json_blob(tmp.path(), &save.att_manifest);
+        for layer in att["layers"].as_array().unwrap() {
+            let bundle = layer["annotations"]["dev.sigstore.cosign/bundle"]
+                .as_str()
+                .unwrap();
+            assert!(rekor.verify_set(bundle));
+        }
+        let Some(sig) = save.sig_manifest else {
+            assert_eq!(tamper, Some(Tamper::Unsigned));
+            assert_eq!(
+                index_json(tmp.path())["manifests"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                2
+            );
+            continue;
+        };
+        let layer = &json_blob(tmp.path(), &sig)["layers"][0];
+        let payload = blob(tmp.path(), layer["digest"].as_str().unwrap());
+        let signature = B64
+            .decode(
+                layer["annotations"]["dev.cosignproject.cosign/signature"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        assert!(key.verify_der(&payload, &signature));
+        assert_eq!(
+            cosign::signed_digest(&payload) == save.fixture.index_digest,
+            tamper != Some(Tamper::PayloadNamesOtherManifest)
+        );
+        let bundle = layer["annotations"]["dev.sigstore.cosign/bundle"].as_str();
+        assert_eq!(bundle.is_none(), tamper == Some(Tamper::TlogMissing));
+        if let Some(bundle) = bundle {
+            assert_eq!(
+                rekor.verify_set(bundle),
+                tamper != Some(Tamper::TlogForgedTime)
+            );
+            assert_eq!(
+                body_of(bundle)["spec"]["data"]["hash"]["value"] == sha256_hex(&payload),
+                tamper != Some(Tamper::TlogOtherPayload)
+            );
+        }
+    }
 }
