@@ -12,6 +12,7 @@
 
 pub mod adversarial;
 pub mod cosign;
+pub mod cosign_corpus;
 pub mod image;
 pub mod keys;
 pub mod layout;
