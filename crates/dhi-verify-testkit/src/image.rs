@@ -248,6 +248,8 @@ pub struct Fixture {
     pub index_digest: String,
     pub platforms: Vec<(String, String)>,
     pub attestations: Vec<AttestationInfo>,
+    /// BuildKit's in-index attestation manifests: (platform, manifest digest).
+    pub buildkit_attestations: Vec<(String, String)>,
     pub public_pem: String,
 }
 
@@ -472,6 +474,7 @@ impl DhiImage {
             })
             .collect();
         let mut manifests = manifests;
+        let mut buildkit = Vec::new();
         if self.buildkit_attestations {
             for (pi, (platform, pblob)) in platform_blobs.iter().enumerate() {
                 let other = &platform_blobs[(pi + 1) % platform_blobs.len()].1;
@@ -483,6 +486,10 @@ impl DhiImage {
                     other,
                     &mut corrupt_later,
                 );
+                buildkit.push((
+                    platform.clone(),
+                    entry["digest"].as_str().unwrap().to_owned(),
+                ));
                 manifests.push(entry);
             }
         }
@@ -838,6 +845,7 @@ impl DhiImage {
                 .map(|(p, b)| (p.clone(), b.digest.clone()))
                 .collect(),
             attestations,
+            buildkit_attestations: buildkit,
             public_pem: self.key.public_pem(),
         }
     }

@@ -620,6 +620,17 @@ fn buildkit_attestations_have_the_shape_of_the_real_buildkit_ones() {
                 .ends_with("?platform=linux%2Famd64"));
         }
     }
+    let listed: Vec<String> = entries[2..]
+        .iter()
+        .map(|e| e["digest"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        f.buildkit_attestations
+            .iter()
+            .map(|(_, d)| d.clone())
+            .collect::<Vec<_>>(),
+        listed
+    );
     // Unsigned, as BuildKit writes them: nothing refers to them.
     assert!(subjects(tmp.path()).is_empty());
 }
