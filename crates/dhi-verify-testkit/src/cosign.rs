@@ -9,7 +9,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
-use crate::layout::{sha256_str, Blob};
+use crate::layout::{sha256_str, Blob, BlobSink};
+use crate::rekor::{EntryForgery, EntryKind, TestRekor, INTEGRATED_TIME};
 use crate::TestKey;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -19,6 +20,7 @@ pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const COSIGN_SIGNATURE_ARTIFACT: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
@@ -26,6 +28,12 @@ const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 pub struct LayoutEditor {
     root: PathBuf,
     index: Value,
+}
+
+impl BlobSink for LayoutEditor {
+    fn put_blob(&mut self, media_type: &str, bytes: &[u8]) -> Blob {
+        self.put(media_type, bytes)
+    }
 }
 
 impl LayoutEditor {
@@ -245,4 +253,204 @@ pub fn unlogged_dsse_bundle(statement: &[u8], signer: &TestKey) -> Vec<u8> {
                                  "tlogEntries": []},
         "dsseEnvelope": envelope}))
     .unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// cosign v2's own shapes, mirrored from the real artifacts in `testdata/real/`.
+
+/// The log index the keyed cosign fixtures record.
+pub const LOG_INDEX: u64 = 7;
+
+/// The config blob cosign v2 writes for its `.sig` / `.att` manifests: an
+/// empty image config whose `rootfs.diff_ids` are the layer digests, byte for
+/// byte in cosign's field order (real: the `.att` config of
+/// `testdata/real/slsa-github-generator/v2.0.0`).
+pub fn cosign_config(layer_digests: &[&str]) -> Vec<u8> {
+    format!(
+        "{{\"architecture\":\"\",\"created\":\"0001-01-01T00:00:00Z\",\"history\":[{{\"created\":\"0001-01-01T00:00:00Z\"}}],\"os\":\"\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":{}}},\"config\":{{}}}}",
+        serde_json::to_string(layer_digests).unwrap()
+    )
+    .into_bytes()
+}
+
+/// A `.sig` / `.att` manifest as cosign v2 pushes it: an OCI image manifest
+/// (no `artifactType`, no `subject`) whose config is [`cosign_config`] and
+/// whose layers are `layers` (descriptors with their annotations).
+pub fn cosign_manifest(sink: &mut dyn BlobSink, layers: Vec<Value>) -> Blob {
+    let digests: Vec<&str> = layers
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap())
+        .collect();
+    let config = sink.put_blob(OCI_CONFIG, &cosign_config(&digests));
+    let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": config.descriptor(), "layers": layers});
+    sink.put_blob(OCI_MANIFEST, &serde_json::to_vec(&m).unwrap())
+}
+
+/// A DSSE envelope as cosign v2 writes it (`{"payloadType","payload","signatures":[{"keyid":"","sig"}]}`,
+/// in that order): `statement` signed by `signer` over DSSE's PAE.
+pub fn cosign_dsse_envelope(statement: &[u8], signer: &TestKey) -> Vec<u8> {
+    let sig = signer.sign_b64(&pae(IN_TOTO, statement));
+    format!(
+        "{{\"payloadType\":\"{IN_TOTO}\",\"payload\":\"{}\",\"signatures\":[{{\"keyid\":\"\",\"sig\":\"{sig}\"}}]}}",
+        B64.encode(statement)
+    )
+    .into_bytes()
+}
+
+/// How a keyed attestation or signature is logged: the fake log, the entry
+/// kind (for attestations) and what to break.
+#[derive(Clone, Copy)]
+pub struct LogEntry<'a> {
+    pub rekor: &'a TestRekor,
+    pub kind: EntryKind,
+    pub forgery: EntryForgery,
+}
+
+/// A keyed cosign v2 attestation layer (`cosign attest --key`): the DSSE
+/// `envelope` as an `application/vnd.dsse.envelope.v1+json` layer with
+/// cosign's annotations `dev.cosignproject.cosign/signature` (empty: the
+/// signature is inside the envelope), `predicateType`, and, when logged,
+/// `dev.sigstore.cosign/bundle` (a Rekor SET over an entry of `log.kind`
+/// recording `signer`'s public key). Mirrors the `.att` layers of
+/// `testdata/real/slsa-github-generator/*` minus the keyless
+/// `dev.sigstore.cosign/{certificate,chain}`.
+pub fn keyed_att_layer(
+    sink: &mut dyn BlobSink,
+    envelope: &[u8],
+    predicate_type: &str,
+    signer: &TestKey,
+    log: Option<LogEntry<'_>>,
+) -> Value {
+    let mut d = sink.put_blob(DSSE_ENVELOPE, envelope).descriptor();
+    d["annotations"] =
+        json!({"dev.cosignproject.cosign/signature": "", "predicateType": predicate_type});
+    if let Some(log) = log {
+        let body = log
+            .rekor
+            .dsse_entry_body(log.kind, envelope, &signer.public_pem(), log.forgery);
+        d["annotations"]["dev.sigstore.cosign/bundle"] =
+            json!(log
+                .rekor
+                .cosign_bundle(&body, INTEGRATED_TIME, LOG_INDEX, log.forgery));
+    }
+    d
+}
+
+/// A keyed cosign v2 simple-signing layer (`cosign sign --key`): `payload`
+/// as an `application/vnd.dev.cosign.simplesigning.v1+json` layer with
+/// `dev.cosignproject.cosign/signature` and, when logged, a
+/// `dev.sigstore.cosign/bundle` over a `hashedrekord` 0.0.1 entry (the
+/// `kind` of `log` is ignored). Forgeries: `OtherPayloadHash` and
+/// `OtherEnvelope` log the hash of other bytes, `OtherKey` logs another
+/// key, `SetEdited` / `SetTime` break the SET. Mirrors one entry of
+/// `testdata/real/cosign-keyed`.
+pub fn keyed_sig_layer(
+    sink: &mut dyn BlobSink,
+    payload: &[u8],
+    signer: &TestKey,
+    log: Option<LogEntry<'_>>,
+) -> Value {
+    let signature = signer.sign_b64(payload);
+    let mut d = sink.put_blob(SIMPLE_SIGNING, payload).descriptor();
+    d["annotations"] = json!({"dev.cosignproject.cosign/signature": signature});
+    if let Some(log) = log {
+        let der = B64.decode(&signature).unwrap();
+        let logged: &[u8] = match log.forgery {
+            EntryForgery::OtherPayloadHash | EntryForgery::OtherEnvelope => b"another payload",
+            _ => payload,
+        };
+        let body = if log.forgery == EntryForgery::OtherKey {
+            let other = TestKey::new("someone-else").public_pem();
+            log.rekor.body_with(logged, &der, &other)
+        } else {
+            log.rekor.body(logged, &der, signer)
+        };
+        d["annotations"]["dev.sigstore.cosign/bundle"] =
+            json!(log
+                .rekor
+                .cosign_bundle(&body, INTEGRATED_TIME, LOG_INDEX, log.forgery));
+    }
+    d
+}
+
+/// One signature of `cosign download signature` output (the format of
+/// `testdata/real/cosign-keyed/**/<digest>.json`).
+#[derive(Clone, Debug)]
+pub struct DownloadedSignature {
+    /// `Base64Signature`: the `dev.cosignproject.cosign/signature` annotation.
+    pub base64_signature: String,
+    /// `Payload`, base64-decoded: the simple-signing layer blob.
+    pub payload: Vec<u8>,
+    /// `Bundle` as cosign's compact `dev.sigstore.cosign/bundle` annotation, if any.
+    pub bundle: Option<String>,
+}
+
+/// Parses `cosign download signature` output (a JSON array).
+pub fn parse_cosign_download(json: &[u8]) -> Vec<DownloadedSignature> {
+    let v: Vec<Value> = serde_json::from_slice(json).unwrap();
+    v.iter()
+        .map(|s| DownloadedSignature {
+            base64_signature: s["Base64Signature"].as_str().unwrap().to_owned(),
+            payload: B64.decode(s["Payload"].as_str().unwrap()).unwrap(),
+            bundle: s
+                .get("Bundle")
+                .filter(|b| !b.is_null())
+                .map(|b| {
+                    let p = &b["Payload"];
+                    format!(
+                        "{{\"SignedEntryTimestamp\":{},\"Payload\":{{\"body\":{},\"integratedTime\":{},\"logIndex\":{},\"logID\":{}}}}}",
+                        b["SignedEntryTimestamp"], p["body"], p["integratedTime"], p["logIndex"], p["logID"]
+                    )
+                }),
+        })
+        .collect()
+}
+
+/// The `docker-manifest-digest` a simple-signing payload signs.
+pub fn signed_digest(payload: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(payload).unwrap();
+    v["critical"]["image"]["docker-manifest-digest"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The REAL keyed signatures of a `cosign download signature` file as the
+/// `.sig` manifest cosign pushed for them, rebuilt: one
+/// `application/vnd.dev.cosign.simplesigning.v1+json` layer per signature
+/// whose blob is the real payload, with the real `Base64Signature` as
+/// `dev.cosignproject.cosign/signature` and the real `Bundle` (compact, in
+/// cosign's field order) as `dev.sigstore.cosign/bundle`, in a manifest of
+/// [`cosign_manifest`]'s shape, tagged `sha256-<subject hex>.sig` in the
+/// layout at `dir` (created if missing).
+///
+/// The testkit rebuilds the `.sig` MANIFEST around the real layers (only the
+/// layers are real: the manifest and config bytes are cosign's shape, not
+/// the originals, which are not published). The signed image manifests are
+/// not published either, so the layout holds only the signature for
+/// `subject`, not an image with that digest: it cannot verify as an image
+/// (no manifest hashes to `subject`); use it to test reading a `.sig` tag
+/// and verifying its layers (signature, payload digest, Rekor SET against
+/// the public-good log) for a given digest. Returns the `.sig` manifest.
+pub fn write_real_sig_layout(dir: &Path, subject: &str, download_json: &[u8]) -> Blob {
+    if !dir.join("index.json").exists() {
+        crate::layout::LayoutWriter::create(dir).finish();
+    }
+    let mut ed = LayoutEditor::open(dir);
+    let layers = parse_cosign_download(download_json)
+        .into_iter()
+        .map(|s| {
+            let mut d = ed.put(SIMPLE_SIGNING, &s.payload).descriptor();
+            d["annotations"] = json!({"dev.cosignproject.cosign/signature": s.base64_signature});
+            if let Some(b) = s.bundle {
+                d["annotations"]["dev.sigstore.cosign/bundle"] = json!(b);
+            }
+            d
+        })
+        .collect();
+    let m = cosign_manifest(&mut ed, layers);
+    ed.tag(&m, &format!("{}.sig", tag_for(subject)));
+    ed.finish();
+    m
 }

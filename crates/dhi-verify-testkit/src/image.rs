@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::keys::TestKey;
 use crate::layout::{Blob, LayoutWriter};
-use crate::rekor::BundleForgery;
+use crate::rekor::{BundleForgery, EntryForgery, EntryKind};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -19,6 +19,25 @@ pub const COSIGN_SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
+/// The [`AttestationInfo::platform`] of attestations about the index ([`DhiImage::attest_index`]).
+pub const INDEX_TARGET: &str = "index";
+
+/// Where attestations about the index go ([`DhiImage::attest_index`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexAttestation {
+    /// cosign `attest --key` on the index digest (cosign v2, as
+    /// slsa-github-generator publishes): tag `sha256-<index hex>.att`, a
+    /// manifest of cosign's shape with one DSSE layer per predicate (see
+    /// [`crate::cosign::keyed_att_layer`]); logged in Rekor when
+    /// [`DhiImage::rekor`] is set, with entry kind [`DhiImage::att_entry`].
+    /// Its [`AttestationInfo`]s name the `.att` manifest as
+    /// `manifest_digest` and the DSSE layer as `statement_digest`.
+    AttTag,
+    /// DHI-shaped attestation manifests (raw statements, simple-signing
+    /// signature referrers) whose `subject` is the index descriptor, as the
+    /// per-platform ones are.
+    Referrer,
+}
 
 /// The attestations DHI images carry (DHI-FORMAT.md §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,6 +213,19 @@ pub struct DhiImage {
     pub keyless: Option<KeylessSigner>,
     /// The certificate chain (PEM) attached to keyless cosign signatures.
     pub keyless_chain: Option<String>,
+    /// Attest the index instead of each platform manifest: the statements'
+    /// subject is the index digest, the platform manifests have no
+    /// attestations of their own. See [`DhiImage::attest_index`].
+    pub index_attestation: Option<IndexAttestation>,
+    /// Add BuildKit's in-index attestation manifests. See
+    /// [`DhiImage::with_buildkit_attestations`].
+    pub buildkit_attestations: bool,
+    /// The Rekor entry kind of logged cosign `.att` layers, and what to break
+    /// in the target's entry (with [`IndexAttestation::AttTag`] and a log).
+    pub att_entry: (EntryKind, EntryForgery),
+    /// Tag the one platform manifest itself, with no index. See
+    /// [`DhiImage::single_manifest`].
+    pub single_manifest: bool,
 }
 
 /// A keyless signer: a certificate's private key, the certificate, the log
@@ -211,9 +243,13 @@ pub struct KeylessSigner {
 pub struct Fixture {
     pub dir: PathBuf,
     pub referrers_dir: PathBuf,
+    /// The top manifest the tag names: the index, or with
+    /// [`DhiImage::single_manifest`] the one platform manifest.
     pub index_digest: String,
     pub platforms: Vec<(String, String)>,
     pub attestations: Vec<AttestationInfo>,
+    /// BuildKit's in-index attestation manifests: (platform, manifest digest).
+    pub buildkit_attestations: Vec<(String, String)>,
     pub public_pem: String,
 }
 
@@ -269,7 +305,72 @@ impl DhiImage {
             user: "65532".into(),
             dhi_annotations: true,
             vulnerabilities: Vec::new(),
+            index_attestation: None,
+            buildkit_attestations: false,
+            att_entry: (EntryKind::IntotoV001, EntryForgery::None),
+            single_manifest: false,
         }
+    }
+
+    /// Attestations bound to the index, as `cosign attest <image>@<index digest>`
+    /// makes them (the real `.att` of `testdata/real/slsa-github-generator/v1.7.0`
+    /// and `v2.0.0` attests the index): each in-toto statement's subject is
+    /// the index digest, published as `how` says; the platform manifests get
+    /// no attestations. `AttTag` statements are named as cosign names them
+    /// (the repository, `registry.scout.docker.com/dhi/<name>`) and signed
+    /// with [`DhiImage::key`] (keyed only: `keyless` and
+    /// `bundle_signatures` do not apply); `Referrer` statements are named
+    /// `pkg:docker/dhi/<name>@<tag>` and signed as the per-platform ones
+    /// are. Logged attestations need the fake log in the verifier's trusted
+    /// root: `TestRekor::default().trusted_root_json()`.
+    /// The tampers that apply: `WrongKey`, `StatementBytes` (the DSSE layer
+    /// or statement blob), `SubjectOtherPlatform` (the statement names the
+    /// first platform manifest), `PredicateTypeConfusion`, and with
+    /// `Referrer` every per-attestation tamper as for a platform.
+    pub fn attest_index(mut self, how: IndexAttestation) -> Self {
+        self.index_attestation = Some(how);
+        self
+    }
+
+    /// BuildKit's in-index attestations (`docker buildx build --provenance
+    /// --sbom`; real: the index of `testdata/real/slsa-github-generator/v1.7.0`
+    /// and `v2.0.0`, blobs `3b6bc855…` / `667af5a1…`): for each platform, an
+    /// index entry `{mediaType: OCI manifest, platform: unknown/unknown,
+    /// annotations: {vnd.docker.reference.digest: <platform manifest>,
+    /// vnd.docker.reference.type: attestation-manifest}}` after the platform
+    /// entries; the manifest has an OCI image config
+    /// (`{"architecture":"unknown","os":"unknown","config":{},"rootfs":…}`) and
+    /// two `application/vnd.in-toto+json` layers annotated
+    /// `in-toto.io/predicate-type` (SLSA provenance v0.2, then SPDX), raw
+    /// statements whose subject is the platform manifest
+    /// (`pkg:docker/dhi/<name>@<tag>?platform=linux%2Famd64`). Unsigned.
+    /// Tampers on the first platform when the target is `ProvenanceV02` or
+    /// `Spdx23`: `StatementBytes`, `SubjectOtherPlatform`,
+    /// `AttestationSubjectOtherPlatform` (the reference digest names the
+    /// other platform), `LayerAnnotationDisagrees`.
+    pub fn with_buildkit_attestations(mut self) -> Self {
+        self.buildkit_attestations = true;
+        self
+    }
+
+    /// An image that is one manifest, not an index (real: the v1.4.0
+    /// slsa-github-generator image, `kind: dev.cosignproject.cosign/image`
+    /// in its `cosign save` layout): keeps only the first platform and tags
+    /// its manifest; [`Fixture::index_digest`] is that manifest, and
+    /// "index" attestations ([`DhiImage::attest_index`]) are about it. Not
+    /// with BuildKit attestations (they live in an index).
+    pub fn single_manifest(mut self) -> Self {
+        self.platforms.truncate(1);
+        self.single_manifest = true;
+        self
+    }
+
+    /// The Rekor entry kind of logged `.att` layers ([`IndexAttestation::AttTag`]
+    /// with [`DhiImage::with_rekor`]), and what to break in the target
+    /// attestation's entry or SET.
+    pub fn att_entry(mut self, kind: EntryKind, forgery: EntryForgery) -> Self {
+        self.att_entry = (kind, forgery);
+        self
     }
 
     pub fn tamper(mut self, t: Tamper) -> Self {
@@ -340,6 +441,8 @@ impl DhiImage {
         let mut image = LayoutWriter::create(dir);
         let mut refs = referrers_dir.map(LayoutWriter::create);
         let untrusted = TestKey::new("someone-else");
+        let mut corrupt_later: Vec<String> = Vec::new();
+        let mut delete_later: Vec<String> = Vec::new();
 
         // Platform manifests.
         let mut platform_blobs: Vec<(String, Blob)> = Vec::new();
@@ -370,6 +473,26 @@ impl DhiImage {
                 d
             })
             .collect();
+        let mut manifests = manifests;
+        let mut buildkit = Vec::new();
+        if self.buildkit_attestations {
+            for (pi, (platform, pblob)) in platform_blobs.iter().enumerate() {
+                let other = &platform_blobs[(pi + 1) % platform_blobs.len()].1;
+                let entry = self.buildkit_attestation(
+                    &mut image,
+                    pi,
+                    platform,
+                    pblob,
+                    other,
+                    &mut corrupt_later,
+                );
+                buildkit.push((
+                    platform.clone(),
+                    entry["digest"].as_str().unwrap().to_owned(),
+                ));
+                manifests.push(entry);
+            }
+        }
         let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests,
             "annotations": {"com.docker.dhi.name": self.name, "com.docker.dhi.version": self.tag, "com.docker.dhi.variant": self.variant,
                             "com.docker.dhi.shell": "", "com.docker.dhi.package-manager": "", "com.docker.dhi.date.end-of-life": self.end_of_life,
@@ -378,7 +501,15 @@ impl DhiImage {
         if !self.dhi_annotations {
             index["annotations"] = json!({"org.opencontainers.image.title": self.name});
         }
-        let index_blob = image.put_json(OCI_INDEX, &index);
+        let index_blob = if self.single_manifest {
+            assert!(
+                platform_blobs.len() == 1 && !self.buildkit_attestations,
+                "single_manifest needs one platform and no BuildKit attestations"
+            );
+            platform_blobs[0].1.clone()
+        } else {
+            image.put_json(OCI_INDEX, &index)
+        };
         image.tag(&index_blob, &self.tag, BTreeMap::new());
 
         let empty = {
@@ -386,10 +517,29 @@ impl DhiImage {
             w.put(EMPTY, b"{}")
         };
         let mut attestations = Vec::new();
-        let mut corrupt_later: Vec<String> = Vec::new();
-        let mut delete_later: Vec<String> = Vec::new();
-        for (pi, (platform, pblob)) in platform_blobs.iter().enumerate() {
-            let other_platform = &platform_blobs[(pi + 1) % platform_blobs.len()].1;
+        // What the DHI-shaped referrers attest: each platform manifest, the
+        // index alone, or nothing (cosign `.att` on the index instead).
+        let targets: Vec<(String, Blob)> = match self.index_attestation {
+            None => platform_blobs.clone(),
+            Some(IndexAttestation::Referrer) => vec![(INDEX_TARGET.to_owned(), index_blob.clone())],
+            Some(IndexAttestation::AttTag) => Vec::new(),
+        };
+        for (pi, (platform, pblob)) in targets.iter().enumerate() {
+            let other_platform = if self.index_attestation.is_some() {
+                &platform_blobs[0].1
+            } else {
+                &platform_blobs[(pi + 1) % platform_blobs.len()].1
+            };
+            let subject_name = if self.index_attestation.is_some() {
+                format!("pkg:docker/dhi/{}@{}", self.name, self.tag)
+            } else {
+                format!(
+                    "pkg:docker/dhi/{}@{}?platform={}",
+                    self.name,
+                    self.tag,
+                    platform.replace('/', "%2F")
+                )
+            };
             // Build every attestation manifest of this platform first, so a
             // payload can name a sibling.
             let mut built: Vec<(PredicateKind, Blob, Blob)> = Vec::new();
@@ -430,7 +580,7 @@ impl DhiImage {
                     predicate["padding"] = json!("x".repeat(self.sbom_padding));
                 }
                 let statement = json!({"_type": statement_type, "predicateType": statement_pt,
-                    "subject": [{"name": format!("pkg:docker/dhi/{}@{}?platform={}", self.name, self.tag, platform.replace('/', "%2F")), "digest": {"sha256": subject_hex}}],
+                    "subject": [{"name": subject_name, "digest": {"sha256": subject_hex}}],
                     "predicate": predicate});
                 let statement = w.put_json(IN_TOTO, &statement);
                 let layer_pt = if self.is(Tamper::LayerAnnotationDisagrees, pi, kind) {
@@ -642,6 +792,16 @@ impl DhiImage {
                 );
             }
         }
+        if self.index_attestation == Some(IndexAttestation::AttTag) {
+            let w = refs.as_mut().unwrap_or(&mut image);
+            attestations.extend(self.index_att_tag(
+                w,
+                &index_blob,
+                &platform_blobs[0].1,
+                &untrusted,
+                &mut corrupt_later,
+            ));
+        }
         if self.tamper == Some(Tamper::IndexBytes) {
             corrupt_later.push(index_blob.digest.clone());
         }
@@ -685,7 +845,285 @@ impl DhiImage {
                 .map(|(p, b)| (p.clone(), b.digest.clone()))
                 .collect(),
             attestations,
+            buildkit_attestations: buildkit,
             public_pem: self.key.public_pem(),
+        }
+    }
+}
+
+impl DhiImage {
+    /// One BuildKit attestation manifest about `pblob`; returns its index entry.
+    fn buildkit_attestation(
+        &self,
+        w: &mut LayoutWriter,
+        pi: usize,
+        platform: &str,
+        pblob: &Blob,
+        other: &Blob,
+        corrupt_later: &mut Vec<String>,
+    ) -> Value {
+        let mut layers = Vec::new();
+        for kind in [PredicateKind::ProvenanceV02, PredicateKind::Spdx23] {
+            let pt = kind.predicate_type();
+            let subject = if self.is(Tamper::SubjectOtherPlatform, pi, kind) {
+                other
+            } else {
+                pblob
+            };
+            // BuildKit's field order: _type, predicateType, subject, predicate.
+            let statement = format!(
+                "{{\"_type\":\"{STATEMENT_V01}\",\"predicateType\":\"{pt}\",\"subject\":[{{\"name\":\"pkg:docker/dhi/{}@{}?platform={}\",\"digest\":{{\"sha256\":\"{}\"}}}}],\"predicate\":{}}}",
+                self.name,
+                self.tag,
+                platform.replace('/', "%2F"),
+                subject.hex(),
+                kind.predicate(&self.name, platform)
+            );
+            let blob = w.put(IN_TOTO, statement.as_bytes());
+            if self.is(Tamper::StatementBytes, pi, kind) {
+                corrupt_later.push(blob.digest.clone());
+            }
+            let layer_pt = if self.is(Tamper::LayerAnnotationDisagrees, pi, kind) {
+                PredicateKind::CycloneDx16.predicate_type()
+            } else {
+                pt
+            };
+            let mut d = blob.descriptor();
+            d["annotations"] = json!({"in-toto.io/predicate-type": layer_pt});
+            layers.push(d);
+        }
+        let diff_ids: Vec<&str> = layers
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap())
+            .collect();
+        let config = format!(
+            "{{\"architecture\":\"unknown\",\"os\":\"unknown\",\"config\":{{}},\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":{}}}}}",
+            serde_json::to_string(&diff_ids).unwrap()
+        );
+        let config = w.put(
+            "application/vnd.oci.image.config.v1+json",
+            config.as_bytes(),
+        );
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": config.descriptor(), "layers": layers});
+        let manifest = w.put_json(OCI_MANIFEST, &manifest);
+        let named = if self.is(
+            Tamper::AttestationSubjectOtherPlatform,
+            pi,
+            self.tamper_target,
+        ) && matches!(
+            self.tamper_target,
+            PredicateKind::ProvenanceV02 | PredicateKind::Spdx23
+        ) {
+            other
+        } else {
+            pblob
+        };
+        let mut d = manifest.descriptor();
+        d["platform"] = json!({"architecture": "unknown", "os": "unknown"});
+        d["annotations"] = json!({"vnd.docker.reference.digest": named.digest,
+                                  "vnd.docker.reference.type": "attestation-manifest"});
+        d
+    }
+
+    /// cosign `attest --key` on the index: the `sha256-<index hex>.att` tag.
+    fn index_att_tag(
+        &self,
+        w: &mut LayoutWriter,
+        index_blob: &Blob,
+        first_platform: &Blob,
+        untrusted: &TestKey,
+        corrupt_later: &mut Vec<String>,
+    ) -> Vec<AttestationInfo> {
+        let rekor = self.rekor.clone();
+        let mut layers = Vec::new();
+        let mut infos = Vec::new();
+        for &kind in &self.kinds {
+            let pt = kind.predicate_type();
+            let subject = if self.is(Tamper::SubjectOtherPlatform, 0, kind) {
+                first_platform
+            } else {
+                index_blob
+            };
+            let statement_pt = if self.is(Tamper::PredicateTypeConfusion, 0, kind) {
+                if kind == PredicateKind::CycloneDx16 {
+                    PredicateKind::ProvenanceV1.predicate_type()
+                } else {
+                    PredicateKind::CycloneDx16.predicate_type()
+                }
+            } else {
+                pt
+            };
+            let statement = json!({"_type": STATEMENT_V01, "predicateType": statement_pt,
+                "subject": [{"name": format!("registry.scout.docker.com/dhi/{}", self.name), "digest": {"sha256": subject.hex()}}],
+                "predicate": kind.predicate(&self.name, INDEX_TARGET)});
+            let statement = serde_json::to_vec(&statement).unwrap();
+            let key = if self.is(Tamper::WrongKey, 0, kind) {
+                untrusted
+            } else {
+                &self.key
+            };
+            let envelope = crate::cosign::cosign_dsse_envelope(&statement, key);
+            let forgery = if kind == self.tamper_target {
+                self.att_entry.1
+            } else {
+                EntryForgery::None
+            };
+            let log = rekor.as_ref().map(|r| crate::cosign::LogEntry {
+                rekor: r,
+                kind: self.att_entry.0,
+                forgery,
+            });
+            let layer = crate::cosign::keyed_att_layer(w, &envelope, pt, key, log);
+            let layer_digest = layer["digest"].as_str().unwrap().to_owned();
+            if self.is(Tamper::StatementBytes, 0, kind) {
+                corrupt_later.push(layer_digest.clone());
+            }
+            layers.push(layer);
+            infos.push(AttestationInfo {
+                platform: INDEX_TARGET.to_owned(),
+                kind,
+                manifest_digest: String::new(),
+                statement_digest: layer_digest,
+                signature_digest: None,
+                payload_digest: None,
+            });
+        }
+        let manifest = crate::cosign::cosign_manifest(w, layers);
+        w.tag(
+            &manifest,
+            &format!("{}.att", crate::cosign::tag_for(&index_blob.digest)),
+            BTreeMap::new(),
+        );
+        for i in &mut infos {
+            i.manifest_digest = manifest.digest.clone();
+        }
+        infos
+    }
+}
+
+/// A `cosign save` layout ([`DhiImage::write_cosign_save`]).
+#[derive(Clone, Debug)]
+pub struct CosignSave {
+    pub fixture: Fixture,
+    /// The `.sig` manifest (`kind: dev.cosignproject.cosign/sigs`); `None`
+    /// with [`Tamper::Unsigned`].
+    pub sig_manifest: Option<String>,
+    /// The `.att` manifest (`kind: dev.cosignproject.cosign/atts`).
+    pub att_manifest: String,
+}
+
+/// `index.json`'s `kind` annotation values `cosign save` writes.
+pub const COSIGN_KIND_INDEX: &str = "dev.cosignproject.cosign/imageIndex";
+pub const COSIGN_KIND_IMAGE: &str = "dev.cosignproject.cosign/image";
+pub const COSIGN_KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
+pub const COSIGN_KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
+
+impl DhiImage {
+    /// Writes the image as `cosign save` does after `cosign sign --key` and
+    /// `cosign attest --key` on the index (real:
+    /// `testdata/real/slsa-github-generator/*/container_workflow_dispatch`,
+    /// which has `atts` only): every blob, and an `index.json` with NO
+    /// `org.opencontainers.image.ref.name` tags, whose entries are annotated
+    /// `kind`: the index (`dev.cosignproject.cosign/imageIndex`, or `/image`
+    /// when the top manifest is not an index), the `.sig` manifest (`/sigs`:
+    /// one simple-signing layer by [`DhiImage::key`] over the index digest)
+    /// and the `.att` manifest (`/atts`: [`IndexAttestation::AttTag`]).
+    /// Both are logged in [`DhiImage::rekor`] when set (hashedrekord for the
+    /// signature, [`DhiImage::att_entry`] for the attestations). Forces
+    /// `attest_index(AttTag)` and no fallback tags; BuildKit attestations
+    /// are kept when asked for. Push it with cosign's tag schema with
+    /// [`crate::registry::Content::from_cosign_save`].
+    ///
+    /// Tampers of the `.sig` (they touch nothing else here):
+    /// `PayloadNamesOtherManifest` (the payload signs the first platform
+    /// manifest, or another digest for a single manifest), `Unsigned` (no
+    /// `.sig`), with a log `TlogOtherPayload` (the hashedrekord body logs
+    /// other bytes), `TlogForgedTime` (the SET covers another time),
+    /// `TlogMissing` (no bundle). The `.att` tampers are those of
+    /// [`DhiImage::attest_index`] and [`DhiImage::att_entry`].
+    pub fn write_cosign_save(&self, dir: &Path) -> CosignSave {
+        let mut img = self.clone();
+        img.index_attestation = Some(IndexAttestation::AttTag);
+        img.fallback_tags = false;
+        let fixture = img.write(dir, None);
+        let mut ed = crate::cosign::LayoutEditor::open(dir);
+        let first_platform = &fixture.platforms[0].1;
+        let signed = if self.tamper != Some(Tamper::PayloadNamesOtherManifest) {
+            fixture.index_digest.clone()
+        } else if *first_platform != fixture.index_digest {
+            first_platform.clone()
+        } else {
+            crate::layout::sha256_str(b"another manifest")
+        };
+        let payload = json!({"critical": {"identity": {"docker-reference": format!("registry.scout.docker.com/dhi/{}", self.name)},
+                                          "image": {"docker-manifest-digest": signed},
+                                          "type": "cosign container image signature"},
+                             "optional": null});
+        let payload = serde_json::to_vec(&payload).unwrap();
+        let forgery = match self.tamper {
+            Some(Tamper::TlogOtherPayload) => EntryForgery::OtherPayloadHash,
+            Some(Tamper::TlogForgedTime) => EntryForgery::SetTime,
+            _ => EntryForgery::None,
+        };
+        let log = self
+            .rekor
+            .as_ref()
+            .filter(|_| self.tamper != Some(Tamper::TlogMissing))
+            .map(|r| crate::cosign::LogEntry {
+                rekor: r,
+                kind: EntryKind::IntotoV001,
+                forgery,
+            });
+        let sig = (self.tamper != Some(Tamper::Unsigned)).then(|| {
+            let layer = crate::cosign::keyed_sig_layer(&mut ed, &payload, &self.key, log);
+            crate::cosign::cosign_manifest(&mut ed, vec![layer])
+        });
+        ed.finish();
+
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let att_tag = format!("{}.att", crate::cosign::tag_for(&fixture.index_digest));
+        let mut image = None;
+        let mut att = None;
+        for d in index["manifests"].as_array().unwrap() {
+            let name = d["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap_or_default();
+            let mut e =
+                json!({"mediaType": d["mediaType"], "size": d["size"], "digest": d["digest"]});
+            if name == self.tag {
+                let kind = if d["mediaType"] == OCI_INDEX {
+                    COSIGN_KIND_INDEX
+                } else {
+                    COSIGN_KIND_IMAGE
+                };
+                e["annotations"] = json!({"kind": kind});
+                image = Some(e);
+            } else if name == att_tag {
+                e["annotations"] = json!({"kind": COSIGN_KIND_ATTS});
+                att = Some(e);
+            }
+        }
+        let mut entries = vec![image.unwrap()];
+        if let Some(sig) = &sig {
+            let mut sig_entry = sig.descriptor();
+            sig_entry["annotations"] = json!({"kind": COSIGN_KIND_SIGS});
+            entries.push(sig_entry);
+        }
+        let att = att.unwrap();
+        let att_manifest = att["digest"].as_str().unwrap().to_owned();
+        entries.push(att);
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+        std::fs::write(
+            dir.join("index.json"),
+            serde_json::to_vec_pretty(&index).unwrap(),
+        )
+        .unwrap();
+        CosignSave {
+            fixture,
+            sig_manifest: sig.map(|s| s.digest),
+            att_manifest,
         }
     }
 }

@@ -64,6 +64,13 @@ impl TestKey {
         sig.to_der().as_bytes().to_vec()
     }
 
+    /// Whether `sig_der` (ASN.1 DER) is this key's ECDSA signature over SHA-256(`msg`).
+    pub fn verify_der(&self, msg: &[u8], sig_der: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier as _;
+        Signature::from_der(sig_der)
+            .is_ok_and(|sig| self.key.verifying_key().verify(msg, &sig).is_ok())
+    }
+
     /// Base64 of the ASN.1 DER ECDSA signature over SHA-256(`payload`), as in
     /// the `dev.cosignproject.cosign/signature` annotation.
     pub fn sign_b64(&self, payload: &[u8]) -> String {

@@ -29,6 +29,19 @@ pub struct LayoutWriter {
     entries: Vec<Value>,
 }
 
+/// Somewhere blobs can be stored by digest: a layout being written
+/// ([`LayoutWriter`]) or edited ([`crate::cosign::LayoutEditor`]).
+pub trait BlobSink {
+    /// Stores `bytes` under their digest; returns their descriptor.
+    fn put_blob(&mut self, media_type: &str, bytes: &[u8]) -> Blob;
+}
+
+impl BlobSink for LayoutWriter {
+    fn put_blob(&mut self, media_type: &str, bytes: &[u8]) -> Blob {
+        self.put(media_type, bytes)
+    }
+}
+
 pub fn sha256_str(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }

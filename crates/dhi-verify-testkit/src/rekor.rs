@@ -75,7 +75,7 @@ impl TestRekor {
     /// SET covers; `written_time` the time written (differing = a forged time).
     pub fn legacy_bundle(&self, body: &str, signed_time: i64, written_time: i64) -> String {
         let log_id = self.log_id();
-        let canonical = format!("{{\"body\":\"{body}\",\"integratedTime\":{signed_time},\"logID\":\"{log_id}\",\"logIndex\":7}}");
+        let canonical = set_payload(body, signed_time, &log_id, 7);
         json!({"SignedEntryTimestamp": B64.encode(self.key.sign_der(canonical.as_bytes())),
                "Payload": {"body": body, "integratedTime": written_time, "logIndex": 7, "logID": log_id}})
         .to_string()
@@ -183,4 +183,186 @@ pub enum BundleForgery {
     Set,
     /// The signature is over other bytes than the artifact.
     SignatureOverOtherBytes,
+}
+
+/// What a legacy SET signs: the canonical JSON (sorted keys, no spaces) of
+/// `{body, integratedTime, logID, logIndex}`, as Rekor and cosign build it.
+pub fn set_payload(body_b64: &str, integrated_time: i64, log_id: &str, log_index: u64) -> String {
+    format!("{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated_time},\"logID\":\"{log_id}\",\"logIndex\":{log_index}}}")
+}
+
+/// The Rekor entry kinds cosign v2 writes for an attestation (a DSSE
+/// envelope); which one depends on the cosign version and
+/// `--rekor-entry-type` (the real slsa-github-generator samples have
+/// `intoto` 0.0.1 in v1.4.0 and v1.7.0, `dsse` 0.0.1 in v2.0.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// `intoto` 0.0.1: `spec.content.{hash, payloadHash}` and `spec.publicKey`
+    /// (base64 of the PEM); `hash` is SHA-256 of the envelope bytes.
+    IntotoV001,
+    /// `intoto` 0.0.2 (Rekor's `intoto_v0_0_2_schema.json`):
+    /// `spec.content.envelope.{payloadType, signatures[{publicKey, sig}]}`
+    /// (`sig` = base64 of the envelope's base64 signature string,
+    /// `publicKey` = base64 of the PEM), `spec.content.{hash, payloadHash}`.
+    IntotoV002,
+    /// `dsse` 0.0.1: `spec.{envelopeHash, payloadHash, signatures[{signature, verifier}]}`
+    /// (`signature` = the envelope's `sig` as is, `verifier` = base64 of the PEM).
+    DsseV001,
+}
+
+impl EntryKind {
+    /// Every kind, for tests that run once per kind.
+    pub const ALL: [EntryKind; 3] = [
+        EntryKind::IntotoV001,
+        EntryKind::IntotoV002,
+        EntryKind::DsseV001,
+    ];
+
+    /// `(kind, apiVersion)` as the body writes them.
+    pub fn kind_and_version(self) -> (&'static str, &'static str) {
+        match self {
+            EntryKind::IntotoV001 => ("intoto", "0.0.1"),
+            EntryKind::IntotoV002 => ("intoto", "0.0.2"),
+            EntryKind::DsseV001 => ("dsse", "0.0.1"),
+        }
+    }
+}
+
+/// One way to break a logged attestation: the body records something else
+/// than the layer holds, or the SET does not cover the entry as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryForgery {
+    /// Nothing broken.
+    None,
+    /// The body's envelope hash (`hash` / `envelopeHash`) is of other envelope bytes.
+    OtherEnvelope,
+    /// The body's `payloadHash` is of another payload.
+    OtherPayloadHash,
+    /// The body records another key (`TestKey::new("someone-else")`) as the signer.
+    OtherKey,
+    /// The SET is the log's signature over the entry with another `logIndex`
+    /// (a well-formed signature that does not cover what is written).
+    SetEdited,
+    /// The written `integratedTime` is one second later than the SET covers.
+    SetTime,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl TestRekor {
+    /// The canonicalized body (base64) Rekor records for the DSSE
+    /// `envelope` (the exact layer bytes) signed by the key whose PEM
+    /// (public key or certificate) is `signer_pem`, as entry `kind`. Keys
+    /// are sorted, as Rekor's canonical JSON writes them.
+    pub fn dsse_entry_body(
+        &self,
+        kind: EntryKind,
+        envelope: &[u8],
+        signer_pem: &str,
+        forge: EntryForgery,
+    ) -> String {
+        let env: serde_json::Value = serde_json::from_slice(envelope).unwrap();
+        let payload = B64.decode(env["payload"].as_str().unwrap()).unwrap();
+        let envelope_hash = if forge == EntryForgery::OtherEnvelope {
+            let mut other = envelope.to_vec();
+            other.push(b'\n');
+            sha256_hex(&other)
+        } else {
+            sha256_hex(envelope)
+        };
+        let payload_hash = if forge == EntryForgery::OtherPayloadHash {
+            sha256_hex(b"another payload")
+        } else {
+            sha256_hex(&payload)
+        };
+        let key_pem = if forge == EntryForgery::OtherKey {
+            TestKey::new("someone-else").public_pem()
+        } else {
+            signer_pem.to_owned()
+        };
+        let key_b64 = B64.encode(&key_pem);
+        let sig = env["signatures"][0]["sig"].as_str().unwrap_or_default();
+        let hash = |v: String| json!({"algorithm": "sha256", "value": v});
+        let (k, version) = kind.kind_and_version();
+        let spec = match kind {
+            EntryKind::IntotoV001 => json!({
+                "content": {"hash": hash(envelope_hash), "payloadHash": hash(payload_hash)},
+                "publicKey": key_b64,
+            }),
+            EntryKind::IntotoV002 => json!({
+                "content": {
+                    "envelope": {"payloadType": env["payloadType"],
+                                 "signatures": [{"publicKey": key_b64, "sig": B64.encode(sig)}]},
+                    "hash": hash(envelope_hash),
+                    "payloadHash": hash(payload_hash),
+                },
+            }),
+            EntryKind::DsseV001 => json!({
+                "envelopeHash": hash(envelope_hash),
+                "payloadHash": hash(payload_hash),
+                "signatures": [{"signature": sig, "verifier": key_b64}],
+            }),
+        };
+        B64.encode(
+            serde_json::to_vec(&json!({"apiVersion": version, "kind": k, "spec": spec})).unwrap(),
+        )
+    }
+
+    /// The `dev.sigstore.cosign/bundle` annotation for `body_b64` logged at
+    /// `integrated_time` / `log_index`, in cosign's field order
+    /// (`{"SignedEntryTimestamp":…,"Payload":{"body","integratedTime","logIndex","logID"}}`,
+    /// compact). `forge` may edit the SET ([`EntryForgery::SetEdited`],
+    /// [`EntryForgery::SetTime`]); the body forgeries are made by
+    /// [`TestRekor::dsse_entry_body`].
+    pub fn cosign_bundle(
+        &self,
+        body_b64: &str,
+        integrated_time: i64,
+        log_index: u64,
+        forge: EntryForgery,
+    ) -> String {
+        let log_id = self.log_id();
+        let signed_index = if forge == EntryForgery::SetEdited {
+            log_index + 1
+        } else {
+            log_index
+        };
+        let set = self
+            .key
+            .sign_der(set_payload(body_b64, integrated_time, &log_id, signed_index).as_bytes());
+        let written_time = if forge == EntryForgery::SetTime {
+            integrated_time + 1
+        } else {
+            integrated_time
+        };
+        format!(
+            "{{\"SignedEntryTimestamp\":\"{}\",\"Payload\":{{\"body\":\"{body_b64}\",\"integratedTime\":{written_time},\"logIndex\":{log_index},\"logID\":\"{log_id}\"}}}}",
+            B64.encode(set)
+        )
+    }
+
+    /// Whether the SET of a cosign bundle (`dev.sigstore.cosign/bundle`
+    /// JSON) is this log's signature over its payload as written.
+    pub fn verify_set(&self, bundle_json: &str) -> bool {
+        let b: serde_json::Value = serde_json::from_str(bundle_json).unwrap();
+        let p = &b["Payload"];
+        let (Some(body), Some(time), Some(id), Some(index)) = (
+            p["body"].as_str(),
+            p["integratedTime"].as_i64(),
+            p["logID"].as_str(),
+            p["logIndex"].as_u64(),
+        ) else {
+            return false;
+        };
+        let Some(set) = b["SignedEntryTimestamp"]
+            .as_str()
+            .and_then(|s| B64.decode(s).ok())
+        else {
+            return false;
+        };
+        self.key
+            .verify_der(set_payload(body, time, id, index).as_bytes(), &set)
+    }
 }

@@ -430,6 +430,15 @@ impl DistributionRegistry {
         content
     }
 
+    /// Pushes a `cosign save` layout to `repo` with cosign's tag schema
+    /// (see [`Content::from_cosign_save`]): the image under `tag`, its
+    /// `.sig` / `.att` manifests under `sha256-<hex>.sig` / `.att`.
+    pub fn push_cosign_save(&self, repo: &str, layout: &Path, tag: &str) -> Content {
+        let content = Content::from_cosign_save(layout, tag);
+        push(&self.addr, repo, &content, self.push_auth(repo).as_deref());
+        content
+    }
+
     pub fn push(&self, repo: &str, content: &Content) {
         push(&self.addr, repo, content, self.push_auth(repo).as_deref());
     }

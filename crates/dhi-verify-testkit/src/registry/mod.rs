@@ -118,6 +118,42 @@ impl Content {
         c
     }
 
+    /// A `cosign save` layout (the real ones in
+    /// `testdata/real/slsa-github-generator/*/container_workflow_dispatch`,
+    /// or [`crate::DhiImage::write_cosign_save`]) with cosign's tag schema:
+    /// the image (`kind: dev.cosignproject.cosign/imageIndex` or `/image`)
+    /// under `tag`, the `/sigs` and `/atts` manifests under
+    /// `sha256-<image hex>.sig` / `.att`. Every blob and manifest keeps its
+    /// bytes, so pushing it preserves every digest (Docker v2 schema 2
+    /// manifests included: the media type pushed is the manifest's own).
+    pub fn from_cosign_save(dir: &Path, tag: &str) -> Self {
+        let mut c = Content::from_layout(dir);
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let entries = index["manifests"].as_array().unwrap();
+        let kind_digest = |suffix: &str| {
+            entries
+                .iter()
+                .find(|d| {
+                    d["annotations"]["kind"]
+                        .as_str()
+                        .is_some_and(|k| k == format!("dev.cosignproject.cosign/{suffix}"))
+                })
+                .map(|d| d["digest"].as_str().unwrap().to_owned())
+        };
+        let image = kind_digest("imageIndex")
+            .or_else(|| kind_digest("image"))
+            .expect("a cosign save layout names its image");
+        let image_tag = image.replacen("sha256:", "sha256-", 1);
+        for (suffix, kind) in [("sig", "sigs"), ("att", "atts")] {
+            if let Some(d) = kind_digest(kind) {
+                c.tags.insert(format!("{image_tag}.{suffix}"), d);
+            }
+        }
+        c.tags.insert(tag.to_owned(), image);
+        c
+    }
+
     /// Adds everything in `other` (external referrers written to a second layout).
     pub fn merge(mut self, other: Content) -> Self {
         self.manifests.extend(other.manifests);
