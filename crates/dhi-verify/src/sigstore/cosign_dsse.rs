@@ -885,4 +885,252 @@ pub(super) mod tests {
             assert_eq!(entry_mismatch(&r, &body), "kind", "{kind} {version}");
         }
     }
+
+    /// A key-signed envelope, and the bodies `cosign attest --key` has Rekor store for it.
+    pub(in crate::sigstore) struct Keyed {
+        pub key: dhi_verify_testkit::TestKey,
+        pub envelope: Vec<u8>,
+        pub signature: Vec<u8>,
+    }
+
+    pub(in crate::sigstore) fn keyed() -> Keyed {
+        let key = dhi_verify_testkit::TestKey::new("attester");
+        let payload = br#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":"x","digest":{"sha256":"aa"}}],"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{}}"#;
+        let payload_type = "application/vnd.in-toto+json";
+        let pae = Envelope {
+            payload_type: payload_type.into(),
+            payload: payload.to_vec(),
+            signatures: Vec::new(),
+        }
+        .pae();
+        let signature = key.sign_der(&pae);
+        let envelope = serde_json::to_vec(&serde_json::json!({
+            "payloadType": payload_type,
+            "payload": B64.encode(payload),
+            "signatures": [{"keyid": "", "sig": B64.encode(&signature)}]
+        }))
+        .unwrap();
+        Keyed {
+            key,
+            envelope,
+            signature,
+        }
+    }
+
+    pub(in crate::sigstore) fn keyed_body(
+        k: &Keyed,
+        kind: &str,
+        version: &str,
+    ) -> serde_json::Value {
+        let env: serde_json::Value = serde_json::from_slice(&k.envelope).unwrap();
+        let payload = B64.decode(env["payload"].as_str().unwrap()).unwrap();
+        let envelope_hash = serde_json::json!({"algorithm": "sha256", "value": hex::encode(Sha256::digest(&k.envelope))});
+        let payload_hash = serde_json::json!({"algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload))});
+        let pem = B64.encode(k.key.public_pem());
+        let sig_text = env["signatures"][0]["sig"].as_str().unwrap();
+        match (kind, version) {
+            ("intoto", "0.0.1") => {
+                serde_json::json!({"apiVersion": "0.0.1", "kind": "intoto", "spec": {
+                "content": {"hash": envelope_hash, "payloadHash": payload_hash}, "publicKey": pem}})
+            }
+            ("intoto", "0.0.2") => {
+                serde_json::json!({"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
+                "envelope": {"payloadType": env["payloadType"], "signatures": [{"sig": B64.encode(sig_text), "publicKey": pem}]},
+                "hash": envelope_hash, "payloadHash": payload_hash}}})
+            }
+            ("dsse", "0.0.1") => {
+                serde_json::json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+                "envelopeHash": envelope_hash, "payloadHash": payload_hash,
+                "signatures": [{"signature": sig_text, "verifier": pem}]}})
+            }
+            _ => serde_json::json!({"apiVersion": version, "kind": kind, "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload))}},
+                "signature": {"content": sig_text, "publicKey": {"content": pem}}}}),
+        }
+    }
+
+    fn keyed_entry(
+        k: &Keyed,
+        rekor: &TestRekor,
+        body: &serde_json::Value,
+    ) -> Result<VerifiedLogEntry, BundleError> {
+        let trust =
+            SigstoreTrust::from_trusted_root_json(rekor.trusted_root_json().as_bytes()).unwrap();
+        let bundle = rekor.legacy_bundle(
+            &B64.encode(body.to_string()),
+            dhi_verify_testkit::rekor::INTEGRATED_TIME,
+            dhi_verify_testkit::rekor::INTEGRATED_TIME,
+        );
+        let logged = verify_cosign_dsse_log_entry(bundle.as_bytes(), &k.envelope, &trust)?;
+        assert_eq!(
+            logged.integrated_time(),
+            dhi_verify_testkit::rekor::INTEGRATED_TIME
+        );
+        let key = PublicKey::from_pem_or_der(&k.key.public_der()).unwrap();
+        logged.bind(&k.signature, &key)
+    }
+
+    #[test]
+    fn keyed_attestation_entries_of_every_kind_cosign_writes_bind() {
+        let k = keyed();
+        let rekor = TestRekor::default();
+        for (kind, version) in [("intoto", "0.0.1"), ("intoto", "0.0.2"), ("dsse", "0.0.1")] {
+            let entry = keyed_entry(&k, &rekor, &keyed_body(&k, kind, version))
+                .unwrap_or_else(|e| panic!("{kind} {version}: {e}"));
+            assert_eq!(
+                entry.integrated_time(),
+                dhi_verify_testkit::rekor::INTEGRATED_TIME
+            );
+            assert_eq!(entry.log_id(), rekor.log_id());
+        }
+    }
+
+    #[test]
+    fn keyed_entry_naming_another_key_is_rejected() {
+        let k = keyed();
+        let other = dhi_verify_testkit::TestKey::new("someone else");
+        let rekor = TestRekor::default();
+        for (kind, version, field, pointer) in [
+            ("intoto", "0.0.1", "spec.publicKey", "/spec/publicKey"),
+            (
+                "intoto",
+                "0.0.2",
+                "spec.content.envelope.signatures",
+                "/spec/content/envelope/signatures/0/publicKey",
+            ),
+            (
+                "dsse",
+                "0.0.1",
+                "spec.signatures",
+                "/spec/signatures/0/verifier",
+            ),
+        ] {
+            let mut body = keyed_body(&k, kind, version);
+            *body.pointer_mut(pointer).unwrap() = B64.encode(other.public_pem()).into();
+            let e = keyed_entry(&k, &rekor, &body).unwrap_err();
+            assert!(
+                matches!(e, BundleError::EntryMismatch { field: f, .. } if f == field),
+                "{kind} {version}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keyed_entry_for_another_envelope_or_payload_is_rejected() {
+        let k = keyed();
+        let rekor = TestRekor::default();
+        for (kind, version, pointer, field) in [
+            (
+                "intoto",
+                "0.0.1",
+                "/spec/content/hash/value",
+                "spec.content.hash",
+            ),
+            (
+                "intoto",
+                "0.0.1",
+                "/spec/content/payloadHash/value",
+                "spec.content.payloadHash",
+            ),
+            (
+                "intoto",
+                "0.0.2",
+                "/spec/content/hash/value",
+                "spec.content.hash",
+            ),
+            (
+                "intoto",
+                "0.0.2",
+                "/spec/content/payloadHash/value",
+                "spec.content.payloadHash",
+            ),
+            (
+                "dsse",
+                "0.0.1",
+                "/spec/envelopeHash/value",
+                "spec.envelopeHash",
+            ),
+            (
+                "dsse",
+                "0.0.1",
+                "/spec/payloadHash/value",
+                "spec.payloadHash",
+            ),
+        ] {
+            let mut body = keyed_body(&k, kind, version);
+            *body.pointer_mut(pointer).unwrap() = "22".repeat(32).into();
+            let e = keyed_entry(&k, &rekor, &body).unwrap_err();
+            assert!(
+                matches!(e, BundleError::EntryMismatch { field: f, .. } if f == field),
+                "{kind} {version} {pointer}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keyed_entry_for_another_signature_is_rejected() {
+        let k = keyed();
+        let rekor = TestRekor::default();
+        let other = B64.encode(k.key.sign_der(b"something else"));
+        let mut body = keyed_body(&k, "dsse", "0.0.1");
+        body["spec"]["signatures"][0]["signature"] = other.clone().into();
+        let e = keyed_entry(&k, &rekor, &body).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::EntryMismatch {
+                    field: "spec.signatures",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let mut body = keyed_body(&k, "intoto", "0.0.2");
+        body["spec"]["content"]["envelope"]["signatures"][0]["sig"] = B64.encode(other).into();
+        let e = keyed_entry(&k, &rekor, &body).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::EntryMismatch {
+                    field: "spec.content.envelope.signatures",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn keyed_entry_of_a_kind_cosign_does_not_write_for_attestations_is_rejected() {
+        let k = keyed();
+        let rekor = TestRekor::default();
+        let e = keyed_entry(&k, &rekor, &keyed_body(&k, "hashedrekord", "0.0.1")).unwrap_err();
+        assert!(
+            matches!(e, BundleError::EntryMismatch { field: "kind", .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn keyed_entry_with_a_bad_set_or_unknown_log_is_rejected_before_binding() {
+        let k = keyed();
+        let rekor = TestRekor::default();
+        let trust =
+            SigstoreTrust::from_trusted_root_json(rekor.trusted_root_json().as_bytes()).unwrap();
+        let body = B64.encode(keyed_body(&k, "dsse", "0.0.1").to_string());
+        let t = dhi_verify_testkit::rekor::INTEGRATED_TIME;
+        let forged = rekor.legacy_bundle(&body, t, t - 3600);
+        let e = verify_cosign_dsse_log_entry(forged.as_bytes(), &k.envelope, &trust).unwrap_err();
+        assert!(matches!(e, BundleError::SetInvalid { .. }), "{e:?}");
+        let stranger = TestRekor {
+            key: dhi_verify_testkit::TestKey::new("another log"),
+        };
+        let e = verify_cosign_dsse_log_entry(
+            stranger.legacy_bundle(&body, t, t).as_bytes(),
+            &k.envelope,
+            &trust,
+        )
+        .unwrap_err();
+        assert!(matches!(e, BundleError::UnknownLog { .. }), "{e:?}");
+    }
 }
