@@ -1133,4 +1133,35 @@ pub(super) mod tests {
         .unwrap_err();
         assert!(matches!(e, BundleError::UnknownLog { .. }), "{e:?}");
     }
+
+    #[test]
+    fn accepts_certificate_matches_identity_and_issuer_of_a_real_fulcio_certificate() {
+        let r = real("v2.0.0");
+        let der = pem_blocks(&r.certificate).unwrap().remove(0);
+        let info = sigstore_verify::crypto::x509::parse_certificate_info(
+            &sigstore_verify::types::DerCertificate::new(der),
+        )
+        .unwrap();
+        policy("v2.0.0").accepts_certificate(&info).unwrap();
+        let e = policy("v1.7.0").accepts_certificate(&info).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::IdentityMismatch { found: Some(f), .. } if *f == identity("v2.0.0")),
+            "{e:?}"
+        );
+        let other_issuer = BundlePolicy::Identity {
+            issuer: Matcher::regex(r"https://token\.actions\.githubusercontent\.com/.+").unwrap(),
+            subject: Matcher::exact(identity("v2.0.0")),
+        };
+        let e = other_issuer.accepts_certificate(&info).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::IssuerMismatch { found: Some(f), .. } if f == ISSUER),
+            "{e:?}"
+        );
+        let key = PublicKey::from_pem_or_der(&dhi_verify_testkit::TestKey::new("k").public_der())
+            .unwrap();
+        let e = BundlePolicy::Key(key)
+            .accepts_certificate(&info)
+            .unwrap_err();
+        assert!(matches!(e, BundleError::SignerKindMismatch { .. }), "{e:?}");
+    }
 }

@@ -268,3 +268,27 @@ fn verify_embedded_sct(
         "the certificate's SCT list is empty".into()
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_sequence_uses_short_and_long_lengths() {
+        assert_eq!(der_sequence(&[1, 2]), vec![0x30, 2, 1, 2]);
+        let long = vec![0u8; 0x1234];
+        let enc = der_sequence(&long);
+        assert_eq!(&enc[..4], &[0x30, 0x82, 0x12, 0x34]);
+        assert_eq!(enc.len(), 4 + 0x1234);
+        let edge = vec![0u8; 0x80];
+        assert_eq!(&der_sequence(&edge)[..3], &[0x30, 0x81, 0x80]);
+    }
+
+    #[test]
+    fn a_leaf_that_is_not_a_certificate_is_rejected() {
+        let trust = SigstoreTrust::public_good().unwrap();
+        let e = verify_fulcio_certificate(b"\x30\x03\x02\x01\x01", &[], 1_700_000_000, &trust)
+            .unwrap_err();
+        assert!(matches!(e, BundleError::Certificate { .. }), "{e:?}");
+    }
+}

@@ -402,3 +402,221 @@ fn find_signature<'b>(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sigstore::cosign_dsse::tests::{keyed, keyed_body, real, real_body};
+
+    /// What the real v1.7.0 (intoto 0.0.1) or v2.0.0 (dsse 0.0.1) entry must name.
+    fn expectation_parts(version: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
+        let r = real(version);
+        let env: serde_json::Value = serde_json::from_slice(&r.envelope).unwrap();
+        let payload = B64.decode(env["payload"].as_str().unwrap()).unwrap();
+        let signature = B64
+            .decode(env["signatures"][0]["sig"].as_str().unwrap())
+            .unwrap();
+        let leaf = pem_blocks(&r.certificate).unwrap().remove(0);
+        (r.envelope, payload, signature, leaf)
+    }
+
+    fn bind_real(
+        version: &str,
+        body: &serde_json::Value,
+        verifier: Option<&[u8]>,
+    ) -> Result<(), BundleError> {
+        let (envelope, payload, signature, leaf) = expectation_parts(version);
+        bind_dsse_entry(
+            body.to_string().as_bytes(),
+            &DsseEntryExpectation {
+                envelope: &envelope,
+                payload_type: "application/vnd.in-toto+json",
+                payload: &payload,
+                signature: &signature,
+                verifier_der: verifier.unwrap_or(&leaf),
+            },
+        )
+    }
+
+    #[test]
+    fn real_intoto_and_dsse_bodies_bind_to_their_layer() {
+        for v in ["v1.4.0", "v1.7.0", "v2.0.0"] {
+            bind_real(v, &real_body(&real(v)), None).unwrap_or_else(|e| panic!("{v}: {e}"));
+        }
+    }
+
+    #[test]
+    fn the_verifier_is_compared_as_der_not_as_pem_text() {
+        // The same certificate, PEM re-wrapped at 76 columns with CRLF line ends.
+        let r = real("v1.7.0");
+        let der = pem_blocks(&r.certificate).unwrap().remove(0);
+        let b64 = B64.encode(&der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let rewrapped = format!(
+            "-----BEGIN CERTIFICATE-----\r\n{}\r\n-----END CERTIFICATE-----\r\n",
+            lines.join("\r\n")
+        );
+        assert_ne!(rewrapped, r.certificate);
+        let mut body = real_body(&r);
+        body["spec"]["publicKey"] = B64.encode(rewrapped).into();
+        bind_real("v1.7.0", &body, None).unwrap();
+    }
+
+    #[test]
+    fn a_verifier_with_two_pem_blocks_or_no_pem_is_rejected() {
+        let r = real("v1.7.0");
+        for bad in [
+            B64.encode(format!("{}{}", r.certificate, r.certificate)),
+            B64.encode("not a pem"),
+            "%%% not base64".to_owned(),
+        ] {
+            let mut body = real_body(&r);
+            body["spec"]["publicKey"] = bad.into();
+            let e = bind_real("v1.7.0", &body, None).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    BundleError::EntryMismatch {
+                        field: "spec.publicKey",
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hash_of_another_algorithm_is_rejected_even_with_the_same_value() {
+        let r = real("v2.0.0");
+        let mut body = real_body(&r);
+        body["spec"]["payloadHash"]["algorithm"] = "sha512".into();
+        let e = bind_real("v2.0.0", &body, None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::EntryMismatch {
+                    field: "spec.payloadHash",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_uppercase_hex_hash_is_the_same_hash() {
+        let r = real("v2.0.0");
+        let mut body = real_body(&r);
+        let upper = body["spec"]["envelopeHash"]["value"]
+            .as_str()
+            .unwrap()
+            .to_ascii_uppercase();
+        body["spec"]["envelopeHash"]["value"] = upper.into();
+        bind_real("v2.0.0", &body, None).unwrap();
+    }
+
+    #[test]
+    fn a_dsse_entry_with_the_signature_under_another_verifier_is_rejected() {
+        // Signature and verifier must be one pair: a second logged pair whose
+        // verifier is ours but whose signature is another does not do.
+        let r = real("v2.0.0");
+        let mut body = real_body(&r);
+        let real_pair = body["spec"]["signatures"][0].clone();
+        let other_cert = B64.encode(real("v1.7.0").certificate);
+        body["spec"]["signatures"] = serde_json::json!([
+            {"signature": real_pair["signature"], "verifier": other_cert},
+            {"signature": B64.encode([7u8; 70]), "verifier": real_pair["verifier"]},
+        ]);
+        let e = bind_real("v2.0.0", &body, None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::EntryMismatch {
+                    field: "spec.signatures",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // With the real pair among them it binds.
+        body["spec"]["signatures"]
+            .as_array_mut()
+            .unwrap()
+            .push(real_pair);
+        bind_real("v2.0.0", &body, None).unwrap();
+    }
+
+    #[test]
+    fn a_body_missing_a_field_is_malformed_not_a_pass() {
+        for (v, pointer) in [
+            ("v1.7.0", "/spec/content"),
+            ("v1.7.0", "/spec/publicKey"),
+            ("v2.0.0", "/spec/envelopeHash"),
+            ("v2.0.0", "/spec/signatures"),
+        ] {
+            let mut body = real_body(&real(v));
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            body.pointer_mut(parent)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .remove(key);
+            let e = bind_real(v, &body, None).unwrap_err();
+            assert!(
+                matches!(e, BundleError::MalformedBundle { .. }),
+                "{v} {pointer}: {e:?}"
+            );
+        }
+        for junk in [&b""[..], b"{}", b"null", b"[]", &[0xff; 4]] {
+            let (envelope, payload, signature, leaf) = expectation_parts("v2.0.0");
+            let e = bind_dsse_entry(
+                junk,
+                &DsseEntryExpectation {
+                    envelope: &envelope,
+                    payload_type: "application/vnd.in-toto+json",
+                    payload: &payload,
+                    signature: &signature,
+                    verifier_der: &leaf,
+                },
+            )
+            .unwrap_err();
+            assert!(matches!(e, BundleError::MalformedBundle { .. }), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn an_intoto_v002_signature_must_be_base64_twice() {
+        let k = keyed();
+        let body = keyed_body(&k, "intoto", "0.0.2");
+        let key = k.key.public_der();
+        let env: serde_json::Value = serde_json::from_slice(&k.envelope).unwrap();
+        let payload = B64.decode(env["payload"].as_str().unwrap()).unwrap();
+        let want = DsseEntryExpectation {
+            envelope: &k.envelope,
+            payload_type: "application/vnd.in-toto+json",
+            payload: &payload,
+            signature: &k.signature,
+            verifier_der: &key,
+        };
+        bind_dsse_entry(body.to_string().as_bytes(), &want).unwrap();
+        let mut once = body.clone();
+        once["spec"]["content"]["envelope"]["signatures"][0]["sig"] =
+            env["signatures"][0]["sig"].clone();
+        let e = bind_dsse_entry(once.to_string().as_bytes(), &want).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BundleError::EntryMismatch {
+                    field: "spec.content.envelope.signatures",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+}
