@@ -172,14 +172,14 @@ pub fn verify_cosign_dsse_keyless(
             verifier_der: &leaf,
         },
     )?;
-    let identity = info
-        .identity
-        .as_ref()
-        .map(|i| i.as_str().to_owned())
-        .unwrap_or_default();
-    let issuer = info.issuer.clone().unwrap_or_default();
+    // `accepts_certificate` matched both, so both are present.
+    let (Some(identity), Some(issuer)) = (info.identity.as_ref(), info.issuer.clone()) else {
+        return Err(BundleError::Certificate {
+            reason: "certificate without SAN identity or OIDC issuer".into(),
+        });
+    };
     Ok(VerifiedBundle::keyless_dsse(
-        identity,
+        identity.as_str().to_owned(),
         issuer,
         entry.integrated_time,
         parsed.payload,
