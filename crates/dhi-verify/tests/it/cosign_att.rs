@@ -225,6 +225,119 @@ fn the_real_attestation_fails_when_no_keyless_identity_is_trusted() {
     );
 }
 
+/// Rewrites the `.att` manifest's layer annotations in the copied layout.
+fn edit_att_annotations(reference: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let dir = PathBuf::from(
+        reference
+            .trim_start_matches("oci:")
+            .trim_end_matches(":real"),
+    );
+    let index_path = dir.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let entry = index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["annotations"]["kind"] == "dev.cosignproject.cosign/atts")
+        .unwrap();
+    let old = entry["digest"].as_str().unwrap().to_owned();
+    let blobs = dir.join("blobs/sha256");
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(blobs.join(old.trim_start_matches("sha256:"))).unwrap(),
+    )
+    .unwrap();
+    edit(&mut manifest["layers"][0]["annotations"]);
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let hex = hex::encode(Sha256::digest(&bytes));
+    std::fs::write(blobs.join(&hex), &bytes).unwrap();
+    entry["digest"] = format!("sha256:{hex}").into();
+    entry["size"] = bytes.len().into();
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+#[test]
+fn a_real_keyless_attestation_without_its_log_bundle_fails_in_every_tlog_mode() {
+    let (_tmp, reference) = real_layout("v2.0.0");
+    edit_att_annotations(&reference, |a| {
+        a.as_object_mut()
+            .unwrap()
+            .remove("dev.sigstore.cosign/bundle");
+    });
+    for mode in [TlogMode::IfPresent, TlogMode::Always, TlogMode::Never] {
+        let v = verify(&keyless_verifier(&[identity("v2.0.0")], mode), &reference);
+        assert_eq!(v.outcome, Outcome::Fail, "{mode:?}");
+        assert!(
+            matches!(
+                slsa_report(&v).error,
+                Some(VerifyError::TransparencyLogRequired)
+            ),
+            "{mode:?}: {:?}",
+            slsa_report(&v).error
+        );
+    }
+}
+
+#[test]
+fn a_real_keyless_attestation_log_bundle_is_verified_even_under_tlog_never() {
+    let (_tmp, reference) = real_layout("v1.7.0");
+    edit_att_annotations(&reference, |a| {
+        let mut b: serde_json::Value =
+            serde_json::from_str(a["dev.sigstore.cosign/bundle"].as_str().unwrap()).unwrap();
+        let t = b["Payload"]["integratedTime"].as_i64().unwrap();
+        b["Payload"]["integratedTime"] = (t - 1).into();
+        a["dev.sigstore.cosign/bundle"] = b.to_string().into();
+    });
+    let v = verify(
+        &keyless_verifier(&[identity("v1.7.0")], TlogMode::Never),
+        &reference,
+    );
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(
+        matches!(
+            slsa_report(&v).error,
+            Some(VerifyError::Bundle(BundleError::SetInvalid { .. }))
+        ),
+        "{:?}",
+        slsa_report(&v).error
+    );
+}
+
+#[test]
+fn a_real_keyless_attestation_with_another_certificate_annotation_fails() {
+    let (_tmp, reference) = real_layout("v2.0.0");
+    let other = {
+        let (_t, r17) = real_layout("v1.7.0");
+        let mut cert = String::new();
+        edit_att_annotations(&r17, |a| {
+            cert = a["dev.sigstore.cosign/certificate"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        });
+        cert
+    };
+    edit_att_annotations(&reference, |a| {
+        a["dev.sigstore.cosign/certificate"] = other.into();
+    });
+    let v = verify(
+        &keyless_verifier(
+            &[identity("v1.7.0"), identity("v2.0.0")],
+            TlogMode::IfPresent,
+        ),
+        &reference,
+    );
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(
+        matches!(
+            slsa_report(&v).error,
+            Some(VerifyError::Bundle(BundleError::Certificate { .. }))
+        ),
+        "{:?}",
+        slsa_report(&v).error
+    );
+}
+
 // Keyed `.att` layers with a log entry made by the test log.
 
 fn keyed_trust(key: TrustedKey) -> TrustRoot {
