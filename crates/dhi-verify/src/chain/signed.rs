@@ -9,17 +9,24 @@
 //! by its subject digest).
 
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{report_signature, verify_one_signature, verify_simple_signing, Context, SignatureOk};
+use super::{
+    first_keyless_signer, report_signature, verify_one_signature, verify_simple_signing, Context,
+    SignatureOk,
+};
 use crate::digest::Digest;
 use crate::discover::{CosignTagEvidence, CosignTagKind, SignatureEvidence};
 use crate::error::VerifyError;
 use crate::oci::{annotation, media_type, Descriptor};
 use crate::policy::TlogMode;
 use crate::signature::simple_signing::verify_signature;
+use crate::sigstore::{
+    verify_cosign_dsse_keyless, verify_cosign_dsse_log_entry, BundleError, PublicKey,
+};
 use crate::statement::{check_statement, declared_predicate_type};
 use crate::verdict::{
     AttestationReport, EvidenceSource, ImageSignatureReport, SignatureReport, Signer,
@@ -380,8 +387,16 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 type DsseOk = (SignatureOk, Vec<u8>, String, Vec<SignatureReport>);
 type DsseErr = (VerifyError, Vec<SignatureReport>);
 
-/// Verifies one `.att` layer: a trusted key's signature over the DSSE PAE,
-/// then the statement inside, about `subject`.
+/// Verifies one `.att` layer, then the statement inside, about `subject`.
+///
+/// Keyless (a `dev.sigstore.cosign/certificate` annotation): the Fulcio
+/// certificate for a trusted identity, logged (the Rekor bundle is required
+/// whatever the tlog mode: its integrated time is the only trusted signing
+/// time), see [`crate::sigstore::verify_cosign_dsse_keyless`]. Keyed: a trusted
+/// key's signature over the DSSE PAE; its Rekor bundle, per the tlog mode
+/// (`never`: ignored; `if-present`: verified when present; `always`:
+/// required), must name this envelope, signature and key, and its integrated
+/// time is when the key's validity is judged.
 fn verify_dsse_layer(
     layer: &Descriptor,
     bytes: &[u8],
@@ -394,26 +409,6 @@ fn verify_dsse_layer(
             expected: DSSE_ENVELOPE,
             found: layer.media_type.clone(),
         }));
-    }
-    if layer
-        .annotations
-        .contains_key(annotation::COSIGN_CERTIFICATE)
-    {
-        return Err(fail(VerifyError::NotVerifiable {
-            what: "a keyless cosign attestation (a .att layer with a certificate)",
-        }));
-    }
-    match (
-        layer.annotations.contains_key(annotation::COSIGN_BUNDLE),
-        ctx.policy.tlog(),
-    ) {
-        (_, TlogMode::Never) | (false, TlogMode::IfPresent) => {}
-        (false, TlogMode::Always) => return Err(fail(VerifyError::TransparencyLogRequired)),
-        (true, _) => {
-            return Err(fail(VerifyError::NotVerifiable {
-                what: "the transparency-log entry (a Rekor intoto entry) of a cosign attestation",
-            }))
-        }
     }
     let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
         fail(VerifyError::DsseEnvelope {
@@ -440,54 +435,178 @@ fn verify_dsse_layer(
             manifest: layer.digest,
         }));
     }
-    let signed_bytes = pae(&envelope.payload_type, &payload);
+    let has_entry = layer.annotations.contains_key(annotation::COSIGN_BUNDLE);
+    let report = |r: &Result<SignatureOk, VerifyError>| {
+        report_signature(
+            layer.digest,
+            Some(DSSE_ENVELOPE.to_owned()),
+            has_entry,
+            r,
+            ctx.policy.tlog(),
+        )
+    };
+    let (ok, statement, reports) = match layer.annotation(annotation::COSIGN_CERTIFICATE) {
+        Some(certificate) => {
+            let (result, statement) = match verify_keyless_dsse(layer, certificate, bytes, ctx) {
+                Ok((ok, statement)) => (Ok(ok), statement),
+                Err(e) => (Err(e), Vec::new()),
+            };
+            let reports = vec![report(&result)];
+            match result {
+                Ok(ok) => (ok, statement, reports),
+                Err(e) => return Err((e, reports)),
+            }
+        }
+        None => {
+            let (ok, reports) = verify_keyed_dsse(layer, bytes, &envelope, &payload, ctx, report)?;
+            (ok, payload, reports)
+        }
+    };
+    // Only now, with the signature verified, is the statement read.
+    let checked = declared_predicate_type(&statement).and_then(|pt| {
+        check_statement(&statement, &pt, subject, ctx.limits.max_statement_subjects).map(|_| pt)
+    });
+    match checked {
+        Ok(pt) => Ok((ok, statement, pt, reports)),
+        Err(e) => Err((e, reports)),
+    }
+}
+
+/// A keyless `.att` layer: the first trusted identity whose certificate
+/// verification passes is the signer; the statement is the verified payload.
+fn verify_keyless_dsse(
+    layer: &Descriptor,
+    certificate: &str,
+    envelope: &[u8],
+    ctx: &Context<'_>,
+) -> Result<(SignatureOk, Vec<u8>), VerifyError> {
+    if ctx.trust.identities().is_empty() {
+        return Err(VerifyError::NoKeylessIdentity);
+    }
+    let rekor = layer
+        .annotation(annotation::COSIGN_BUNDLE)
+        .ok_or(VerifyError::TransparencyLogRequired)?;
+    let logs = ctx.trust.sigstore_trust().ok_or_else(|| {
+        VerifyError::Bundle(BundleError::InvalidTrustedRoot {
+            reason: "the trust root holds no Sigstore material".into(),
+        })
+    })?;
+    let chain = layer.annotation(annotation::COSIGN_CHAIN);
+    let (signer, v) = first_keyless_signer(ctx, |policy| {
+        verify_cosign_dsse_keyless(envelope, certificate, chain, rekor.as_bytes(), policy, logs)
+    })
+    .map_err(|e| e.unwrap_or(VerifyError::NoKeylessIdentity))?;
+    let statement = v.statement().map(<[u8]>::to_vec).ok_or_else(|| {
+        VerifyError::Bundle(BundleError::MalformedBundle {
+            reason: "a verified DSSE envelope without its payload".into(),
+        })
+    })?;
+    Ok((
+        SignatureOk {
+            signer,
+            logged_at: v.integrated_time(),
+            statement: None,
+        },
+        statement,
+    ))
+}
+
+/// A key-signed `.att` layer: one signature over the PAE by a trusted key,
+/// usable at the log's integrated time when there is a verified entry (else
+/// at the verification time), and that entry naming this envelope, that
+/// signature and that key.
+fn verify_keyed_dsse(
+    layer: &Descriptor,
+    bytes: &[u8],
+    envelope: &Envelope,
+    payload: &[u8],
+    ctx: &Context<'_>,
+    report: impl Fn(&Result<SignatureOk, VerifyError>) -> SignatureReport,
+) -> Result<(SignatureOk, Vec<SignatureReport>), DsseErr> {
+    let failed = |e: VerifyError| {
+        let reports = vec![report(&Err(e.clone()))];
+        (e, reports)
+    };
+    // DHI-FORMAT.md §5: the log is policy; an entry that is there is verified
+    // unless the policy says never.
+    let log = match (
+        layer.annotation(annotation::COSIGN_BUNDLE),
+        ctx.policy.tlog(),
+    ) {
+        (_, TlogMode::Never) | (None, TlogMode::IfPresent) => None,
+        (None, TlogMode::Always) => return Err(failed(VerifyError::TransparencyLogRequired)),
+        (Some(bundle), _) => {
+            let logs = ctx.trust.sigstore_trust().ok_or_else(|| {
+                failed(VerifyError::TransparencyLog(
+                    BundleError::InvalidTrustedRoot {
+                        reason: "the trust root holds no transparency log".into(),
+                    },
+                ))
+            })?;
+            Some(
+                verify_cosign_dsse_log_entry(bundle.as_bytes(), bytes, logs)
+                    .map_err(|e| failed(VerifyError::TransparencyLog(e)))?,
+            )
+        }
+    };
+    let at = match &log {
+        Some(entry) => u64::try_from(entry.integrated_time())
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+            .map_err(|_| {
+                failed(VerifyError::TransparencyLog(BundleError::MalformedBundle {
+                    reason: format!("negative integratedTime {}", entry.integrated_time()),
+                }))
+            })?,
+        None => ctx.at,
+    };
+    let signed_bytes = pae(&envelope.payload_type, payload);
     let results: Vec<Result<SignatureOk, VerifyError>> = envelope
         .signatures
         .iter()
         .take(ctx.limits.max_signatures_per_attestation)
         .map(|s| {
-            verify_signature(&signed_bytes, &s.sig, ctx.trust, ctx.at).map(|key| SignatureOk {
+            let key = verify_signature(&signed_bytes, &s.sig, ctx.trust, at)?;
+            let logged_at = match &log {
+                Some(entry) => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(s.sig.trim())
+                        .map_err(|e| VerifyError::SignatureEncoding {
+                            reason: format!("base64: {e}"),
+                        })?;
+                    let public =
+                        PublicKey::from_pem_or_der(key.spki_der()).map_err(VerifyError::Bundle)?;
+                    Some(
+                        entry
+                            .bind(&raw, &public)
+                            .map_err(VerifyError::TransparencyLog)?
+                            .integrated_time(),
+                    )
+                }
+                None => None,
+            };
+            Ok(SignatureOk {
                 signer: Signer::key(key),
-                logged_at: None,
+                logged_at,
                 statement: None,
             })
         })
         .collect();
-    let reports: Vec<SignatureReport> = results
-        .iter()
-        .map(|r| {
-            report_signature(
-                layer.digest,
-                Some(DSSE_ENVELOPE.to_owned()),
-                layer.annotations.contains_key(annotation::COSIGN_BUNDLE),
-                r,
-                ctx.policy.tlog(),
-            )
-        })
-        .collect();
-    let ok = match results.into_iter().find_map(Result::ok) {
-        Some(ok) => ok,
+    let reports: Vec<SignatureReport> = results.iter().map(&report).collect();
+    match results.into_iter().find_map(Result::ok) {
+        Some(ok) => Ok((ok, reports)),
         None => {
             let first = reports
                 .iter()
                 .find_map(|r| r.reason.clone())
                 .unwrap_or_default();
-            return Err((
+            Err((
                 VerifyError::NoValidSignature {
                     tried: reports.len(),
                     first,
                 },
                 reports,
-            ));
+            ))
         }
-    };
-    // Only now, with the signature verified, is the statement read.
-    let checked = declared_predicate_type(&payload).and_then(|pt| {
-        check_statement(&payload, &pt, subject, ctx.limits.max_statement_subjects).map(|_| pt)
-    });
-    match checked {
-        Ok(pt) => Ok((ok, payload, pt, reports)),
-        Err(e) => Err((e, reports)),
     }
 }
 

@@ -120,6 +120,24 @@ impl VerifiedBundle {
         }
     }
 
+    /// A keyless DSSE envelope verified outside a bundle (a cosign `.att`
+    /// layer): its certificate's identity, the verified integrated time, the payload.
+    pub(super) fn keyless_dsse(
+        identity: String,
+        issuer: String,
+        integrated_time: i64,
+        statement: Vec<u8>,
+        media_type: &'static str,
+    ) -> Self {
+        Self {
+            signer: Signer::Certificate { identity, issuer },
+            integrated_time: Some(integrated_time),
+            verified_times: vec![integrated_time],
+            statement: Some(statement),
+            media_type,
+        }
+    }
+
     /// Who signed.
     pub fn signer(&self) -> &Signer {
         &self.signer

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use super::bundle::{verify_bundle, Artifact, BundlePolicy, VerifiedBundle};
-use super::cosign_rekor::RekorBundle;
 use super::error::BundleError;
+use super::rekor_entry::RekorBundle;
 use super::trusted_root::SigstoreTrust;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -22,7 +22,7 @@ fn malformed(reason: impl Into<String>) -> BundleError {
 }
 
 /// The DER blocks of a PEM text (one or more `CERTIFICATE` blocks).
-fn pem_blocks(pem: &str) -> Result<Vec<Vec<u8>>, BundleError> {
+pub(super) fn pem_blocks(pem: &str) -> Result<Vec<Vec<u8>>, BundleError> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in pem.lines().map(str::trim) {

@@ -9,14 +9,12 @@
 use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
-use sigstore_verify::crypto::VerificationKey;
-use sigstore_verify::types::SignatureBytes;
 
 use super::error::BundleError;
+use super::rekor_entry::verify_set;
 use super::trusted_root::SigstoreTrust;
 
-/// Upper bound on a legacy Rekor bundle annotation (bytes).
-pub const MAX_COSIGN_REKOR_BUNDLE_SIZE: usize = 1 << 20;
+pub use super::rekor_entry::MAX_COSIGN_REKOR_BUNDLE_SIZE;
 
 /// A log entry whose Signed Entry Timestamp verified and whose body names the signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +26,21 @@ pub struct VerifiedLogEntry {
 }
 
 impl VerifiedLogEntry {
+    /// An entry whose SET verified and whose body was bound to what was signed.
+    pub(super) fn new(
+        log_id: String,
+        log_index: u64,
+        integrated_time: i64,
+        body_public_key: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            log_id,
+            log_index,
+            integrated_time,
+            body_public_key,
+        }
+    }
+
     /// The log id (lowercase hex SHA-256 of the log's public key).
     pub fn log_id(&self) -> &str {
         &self.log_id
@@ -49,26 +62,6 @@ impl VerifiedLogEntry {
     pub fn body_public_key(&self) -> Option<&[u8]> {
         self.body_public_key.as_deref()
     }
-}
-
-/// The `dev.sigstore.cosign/bundle` annotation (also read by `cosign_keyless`).
-#[derive(Deserialize)]
-pub(super) struct RekorBundle {
-    #[serde(rename = "SignedEntryTimestamp")]
-    pub(super) signed_entry_timestamp: String,
-    #[serde(rename = "Payload")]
-    pub(super) payload: RekorPayload,
-}
-
-/// The log entry the SET signs.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct RekorPayload {
-    pub(super) body: String,
-    pub(super) integrated_time: i64,
-    pub(super) log_index: i64,
-    #[serde(rename = "logID")]
-    pub(super) log_id: String,
 }
 
 #[derive(Deserialize)]
@@ -129,78 +122,20 @@ pub fn verify_cosign_rekor_bundle(
     payload: &[u8],
     trust: &SigstoreTrust,
 ) -> Result<VerifiedLogEntry, BundleError> {
-    if bundle_json.len() > MAX_COSIGN_REKOR_BUNDLE_SIZE {
-        return Err(malformed(format!(
-            "Rekor bundle is {} bytes, more than the limit of {MAX_COSIGN_REKOR_BUNDLE_SIZE}",
-            bundle_json.len()
-        )));
-    }
-    let bundle: RekorBundle =
-        serde_json::from_slice(bundle_json).map_err(|e| malformed(format!("Rekor bundle: {e}")))?;
-    let p = &bundle.payload;
-    let log_index = u64::try_from(p.log_index)
-        .map_err(|_| malformed(format!("negative logIndex {}", p.log_index)))?;
-    let log_id_bytes =
-        hex::decode(&p.log_id).map_err(|e| malformed(format!("logID is not hex: {e}")))?;
-
-    // (1) The log named by logID.
-    let log = trust
-        .root
-        .tlogs
-        .iter()
-        .find(|t| t.log_id.key_id.as_bytes() == log_id_bytes.as_slice())
-        .ok_or_else(|| BundleError::UnknownLog {
-            log_id: p.log_id.to_ascii_lowercase(),
-        })?;
-
-    // (2) Its key must have been valid when the entry was integrated.
-    if let Some(range) = &log.public_key.valid_for {
-        let t = p.integrated_time;
-        let after_start = range.start.as_second() <= t;
-        let before_end = range.end.is_none_or(|end| t <= end.as_second());
-        if !(after_start && before_end) {
-            return Err(BundleError::LogKeyNotValid {
-                log_id: p.log_id.to_ascii_lowercase(),
-                integrated_time: t,
-            });
-        }
-    }
-
-    // (3) The SET: the log's signature over the canonical JSON of the payload.
-    let canonical = format!(
-        "{{\"body\":{},\"integratedTime\":{},\"logID\":{},\"logIndex\":{}}}",
-        json_string(&p.body)?,
-        p.integrated_time,
-        json_string(&p.log_id)?,
-        p.log_index
-    );
-    let set = base64::engine::general_purpose::STANDARD
-        .decode(bundle.signed_entry_timestamp.as_bytes())
-        .map_err(|e| malformed(format!("SignedEntryTimestamp is not base64: {e}")))?;
-    let key = VerificationKey::from_spki(&log.public_key.raw_bytes).map_err(|e| {
-        BundleError::InvalidTrustedRoot {
-            reason: format!("log key {}: {e}", p.log_id),
-        }
-    })?;
-    key.verify(canonical.as_bytes(), &SignatureBytes::from_bytes(&set))
-        .map_err(|_| BundleError::SetInvalid {
-            log_id: p.log_id.to_ascii_lowercase(),
-        })?;
+    // (1)-(3): the log, its key's validity, the SET (shared with `.att` layers).
+    let entry = verify_set(bundle_json, trust)?;
 
     // (4) The body must describe this signature over this payload.
-    let body = base64::engine::general_purpose::STANDARD
-        .decode(p.body.as_bytes())
-        .map_err(|e| malformed(format!("body is not base64: {e}")))?;
-    let entry: HashedRekord =
-        serde_json::from_slice(&body).map_err(|e| malformed(format!("log entry body: {e}")))?;
-    if entry.kind != "hashedrekord" || entry.api_version != "0.0.1" {
+    let entry_body: HashedRekord = serde_json::from_slice(&entry.body)
+        .map_err(|e| malformed(format!("log entry body: {e}")))?;
+    if entry_body.kind != "hashedrekord" || entry_body.api_version != "0.0.1" {
         return Err(BundleError::EntryMismatch {
             field: "kind",
             expected: "hashedrekord 0.0.1".into(),
-            found: format!("{} {}", entry.kind, entry.api_version),
+            found: format!("{} {}", entry_body.kind, entry_body.api_version),
         });
     }
-    let hash = &entry.spec.data.hash;
+    let hash = &entry_body.spec.data.hash;
     let want = hex::encode(Sha256::digest(payload));
     if hash.algorithm != "sha256" || !hash.value.eq_ignore_ascii_case(&want) {
         return Err(BundleError::EntryMismatch {
@@ -210,16 +145,16 @@ pub fn verify_cosign_rekor_bundle(
         });
     }
     let logged_sig = base64::engine::general_purpose::STANDARD
-        .decode(entry.spec.signature.content.as_bytes())
+        .decode(entry_body.spec.signature.content.as_bytes())
         .map_err(|e| malformed(format!("body signature is not base64: {e}")))?;
     if logged_sig != signature {
         return Err(BundleError::EntryMismatch {
             field: "spec.signature.content",
             expected: base64::engine::general_purpose::STANDARD.encode(signature),
-            found: entry.spec.signature.content,
+            found: entry_body.spec.signature.content,
         });
     }
-    let body_public_key = match entry.spec.signature.public_key {
+    let body_public_key = match entry_body.spec.signature.public_key {
         Some(k) => Some(
             base64::engine::general_purpose::STANDARD
                 .decode(k.content.as_bytes())
@@ -228,15 +163,11 @@ pub fn verify_cosign_rekor_bundle(
         None => None,
     };
     Ok(VerifiedLogEntry {
-        log_id: p.log_id.to_ascii_lowercase(),
-        log_index,
-        integrated_time: p.integrated_time,
+        log_id: entry.log_id,
+        log_index: entry.log_index,
+        integrated_time: entry.integrated_time,
         body_public_key,
     })
-}
-
-fn json_string(s: &str) -> Result<String, BundleError> {
-    serde_json::to_string(s).map_err(|e| malformed(e.to_string()))
 }
 
 #[cfg(test)]

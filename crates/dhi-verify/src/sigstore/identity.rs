@@ -69,6 +69,37 @@ impl fmt::Display for Matcher {
     }
 }
 
+impl super::bundle::BundlePolicy {
+    /// Whether a (verified) Fulcio certificate names an identity this policy
+    /// trusts: its SAN identity and its OIDC issuer each match, anchored, the
+    /// policy's matcher. A key policy accepts no certificate.
+    pub(crate) fn accepts_certificate(
+        &self,
+        info: &sigstore_verify::crypto::CertificateInfo,
+    ) -> Result<(), BundleError> {
+        let Self::Identity { issuer, subject } = self else {
+            return Err(BundleError::SignerKindMismatch {
+                expected: "public key",
+                found: "certificate",
+            });
+        };
+        let identity = info.identity.as_ref().map(|i| i.as_str());
+        if !identity.is_some_and(|i| subject.matches(i)) {
+            return Err(BundleError::IdentityMismatch {
+                expected: subject.to_string(),
+                found: identity.map(str::to_owned),
+            });
+        }
+        if !info.issuer.as_deref().is_some_and(|i| issuer.matches(i)) {
+            return Err(BundleError::IssuerMismatch {
+                expected: issuer.to_string(),
+                found: info.issuer.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

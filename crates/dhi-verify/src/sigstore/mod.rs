@@ -1,4 +1,4 @@
-//! Sigstore verification: bundles (keyed and keyless), trusted roots, identity matching, and cosign's legacy Rekor bundle.
+//! Sigstore verification: bundles (keyed and keyless), trusted roots, identity matching, cosign's legacy Rekor bundle, and cosign `.att` DSSE layers.
 //!
 //! Pure functions over bytes and prepared trust: no network, no disk. Built on
 //! `sigstore-verify` (sigstore/sigstore-rust); see `docs/sigstore.md` for what
@@ -23,15 +23,22 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod bundle;
+mod cosign_dsse;
 mod cosign_keyless;
 mod cosign_rekor;
 pub mod danger;
 mod error;
+mod fulcio;
 mod identity;
+mod rekor_entry;
 mod trusted_root;
 
 pub use bundle::{
     verify_bundle, Artifact, BundlePolicy, PublicKey, Signer, VerifiedBundle, MAX_BUNDLE_SIZE,
+};
+pub use cosign_dsse::{
+    verify_cosign_dsse_keyless, verify_cosign_dsse_log_entry, LoggedDsseEntry,
+    DSSE_ENVELOPE_MEDIA_TYPE, MAX_DSSE_SIGNATURES,
 };
 pub use cosign_keyless::verify_cosign_keyless;
 pub use cosign_rekor::{

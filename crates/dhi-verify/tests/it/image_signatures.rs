@@ -526,7 +526,7 @@ fn the_verdict_of_an_image_with_cosign_evidence_still_names_the_image_digest() {
 }
 
 #[test]
-fn a_cosign_att_with_a_log_entry_is_not_verifiable_yet_unless_logs_are_ignored() {
+fn a_cosign_att_with_a_malformed_log_entry_fails_unless_logs_are_ignored() {
     let (image, w) = bare();
     let platform = amd64(&w);
     let mut ed = LayoutEditor::open(&w.fixture.dir);
@@ -551,7 +551,13 @@ fn a_cosign_att_with_a_log_entry_is_not_verifiable_yet_unless_logs_are_ignored()
     let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
     assert_eq!(v.outcome, Outcome::Fail);
     let e = provenance_report(&v).error.clone().unwrap();
-    assert!(matches!(e, VerifyError::NotVerifiable { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            VerifyError::TransparencyLog(dhi_verify::sigstore::BundleError::MalformedBundle { .. })
+        ),
+        "{e:?}"
+    );
     let v = run(&image, &w, &["provenance"], TlogMode::Never);
     assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
 }

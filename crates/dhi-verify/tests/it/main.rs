@@ -26,6 +26,10 @@ mod bundle_signatures;
 /// and Sigstore bundle referrers of the index or a platform manifest.
 mod image_signatures;
 
+/// cosign v2 `.att` layers with Rekor bundles: keyless (the real
+/// slsa-github-generator layouts) and keyed (every entry kind cosign writes).
+mod cosign_att;
+
 /// The real DHI keys against a real Docker signature.
 mod real_signature;
 
