@@ -27,6 +27,7 @@ pub mod cosign_corpus;
 pub mod image;
 pub mod keys;
 pub mod layout;
+pub mod real;
 pub mod registry;
 pub mod rekor;
 

@@ -57,6 +57,9 @@ pub(crate) struct Evidence {
     /// the reference names a single manifest: see the platform's), or why
     /// the listing could not be read.
     pub top_signed: Option<Result<Vec<SignatureEvidence>, SourceError>>,
+    /// Attestation manifests among the index's referrers: attestations about
+    /// the index, which count for every platform it lists.
+    pub top_attestations: Vec<AttestationEvidence>,
     /// cosign's `sha256-<hex>.sig` / `.att` tags for the index digest (empty
     /// when the reference names a single manifest: see the platform's).
     pub cosign_tags: Vec<CosignTagEvidence>,
@@ -69,6 +72,7 @@ impl Evidence {
         self.platforms
             .iter()
             .flat_map(|p| &p.attestations)
+            .chain(&self.top_attestations)
             .any(|a| a.signatures_kept)
     }
 }
@@ -480,6 +484,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
         available_platforms: Vec::new(),
         integrity_problems: Vec::new(),
         top_signed: None,
+        top_attestations: Vec::new(),
         cosign_tags: Vec::new(),
     };
     let top_is_index = matches!(&evidence.top_manifest, Ok(Manifest::Index(_)));
@@ -569,7 +574,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
     }));
     let top_signed = async {
         if !top_is_index {
-            return Ok((None, Vec::new()));
+            return Ok((None, Vec::new(), Vec::new()));
         }
         let listing = async {
             let listed = keep(
@@ -579,10 +584,28 @@ pub(crate) async fn discover<S: Source, R: Source>(
             )?;
             match listed {
                 Ok(listed) => {
-                    let signed = discover_signed_referrers(referrers, &listed, limits).await?;
-                    Ok::<_, Error>((Some(Ok(signed)), has_bundle(&listed)))
+                    let attestations =
+                        try_join_all(listed.iter().filter(|d| is_attestation_referrer(d)).map(
+                            |d| {
+                                discover_attestation(
+                                    referrers,
+                                    referrers,
+                                    d.clone(),
+                                    crate::verdict::EvidenceSource::Referrer,
+                                    limits,
+                                )
+                            },
+                        ));
+                    let (signed, attestations) = try_join(
+                        discover_signed_referrers(referrers, &listed, limits),
+                        attestations,
+                    )
+                    .await?;
+                    // Attestations among the index's referrers: no `.att` needed.
+                    let attested = has_bundle(&listed) || !attestations.is_empty();
+                    Ok::<_, Error>((Some(Ok(signed)), attested, attestations))
                 }
-                Err(e) => Ok((Some(Err(e)), false)),
+                Err(e) => Ok((Some(Err(e)), false, Vec::new())),
             }
         };
         let sig = discover_cosign_tags(
@@ -592,10 +615,11 @@ pub(crate) async fn discover<S: Source, R: Source>(
             false,
             limits,
         );
-        let ((signed, bundles), sig) = try_join(listing, sig).await?;
-        Ok::<_, Error>((signed.map(|s| s.map(|v| (v, bundles))), sig))
+        let ((signed, attested, attestations), sig) = try_join(listing, sig).await?;
+        Ok::<_, Error>((signed.map(|s| s.map(|v| (v, attested))), sig, attestations))
     };
-    let (platforms, (top_signed, top_sig)) = try_join(platforms, top_signed).await?;
+    let (platforms, (top_signed, top_sig, top_attestations)) =
+        try_join(platforms, top_signed).await?;
     // cosign's `.att` tag of the index, only when no platform found an
     // attestation among the referrers (cosign v3 falls back to tags likewise).
     let top_bundles = matches!(&top_signed, Some(Ok((_, true))));
@@ -610,6 +634,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
         Vec::new()
     };
     evidence.platforms = platforms;
+    evidence.top_attestations = top_attestations;
     evidence.top_signed = top_signed.map(|s| s.map(|(v, _)| v));
     evidence.cosign_tags = top_sig.into_iter().chain(top_att).collect();
     evidence

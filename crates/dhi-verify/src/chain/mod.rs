@@ -708,6 +708,15 @@ fn verify_platform(
         .iter()
         .map(|a| verify_attestation(a, &p.descriptor, ctx))
         .collect();
+    // Attestation manifests about the index count for each platform it lists.
+    if evidence.top.digest != digest {
+        attestations.extend(
+            evidence
+                .top_attestations
+                .iter()
+                .map(|a| verify_attestation(a, &evidence.top, ctx)),
+        );
+    }
     // What is signed about the image itself: this platform's manifest, and
     // the index that lists it (its signatures and statements cover every
     // platform it lists).
