@@ -117,6 +117,70 @@ fn provenance_age_rule_passes_and_fails() {
     assert_eq!(status(&v, "provenance.age"), "fail");
 }
 
+/// The testkit image with SLSA v0.2 provenance in place of v1.
+fn python_with_slsa_v0_2() -> DhiImage {
+    DhiImage::python().kinds(&[
+        PredicateKind::ProvenanceV02,
+        PredicateKind::CycloneDx16,
+        PredicateKind::Spdx23,
+    ])
+}
+
+#[test]
+fn every_provenance_rule_passes_and_fails_on_slsa_v0_2() {
+    let i = python_with_slsa_v0_2();
+    for (body, id, want) in [
+        (
+            "builder-ids = [\"https://github.com/docker-hardened-images/*\"]",
+            "provenance.builder",
+            "pass",
+        ),
+        (
+            "builder-ids = [\"https://github.com/evil/*\"]",
+            "provenance.builder",
+            "fail",
+        ),
+        (
+            "build-types = [\"https://mobyproject.org/buildkit@v1\"]",
+            "provenance.build-type",
+            "pass",
+        ),
+        (
+            "build-types = [\"https://example.com/other\"]",
+            "provenance.build-type",
+            "fail",
+        ),
+        (
+            "source-repositories = [\"https://github.com/docker-hardened-images/*\"]",
+            "provenance.source",
+            "pass",
+        ),
+        (
+            "source-repositories = [\"https://github.com/other/*\"]",
+            "provenance.source",
+            "fail",
+        ),
+        // the testkit's v0.2 configSource.uri names no ref: nothing to match
+        ("source-refs = [\"*\"]", "provenance.source-ref", "fail"),
+        ("max-age-days = 36500", "provenance.age", "pass"),
+    ] {
+        expect(&i, &format!("[provenance]\n{body}\n"), id, want);
+    }
+    let (_, v) = verify_with(&i, "[provenance]\nmax-age-days = 1\n", &[]);
+    assert_eq!(status(&v, "provenance.age"), "fail");
+}
+
+#[test]
+fn the_provenance_requirement_is_met_by_slsa_v0_2() {
+    let (o, v) = verify_with(
+        &python_with_slsa_v0_2(),
+        "[require]\nattestations = [\"provenance\"]\n",
+        &[],
+    );
+    assert_eq!(status(&v, "require.provenance"), "pass", "{v:#}");
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+}
+
 #[test]
 fn sbom_package_rules_pass_and_fail() {
     let i = DhiImage::python();
