@@ -138,7 +138,10 @@ fn prepare(args: &Args) -> Result<Prepared, Usage> {
                     ))
                 }
             };
-            BundlePolicy::Identity { issuer, subject }
+            BundlePolicy::Identity {
+                issuer,
+                subject: subject.into(),
+            }
         }
     };
     let trust = match &args.trusted_root {
