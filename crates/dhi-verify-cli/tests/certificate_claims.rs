@@ -156,3 +156,37 @@ fn a_claim_flag_without_an_identity_or_with_its_regexp_twin_is_a_usage_error() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn a_policy_file_identity_with_a_claim_the_certificate_lacks_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = keyless_layout(dir.path());
+    let trusted_root = keyless_dir().join("trusted_root.json");
+    let run_policy = |claims: &str| {
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!(
+                "version = 1\n[trust]\ntrusted-root = {:?}\nidentities = [{{ issuer = {ISSUER:?}, subject = {IDENTITY:?}{claims} }}]\n",
+                trusted_root.display().to_string()
+            ),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_dhi-verify"))
+            .args([
+                "image",
+                &fixture.reference("3.13"),
+                "--platform",
+                "linux/amd64",
+            ])
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap()
+    };
+    let ok = run_policy("");
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let o = run_policy(", source-repository-glob = \"https://github.com/example/*\"");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("source repository URI"), "{}", text(&o));
+}

@@ -389,6 +389,8 @@ fn malformed_policies_are_usage_errors_naming_field_and_position() {
         ("version = 1\n[image]\nshell = false\n", "p.toml:3:1: unknown field `shell`"),
         ("version = 1\n[image]\nnon-root = \"yes\"\n", "p.toml:3:12: invalid type"),
         ("version = 1\n[trust]\nidentities = [{ issuer = \"x\", subject-regexp = \"(\" }]\n", "p.toml:3:48: trust.identities[0].subject-regexp"),
+        ("version = 1\n[trust]\nidentities = [{ issuer = \"x\", subject = \"y\",\n  source-ref-regexp = \"refs/(tags\" }]\n", "p.toml:4:23: trust.identities[0].source-ref-regexp"),
+        ("version = 1\n[trust]\nidentities = [{ issuer = \"x\", subject = \"y\", source-branch = \"main\" }]\n", "p.toml:3:46: trust.identities[0].source-branch: unknown field"),
         ("version = 1\n[vulnerabilities]\nallow = [{ id = \"CVE-1\", expires = \"2026-02-30\" }]\n", "p.toml:3:36: vulnerabilities.allow[0].expires"),
         ("version = 1\n[require]\nattestations = [\"sbomm\"]\n", "p.toml:3:17: require.attestations[0]"),
         ("version = 2\n", "version: expected 1"),
