@@ -13,7 +13,7 @@ use dhi_verify::{
     Verifier,
 };
 
-use crate::args::{Format, ImageArgs, Tlog, VerifyOptions};
+use crate::args::{CertificateClaimFlags, Format, ImageArgs, Tlog, VerifyOptions};
 use crate::render;
 use crate::EXIT_USAGE;
 
@@ -42,70 +42,7 @@ fn keyless_identity(args: &VerifyOptions) -> Result<Option<KeylessIdentity>, Str
         &args.certificate_oidc_issuer_regexp,
         "certificate-oidc-issuer",
     )?;
-    // (flag, claim, exact, regexp): cosign's GitHub flags and the provider-neutral ones.
-    let none = None;
-    let claim_flags: [(&str, CertificateClaim, &Option<String>, &Option<String>); 9] = [
-        (
-            "certificate-github-workflow-repository",
-            CertificateClaim::GithubWorkflowRepository,
-            &args.certificate_github_workflow_repository,
-            &none,
-        ),
-        (
-            "certificate-github-workflow-ref",
-            CertificateClaim::GithubWorkflowRef,
-            &args.certificate_github_workflow_ref,
-            &none,
-        ),
-        (
-            "certificate-github-workflow-sha",
-            CertificateClaim::GithubWorkflowSha,
-            &args.certificate_github_workflow_sha,
-            &none,
-        ),
-        (
-            "certificate-github-workflow-trigger",
-            CertificateClaim::GithubWorkflowTrigger,
-            &args.certificate_github_workflow_trigger,
-            &none,
-        ),
-        (
-            "certificate-source-repository",
-            CertificateClaim::SourceRepositoryUri,
-            &args.certificate_source_repository,
-            &args.certificate_source_repository_regexp,
-        ),
-        (
-            "certificate-source-ref",
-            CertificateClaim::SourceRepositoryRef,
-            &args.certificate_source_ref,
-            &args.certificate_source_ref_regexp,
-        ),
-        (
-            "certificate-source-digest",
-            CertificateClaim::SourceRepositoryDigest,
-            &args.certificate_source_digest,
-            &none,
-        ),
-        (
-            "certificate-signer-uri",
-            CertificateClaim::BuildSignerUri,
-            &args.certificate_signer_uri,
-            &args.certificate_signer_uri_regexp,
-        ),
-        (
-            "certificate-runner-environment",
-            CertificateClaim::RunnerEnvironment,
-            &args.certificate_runner_environment,
-            &none,
-        ),
-    ];
-    let mut claims = Vec::new();
-    for (flag, claim, exact, regexp) in claim_flags {
-        if let Some(m) = matcher(exact, regexp, flag)? {
-            claims.push((flag, claim, m));
-        }
-    }
+    let claims = certificate_claims(&args.certificate_claims)?;
     match (issuer, subject) {
         (Some(issuer), Some(subject)) => Ok(Some(claims.into_iter().fold(
             KeylessIdentity::new(issuer, subject),
@@ -119,6 +56,84 @@ fn keyless_identity(args: &VerifyOptions) -> Result<Option<KeylessIdentity>, Str
         },
         _ => Err("keyless verification needs both --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]".into()),
     }
+}
+
+/// The certificate claims the flags require, as (flag, claim, matcher), in
+/// flag order; `Err` names the flag whose regex does not compile.
+pub(crate) fn certificate_claims(
+    flags: &CertificateClaimFlags,
+) -> Result<Vec<(&'static str, CertificateClaim, Matcher)>, String> {
+    let none = None;
+    // (flag, claim, exact, regexp): cosign's GitHub flags and the provider-neutral ones.
+    let table: [(&str, CertificateClaim, &Option<String>, &Option<String>); 9] = [
+        (
+            "certificate-github-workflow-repository",
+            CertificateClaim::GithubWorkflowRepository,
+            &flags.certificate_github_workflow_repository,
+            &none,
+        ),
+        (
+            "certificate-github-workflow-ref",
+            CertificateClaim::GithubWorkflowRef,
+            &flags.certificate_github_workflow_ref,
+            &none,
+        ),
+        (
+            "certificate-github-workflow-sha",
+            CertificateClaim::GithubWorkflowSha,
+            &flags.certificate_github_workflow_sha,
+            &none,
+        ),
+        (
+            "certificate-github-workflow-trigger",
+            CertificateClaim::GithubWorkflowTrigger,
+            &flags.certificate_github_workflow_trigger,
+            &none,
+        ),
+        (
+            "certificate-source-repository",
+            CertificateClaim::SourceRepositoryUri,
+            &flags.certificate_source_repository,
+            &flags.certificate_source_repository_regexp,
+        ),
+        (
+            "certificate-source-ref",
+            CertificateClaim::SourceRepositoryRef,
+            &flags.certificate_source_ref,
+            &flags.certificate_source_ref_regexp,
+        ),
+        (
+            "certificate-source-digest",
+            CertificateClaim::SourceRepositoryDigest,
+            &flags.certificate_source_digest,
+            &none,
+        ),
+        (
+            "certificate-signer-uri",
+            CertificateClaim::BuildSignerUri,
+            &flags.certificate_signer_uri,
+            &flags.certificate_signer_uri_regexp,
+        ),
+        (
+            "certificate-runner-environment",
+            CertificateClaim::RunnerEnvironment,
+            &flags.certificate_runner_environment,
+            &none,
+        ),
+    ];
+    let mut claims = Vec::new();
+    for (flag, claim, exact, regexp) in table {
+        match (exact, regexp) {
+            (Some(e), _) => claims.push((flag, claim, Matcher::exact(e.clone()))),
+            (None, Some(r)) => claims.push((
+                flag,
+                claim,
+                Matcher::regex(r).map_err(|e| format!("--{flag}-regexp: {e}"))?,
+            )),
+            (None, None) => {}
+        }
+    }
+    Ok(claims)
 }
 
 /// Builds the verifier from flags; `Err` is a usage message.

@@ -190,3 +190,132 @@ fn a_policy_file_identity_with_a_claim_the_certificate_lacks_fails() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("source repository URI"), "{}", text(&o));
 }
+
+/// `verify-bundle` on the real `rekor2-happy-path` conformance bundle, whose
+/// public-good Fulcio certificate carries the CI claims of the
+/// sigstore-conformance beacon workflow.
+fn verify_conformance_bundle(extra: &[&str]) -> Output {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/sigstore-conformance/rekor2-happy-path");
+    std::process::Command::new(env!("CARGO_BIN_EXE_dhi-verify"))
+        .args(["verify-bundle", "--bundle"])
+        .arg(case.join("bundle.sigstore.json"))
+        .arg("--trusted-root")
+        .arg(case.join("trusted_root.json"))
+        .args([
+            "--certificate-identity",
+            "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ])
+        .args(extra)
+        .arg(case.join("../a.txt"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn verify_bundle_checks_each_claim_flag_against_a_real_certificate() {
+    const REPO: &str =
+        "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon";
+    const SHA: &str = "9739798945b2a848e911bcf1dddb97298cade0b1";
+    let ok = verify_conformance_bundle(&[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(
+        text(&ok).contains(&format!(
+            "source repository URI (1.3.6.1.4.1.57264.1.12) {REPO}"
+        )),
+        "{}",
+        text(&ok)
+    );
+    let signer =
+        format!("{REPO}/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main");
+    for (flag, good, bad) in [
+        (
+            "--certificate-github-workflow-repository",
+            "sigstore-conformance/extremely-dangerous-public-oidc-beacon",
+            "sigstore-conformance/other",
+        ),
+        (
+            "--certificate-github-workflow-ref",
+            "refs/heads/main",
+            "refs/heads/dev",
+        ),
+        (
+            "--certificate-github-workflow-sha",
+            SHA,
+            "0000000000000000000000000000000000000000",
+        ),
+        (
+            "--certificate-github-workflow-trigger",
+            "workflow_dispatch",
+            "push",
+        ),
+        (
+            "--certificate-source-repository",
+            REPO,
+            "https://github.com/sigstore-conformance/other",
+        ),
+        (
+            "--certificate-source-repository-regexp",
+            "https://github\\.com/sigstore-conformance/.*",
+            "https://github\\.com/sigstore/.*",
+        ),
+        (
+            "--certificate-source-ref",
+            "refs/heads/main",
+            "refs/tags/v1",
+        ),
+        (
+            "--certificate-source-ref-regexp",
+            "refs/heads/.*",
+            "refs/tags/.*",
+        ),
+        (
+            "--certificate-source-digest",
+            SHA,
+            "1111111111111111111111111111111111111111",
+        ),
+        (
+            "--certificate-signer-uri",
+            &signer,
+            "https://github.com/evil/x/.github/workflows/w.yml@refs/heads/main",
+        ),
+        (
+            "--certificate-signer-uri-regexp",
+            ".*/extremely-dangerous-oidc-beacon\\.yml@refs/heads/main",
+            ".*/release\\.yml@.*",
+        ),
+        (
+            "--certificate-runner-environment",
+            "github-hosted",
+            "self-hosted",
+        ),
+    ] {
+        let o = verify_conformance_bundle(&[flag, good]);
+        assert_eq!(o.status.code(), Some(0), "{flag} {good}: {}", text(&o));
+        let o = verify_conformance_bundle(&[flag, bad]);
+        assert_eq!(o.status.code(), Some(1), "{flag} {bad}: {}", text(&o));
+        assert!(
+            text(&o).contains("certificate claim"),
+            "{flag}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn verify_bundle_refuses_claim_flags_with_a_key() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/sigstore-conformance/managed-key-happy-path");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dhi-verify"))
+        .args(["verify-bundle", "--bundle"])
+        .arg(case.join("bundle.sigstore.json"))
+        .arg("--key")
+        .arg(case.join("key.pub"))
+        .args(["--certificate-source-ref", "refs/heads/main"])
+        .arg(case.join("../a.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
