@@ -160,6 +160,12 @@ impl CertificateClaim {
         Self::ALL.into_iter().find(|c| c.name() == name)
     }
 
+    /// Whether this is one provider-neutral Fulcio extension (`.1.9` onwards),
+    /// not one of cosign's GitHub forms that read two.
+    pub fn is_provider_neutral(self) -> bool {
+        self.oids().len() == 1
+    }
+
     /// The extension(s) read, as OIDs (`1.3.6.1.4.1.57264.1.12`).
     pub fn oids(self) -> &'static [&'static str] {
         match self {
@@ -361,7 +367,7 @@ impl BundlePolicy {
 pub(crate) fn present_claims(claims: &FulcioCiClaims) -> Vec<(CertificateClaim, String)> {
     CertificateClaim::ALL
         .into_iter()
-        .filter(|c| c.oids().len() == 1)
+        .filter(|c| c.is_provider_neutral())
         .filter_map(|c| {
             c.values(claims)
                 .into_iter()
@@ -555,7 +561,7 @@ mod tests {
         assert_eq!(policy("v1.4.0", &[]).accepts_certificate(&info), Ok(()));
         for claim in CertificateClaim::ALL
             .into_iter()
-            .filter(|c| c.oids().len() == 1)
+            .filter(|c| c.is_provider_neutral())
         {
             let err = policy("v1.4.0", &[(claim, Matcher::regex(".*").unwrap())])
                 .accepts_certificate(&info)
