@@ -152,6 +152,9 @@ pub struct VerifyOptions {
     /// The OIDC issuer keyless signatures must come from, as an anchored regular expression.
     #[arg(long, value_name = "REGEX")]
     pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Fulcio certificate claims keyless signatures must carry.
+    #[command(flatten)]
+    pub certificate_claims: CertificateClaimFlags,
     /// A policy file (TOML or JSON; `dhi-verify policy init` writes the default).
     /// --key and the identity flags, when given, replace its [trust].
     #[arg(long, value_name = "FILE")]
@@ -210,4 +213,64 @@ pub struct VerifyOptions {
     /// Log every registry request and cache hit on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+}
+
+/// Claims a keyless signature's Fulcio certificate must carry, each present
+/// and matching; they narrow `--certificate-identity[-regexp]`. Shared by the
+/// commands with keyless identity flags (`image` and friends, `verify-bundle`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CertificateClaimFlags {
+    /// Keyless signatures' certificates must name this GitHub repository,
+    /// `owner/repo` as cosign writes it (Fulcio's deprecated 1.3.6.1.4.1.57264.1.5,
+    /// and 1.3.6.1.4.1.57264.1.12 compared as `https://github.com/<owner/repo>`).
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// Keyless certificates must name this source ref, e.g. refs/tags/v1 (1.3.6.1.4.1.57264.1.6 and .1.14).
+    #[arg(long, value_name = "REF")]
+    pub certificate_github_workflow_ref: Option<String>,
+    /// Keyless certificates must name this source commit (1.3.6.1.4.1.57264.1.3 and .1.13).
+    #[arg(long, value_name = "SHA")]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// Keyless certificates must name this triggering event, e.g. push (1.3.6.1.4.1.57264.1.2 and .1.20).
+    #[arg(long, value_name = "EVENT")]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// Keyless certificates' source repository URI (1.3.6.1.4.1.57264.1.12), exactly,
+    /// e.g. https://github.com/org/app.
+    #[arg(
+        long,
+        value_name = "URI",
+        conflicts_with = "certificate_source_repository_regexp"
+    )]
+    pub certificate_source_repository: Option<String>,
+    /// Keyless certificates' source repository URI, as an anchored regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_source_repository_regexp: Option<String>,
+    /// Keyless certificates' source repository ref (1.3.6.1.4.1.57264.1.14), exactly.
+    #[arg(
+        long,
+        value_name = "REF",
+        conflicts_with = "certificate_source_ref_regexp"
+    )]
+    pub certificate_source_ref: Option<String>,
+    /// Keyless certificates' source repository ref, as an anchored regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_source_ref_regexp: Option<String>,
+    /// Keyless certificates' source repository digest (commit, 1.3.6.1.4.1.57264.1.13), exactly.
+    #[arg(long, value_name = "SHA")]
+    pub certificate_source_digest: Option<String>,
+    /// Keyless certificates' build signer URI (the signing workflow with its
+    /// ref, 1.3.6.1.4.1.57264.1.9), exactly.
+    #[arg(
+        long,
+        value_name = "URI",
+        conflicts_with = "certificate_signer_uri_regexp"
+    )]
+    pub certificate_signer_uri: Option<String>,
+    /// Keyless certificates' build signer URI, as an anchored regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_signer_uri_regexp: Option<String>,
+    /// Keyless certificates' runner environment (1.3.6.1.4.1.57264.1.11),
+    /// exactly: github-hosted or self-hosted.
+    #[arg(long, value_name = "ENV")]
+    pub certificate_runner_environment: Option<String>,
 }

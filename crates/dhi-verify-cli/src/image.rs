@@ -6,40 +6,134 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use dhi_verify::sigstore::Matcher;
+use dhi_verify::sigstore::{CertificateClaim, Matcher};
 use dhi_verify::source::registry::{FetchEvent, Observer, RegistryOptions};
 use dhi_verify::{
     KeylessIdentity, Limits, Outcome, Platform, Policy, Reference, TlogMode, TrustRoot, TrustedKey,
     Verifier,
 };
 
-use crate::args::{Format, ImageArgs, Tlog, VerifyOptions};
+use crate::args::{CertificateClaimFlags, Format, ImageArgs, Tlog, VerifyOptions};
 use crate::render;
 use crate::EXIT_USAGE;
 
-/// The keyless identity the flags name: both an identity and an issuer, or neither.
+/// The keyless identity the flags name: both an identity and an issuer, or
+/// neither; the certificate claim flags add to it and need both.
 fn keyless_identity(args: &VerifyOptions) -> Result<Option<KeylessIdentity>, String> {
-    let matcher =
-        |exact: &Option<String>, regexp: &Option<String>| -> Result<Option<Matcher>, String> {
-            match (exact, regexp) {
-                (Some(e), _) => Ok(Some(Matcher::exact(e.clone()))),
-                (None, Some(r)) => Matcher::regex(r).map(Some).map_err(|e| e.to_string()),
-                (None, None) => Ok(None),
-            }
-        };
+    let matcher = |exact: &Option<String>,
+                   regexp: &Option<String>,
+                   flag: &str|
+     -> Result<Option<Matcher>, String> {
+        match (exact, regexp) {
+            (Some(e), _) => Ok(Some(Matcher::exact(e.clone()))),
+            (None, Some(r)) => Matcher::regex(r)
+                .map(Some)
+                .map_err(|e| format!("--{flag}-regexp: {e}")),
+            (None, None) => Ok(None),
+        }
+    };
     let subject = matcher(
         &args.certificate_identity,
         &args.certificate_identity_regexp,
+        "certificate-identity",
     )?;
     let issuer = matcher(
         &args.certificate_oidc_issuer,
         &args.certificate_oidc_issuer_regexp,
+        "certificate-oidc-issuer",
     )?;
+    let claims = certificate_claims(&args.certificate_claims)?;
     match (issuer, subject) {
-        (Some(issuer), Some(subject)) => Ok(Some(KeylessIdentity::new(issuer, subject))),
-        (None, None) => Ok(None),
+        (Some(issuer), Some(subject)) => Ok(Some(claims.into_iter().fold(
+            KeylessIdentity::new(issuer, subject),
+            |identity, (_, claim, m)| identity.require(claim, m),
+        ))),
+        (None, None) => match claims.first() {
+            None => Ok(None),
+            Some((flag, _, _)) => Err(format!(
+                "--{flag} narrows a keyless identity: give --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp] too"
+            )),
+        },
         _ => Err("keyless verification needs both --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]".into()),
     }
+}
+
+/// The certificate claims the flags require, as (flag, claim, matcher), in
+/// flag order; `Err` names the flag whose regex does not compile.
+pub(crate) fn certificate_claims(
+    flags: &CertificateClaimFlags,
+) -> Result<Vec<(&'static str, CertificateClaim, Matcher)>, String> {
+    let none = None;
+    // (flag, claim, exact, regexp): cosign's GitHub flags and the provider-neutral ones.
+    let table: [(&str, CertificateClaim, &Option<String>, &Option<String>); 9] = [
+        (
+            "certificate-github-workflow-repository",
+            CertificateClaim::GithubWorkflowRepository,
+            &flags.certificate_github_workflow_repository,
+            &none,
+        ),
+        (
+            "certificate-github-workflow-ref",
+            CertificateClaim::GithubWorkflowRef,
+            &flags.certificate_github_workflow_ref,
+            &none,
+        ),
+        (
+            "certificate-github-workflow-sha",
+            CertificateClaim::GithubWorkflowSha,
+            &flags.certificate_github_workflow_sha,
+            &none,
+        ),
+        (
+            "certificate-github-workflow-trigger",
+            CertificateClaim::GithubWorkflowTrigger,
+            &flags.certificate_github_workflow_trigger,
+            &none,
+        ),
+        (
+            "certificate-source-repository",
+            CertificateClaim::SourceRepositoryUri,
+            &flags.certificate_source_repository,
+            &flags.certificate_source_repository_regexp,
+        ),
+        (
+            "certificate-source-ref",
+            CertificateClaim::SourceRepositoryRef,
+            &flags.certificate_source_ref,
+            &flags.certificate_source_ref_regexp,
+        ),
+        (
+            "certificate-source-digest",
+            CertificateClaim::SourceRepositoryDigest,
+            &flags.certificate_source_digest,
+            &none,
+        ),
+        (
+            "certificate-signer-uri",
+            CertificateClaim::BuildSignerUri,
+            &flags.certificate_signer_uri,
+            &flags.certificate_signer_uri_regexp,
+        ),
+        (
+            "certificate-runner-environment",
+            CertificateClaim::RunnerEnvironment,
+            &flags.certificate_runner_environment,
+            &none,
+        ),
+    ];
+    let mut claims = Vec::new();
+    for (flag, claim, exact, regexp) in table {
+        match (exact, regexp) {
+            (Some(e), _) => claims.push((flag, claim, Matcher::exact(e.clone()))),
+            (None, Some(r)) => claims.push((
+                flag,
+                claim,
+                Matcher::regex(r).map_err(|e| format!("--{flag}-regexp: {e}"))?,
+            )),
+            (None, None) => {}
+        }
+    }
+    Ok(claims)
 }
 
 /// Builds the verifier from flags; `Err` is a usage message.
@@ -427,6 +521,143 @@ mod tests {
             missing.to_str().unwrap(),
         ]);
         assert!(references(&args).is_err());
+    }
+
+    const ID: [&str; 4] = [
+        "--certificate-identity",
+        "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1",
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+    ];
+
+    /// The claims `flags` (with an identity and an issuer) ask for, as
+    /// (claim, rendered matcher).
+    fn claims_of(flags: &[&str]) -> Result<Vec<(CertificateClaim, String)>, String> {
+        let argv = [&["dhi-verify", "image", "x"][..], &ID[..], flags].concat();
+        let args = image_args(&argv);
+        let identity = keyless_identity(&args.verify)?.unwrap();
+        Ok(identity
+            .subject()
+            .claims()
+            .iter()
+            .map(|(c, m)| (*c, m.to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn each_certificate_claim_flag_requires_its_claim() {
+        use CertificateClaim as C;
+        let exact = |v: &str| format!("{v:?}");
+        for (flag, value, claim) in [
+            (
+                "--certificate-github-workflow-repository",
+                "o/r",
+                C::GithubWorkflowRepository,
+            ),
+            (
+                "--certificate-github-workflow-ref",
+                "refs/tags/v1",
+                C::GithubWorkflowRef,
+            ),
+            (
+                "--certificate-github-workflow-sha",
+                "0123abcd",
+                C::GithubWorkflowSha,
+            ),
+            (
+                "--certificate-github-workflow-trigger",
+                "push",
+                C::GithubWorkflowTrigger,
+            ),
+            (
+                "--certificate-source-repository",
+                "https://github.com/o/r",
+                C::SourceRepositoryUri,
+            ),
+            (
+                "--certificate-source-ref",
+                "refs/heads/main",
+                C::SourceRepositoryRef,
+            ),
+            (
+                "--certificate-source-digest",
+                "0123abcd",
+                C::SourceRepositoryDigest,
+            ),
+            (
+                "--certificate-signer-uri",
+                "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main",
+                C::BuildSignerUri,
+            ),
+            (
+                "--certificate-runner-environment",
+                "github-hosted",
+                C::RunnerEnvironment,
+            ),
+        ] {
+            assert_eq!(
+                claims_of(&[flag, value]).unwrap(),
+                [(claim, exact(value))],
+                "{flag}"
+            );
+        }
+        for (flag, claim) in [
+            (
+                "--certificate-source-repository-regexp",
+                C::SourceRepositoryUri,
+            ),
+            ("--certificate-source-ref-regexp", C::SourceRepositoryRef),
+            ("--certificate-signer-uri-regexp", C::BuildSignerUri),
+        ] {
+            let got = claims_of(&[flag, "refs/tags/v.*"]).unwrap();
+            assert_eq!(got.len(), 1, "{flag}");
+            assert_eq!(got[0].0, claim, "{flag}");
+            assert!(got[0].1.contains("regex"), "{flag}: {}", got[0].1);
+        }
+        // several at once: all required
+        let all = claims_of(&[
+            "--certificate-source-ref",
+            "refs/tags/v1",
+            "--certificate-runner-environment",
+            "github-hosted",
+        ])
+        .unwrap();
+        assert_eq!(all.len(), 2);
+        // none: the identity alone
+        assert_eq!(claims_of(&[]).unwrap(), []);
+    }
+
+    #[test]
+    fn a_bad_claim_regex_is_a_usage_error_naming_the_flag() {
+        let err = claims_of(&["--certificate-source-ref-regexp", "refs/(tags"]).unwrap_err();
+        assert!(err.contains("--certificate-source-ref-regexp"), "{err}");
+    }
+
+    #[test]
+    fn claim_flags_without_an_identity_are_a_usage_error() {
+        let args = image_args(&[
+            "dhi-verify",
+            "image",
+            "x",
+            "--certificate-source-ref",
+            "refs/tags/v1",
+        ]);
+        let err = keyless_identity(&args.verify).unwrap_err();
+        assert!(err.contains("--certificate-source-ref"), "{err}");
+    }
+
+    #[test]
+    fn exact_and_regexp_forms_of_one_claim_conflict() {
+        assert!(Cli::try_parse_from([
+            "dhi-verify",
+            "image",
+            "x",
+            "--certificate-signer-uri",
+            "a",
+            "--certificate-signer-uri-regexp",
+            "b"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use dhi_verify::sigstore::{
     verify_bundle, Artifact, BundleError, BundlePolicy, ErrorClass, Matcher, PublicKey, Signer,
-    SigstoreTrust, VerifiedBundle,
+    SigstoreTrust, SubjectMatcher, VerifiedBundle,
 };
 
 /// Exit code: verified.
@@ -33,6 +33,9 @@ pub struct Args {
     /// A regular expression the whole OIDC issuer must match (anchored).
     #[arg(long, value_name = "REGEX", conflicts_with = "key")]
     certificate_oidc_issuer_regexp: Option<String>,
+    /// Fulcio certificate claims the keyless signer's certificate must carry.
+    #[command(flatten)]
+    certificate_claims: crate::args::CertificateClaimFlags,
     /// A trusted public key (PEM or DER) for a managed-key bundle.
     #[arg(long, value_name = "PEM")]
     key: Option<PathBuf>,
@@ -109,8 +112,14 @@ fn usage(err: BundleError) -> Usage {
 }
 
 fn prepare(args: &Args) -> Result<Prepared, Usage> {
+    let claims = crate::image::certificate_claims(&args.certificate_claims).map_err(Usage)?;
     let policy = match &args.key {
         Some(path) => {
+            if let Some((flag, _, _)) = claims.first() {
+                return Err(Usage(format!(
+                    "--{flag} narrows a keyless identity; it cannot be given with --key"
+                )));
+            }
             BundlePolicy::Key(PublicKey::from_pem_or_der(&read("key", path)?).map_err(usage)?)
         }
         None => {
@@ -138,7 +147,14 @@ fn prepare(args: &Args) -> Result<Prepared, Usage> {
                     ))
                 }
             };
-            BundlePolicy::Identity { issuer, subject }
+            BundlePolicy::Identity {
+                issuer,
+                subject: claims
+                    .into_iter()
+                    .fold(SubjectMatcher::new(subject), |s, (_, claim, m)| {
+                        s.require(claim, m)
+                    }),
+            }
         }
     };
     let trust = match &args.trusted_root {
@@ -195,5 +211,15 @@ fn describe(v: &VerifiedBundle) -> String {
     } else {
         "message signature"
     };
-    format!("{kind} by {who}{when}")
+    let claims: Vec<String> = v
+        .certificate_claims()
+        .iter()
+        .map(|(claim, value)| format!("{claim} {value}"))
+        .collect();
+    let claims = if claims.is_empty() {
+        String::new()
+    } else {
+        format!("; certificate claims: {}", claims.join(", "))
+    };
+    format!("{kind} by {who}{when}{claims}")
 }

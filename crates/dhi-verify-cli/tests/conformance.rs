@@ -479,7 +479,7 @@ fn keyless_trust() -> SigstoreTrust {
 fn keyless_policy() -> BundlePolicy {
     BundlePolicy::Identity {
         issuer: Matcher::exact(KEYLESS_ISSUER),
-        subject: Matcher::exact(KEYLESS_IDENTITY),
+        subject: Matcher::exact(KEYLESS_IDENTITY).into(),
     }
 }
 

@@ -172,6 +172,38 @@ fn provenance_prints_builder_source_and_times() {
 }
 
 #[test]
+fn provenance_prints_slsa_v0_2_like_v1() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = DhiImage::python().kinds(&[PredicateKind::ProvenanceV02]);
+    let f = image.write_layout(&dir.path().join("l"));
+    let key = dir.path().join("k.pub");
+    std::fs::write(&key, image.key.public_pem()).unwrap();
+    let o = run_in(
+        &repo(),
+        &[
+            "provenance",
+            &f.reference("3.13"),
+            "--key",
+            key.to_str().unwrap(),
+            "--platform",
+            "linux/amd64",
+        ],
+    );
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("slsa         v0.2"), "{text}");
+    assert!(
+        text.contains("builder      https://github.com/docker-hardened-images/builder"),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://github.com/docker-hardened-images/definitions.git"),
+        "{text}"
+    );
+    assert!(text.contains("started      2026-09-23T07:51:02Z"), "{text}");
+}
+
+#[test]
 fn an_unverified_provenance_is_never_printed() {
     let t = tampered(Tamper::StatementBytes, PredicateKind::ProvenanceV1);
     let o = run_in(

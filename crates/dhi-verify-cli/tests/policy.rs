@@ -117,6 +117,70 @@ fn provenance_age_rule_passes_and_fails() {
     assert_eq!(status(&v, "provenance.age"), "fail");
 }
 
+/// The testkit image with SLSA v0.2 provenance in place of v1.
+fn python_with_slsa_v0_2() -> DhiImage {
+    DhiImage::python().kinds(&[
+        PredicateKind::ProvenanceV02,
+        PredicateKind::CycloneDx16,
+        PredicateKind::Spdx23,
+    ])
+}
+
+#[test]
+fn every_provenance_rule_passes_and_fails_on_slsa_v0_2() {
+    let i = python_with_slsa_v0_2();
+    for (body, id, want) in [
+        (
+            "builder-ids = [\"https://github.com/docker-hardened-images/*\"]",
+            "provenance.builder",
+            "pass",
+        ),
+        (
+            "builder-ids = [\"https://github.com/evil/*\"]",
+            "provenance.builder",
+            "fail",
+        ),
+        (
+            "build-types = [\"https://mobyproject.org/buildkit@v1\"]",
+            "provenance.build-type",
+            "pass",
+        ),
+        (
+            "build-types = [\"https://example.com/other\"]",
+            "provenance.build-type",
+            "fail",
+        ),
+        (
+            "source-repositories = [\"https://github.com/docker-hardened-images/*\"]",
+            "provenance.source",
+            "pass",
+        ),
+        (
+            "source-repositories = [\"https://github.com/other/*\"]",
+            "provenance.source",
+            "fail",
+        ),
+        // the testkit's v0.2 configSource.uri names no ref: nothing to match
+        ("source-refs = [\"*\"]", "provenance.source-ref", "fail"),
+        ("max-age-days = 36500", "provenance.age", "pass"),
+    ] {
+        expect(&i, &format!("[provenance]\n{body}\n"), id, want);
+    }
+    let (_, v) = verify_with(&i, "[provenance]\nmax-age-days = 1\n", &[]);
+    assert_eq!(status(&v, "provenance.age"), "fail");
+}
+
+#[test]
+fn the_provenance_requirement_is_met_by_slsa_v0_2() {
+    let (o, v) = verify_with(
+        &python_with_slsa_v0_2(),
+        "[require]\nattestations = [\"provenance\"]\n",
+        &[],
+    );
+    assert_eq!(status(&v, "require.provenance"), "pass", "{v:#}");
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+}
+
 #[test]
 fn sbom_package_rules_pass_and_fail() {
     let i = DhiImage::python();
@@ -325,6 +389,8 @@ fn malformed_policies_are_usage_errors_naming_field_and_position() {
         ("version = 1\n[image]\nshell = false\n", "p.toml:3:1: unknown field `shell`"),
         ("version = 1\n[image]\nnon-root = \"yes\"\n", "p.toml:3:12: invalid type"),
         ("version = 1\n[trust]\nidentities = [{ issuer = \"x\", subject-regexp = \"(\" }]\n", "p.toml:3:48: trust.identities[0].subject-regexp"),
+        ("version = 1\n[trust]\nidentities = [{ issuer = \"x\", subject = \"y\",\n  source-ref-regexp = \"refs/(tags\" }]\n", "p.toml:4:23: trust.identities[0].source-ref-regexp"),
+        ("version = 1\n[trust]\nidentities = [{ issuer = \"x\", subject = \"y\", source-branch = \"main\" }]\n", "p.toml:3:46: trust.identities[0].source-branch: unknown field"),
         ("version = 1\n[vulnerabilities]\nallow = [{ id = \"CVE-1\", expires = \"2026-02-30\" }]\n", "p.toml:3:36: vulnerabilities.allow[0].expires"),
         ("version = 1\n[require]\nattestations = [\"sbomm\"]\n", "p.toml:3:17: require.attestations[0]"),
         ("version = 2\n", "version: expected 1"),

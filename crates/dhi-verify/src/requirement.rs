@@ -28,9 +28,12 @@ pub struct Requirement {
     matcher: Matcher,
 }
 
+/// Every SLSA provenance version the predicate parser reads (`predicate_kind`).
 const PROVENANCE: &[&str] = &[
+    "https://slsa.dev/provenance/v0.1",
     "https://slsa.dev/provenance/v0.2",
     "https://slsa.dev/provenance/v1",
+    "https://slsa.dev/provenance/v1.0",
 ];
 const CYCLONEDX: &[&str] = &["https://cyclonedx.org/bom", "https://cyclonedx.org/bom/"];
 const SPDX: &[&str] = &["https://spdx.dev/Document", "https://spdx.dev/Document/"];
@@ -192,7 +195,13 @@ mod tests {
         assert!(sbom.accepts("https://spdx.dev/Document"));
         assert!(!sbom.accepts("https://slsa.dev/provenance/v1"));
         let prov = Requirement::parse("provenance").unwrap();
-        assert!(prov.accepts("https://slsa.dev/provenance/v0.2"));
+        for version in ["v0.1", "v0.2", "v1", "v1.0"] {
+            assert!(
+                prov.accepts(&format!("https://slsa.dev/provenance/{version}")),
+                "{version}"
+            );
+        }
+        assert!(!prov.accepts("https://slsa.dev/provenance/v0.3"));
         assert!(!prov.accepts("https://slsa.dev/provenance/v1.evil"));
         assert!(Requirement::parse("vex")
             .unwrap()

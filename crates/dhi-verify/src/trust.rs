@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::error::ConfigError;
-use crate::sigstore::{Matcher, SigstoreTrust};
+use crate::sigstore::{CertificateClaim, Matcher, SigstoreTrust, SubjectMatcher};
 
 /// Docker's DHI signing key `dhi-2`, active (docker-hardened-images/keyring `publickey/dhi-2.pub`).
 pub const DHI_2_PEM: &str = include_str!("../trust/dhi-2.pub");
@@ -187,17 +187,29 @@ pub struct TrustRoot {
 }
 
 /// A keyless signer: a Fulcio certificate whose OIDC issuer and identity
-/// (SAN) match, both always anchored (see [`Matcher`]).
+/// (SAN) match, both always anchored (see [`Matcher`]), and which carries every
+/// CI claim required (see [`SubjectMatcher`]).
 #[derive(Debug, Clone)]
 pub struct KeylessIdentity {
     issuer: Matcher,
-    subject: Matcher,
+    subject: SubjectMatcher,
 }
 
 impl KeylessIdentity {
     /// Certificates issued for `subject` by the OIDC provider `issuer`.
-    pub fn new(issuer: Matcher, subject: Matcher) -> Self {
-        KeylessIdentity { issuer, subject }
+    pub fn new(issuer: Matcher, subject: impl Into<SubjectMatcher>) -> Self {
+        KeylessIdentity {
+            issuer,
+            subject: subject.into(),
+        }
+    }
+
+    /// Also requires the certificate's `claim` (a Fulcio extension) to be
+    /// present and matched by `matcher`.
+    #[must_use]
+    pub fn require(mut self, claim: CertificateClaim, matcher: Matcher) -> Self {
+        self.subject = self.subject.require(claim, matcher);
+        self
     }
 
     /// The OIDC issuer matcher.
@@ -205,8 +217,8 @@ impl KeylessIdentity {
         &self.issuer
     }
 
-    /// The certificate identity matcher.
-    pub fn subject(&self) -> &Matcher {
+    /// The certificate identity matcher and the CI claims required.
+    pub fn subject(&self) -> &SubjectMatcher {
         &self.subject
     }
 }

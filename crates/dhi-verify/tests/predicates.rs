@@ -705,6 +705,164 @@ fn slsa_v1_from_the_github_generator_reads_workflow_parameters() {
     );
 }
 
+/// A real statement from `testdata/predicates/provenance/slsa-github-generator/`, parsed whole.
+fn generator_statement(version: &str) -> Provenance {
+    let bytes = fixture(&format!(
+        "provenance/slsa-github-generator/{version}.statement.json"
+    ));
+    match parse_statement_predicate(SLSA02, &bytes, &PredicateLimits::default()).unwrap() {
+        Predicate::Provenance(p) => p,
+        other => panic!("not provenance: {other:?}"),
+    }
+}
+
+#[test]
+fn slsa_v0_2_from_the_github_generator_is_read_field_by_field() {
+    // (version, source ref, commit)
+    for (version, reference, commit) in [
+        (
+            "v1.4.0",
+            "refs/heads/main",
+            "904e2c3e02725e314cf6cf141c4700081298dcbd",
+        ),
+        (
+            "v1.7.0",
+            "refs/heads/main",
+            "62cb1f1e485829bafe8bbec8b9900c0cb7624fe7",
+        ),
+        (
+            "v2.0.0",
+            "refs/tags/v13.0.30",
+            "693130cb6cb840a7bc9cb18c6510d536a95dc7e6",
+        ),
+    ] {
+        let p = generator_statement(version);
+        assert_eq!(p.slsa_version, SlsaVersion::V0_2, "{version}");
+        assert_eq!(
+            p.builder_id,
+            Some(format!("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/{version}")),
+        );
+        assert_eq!(
+            p.build_type.as_deref(),
+            Some("https://github.com/slsa-framework/slsa-github-generator/container@v1"),
+            "{version}"
+        );
+        // configSource.uri `git+https://github.com/o/r@<ref>` gives the same
+        // repository form as v1's `externalParameters.workflow.repository`.
+        let src = p.source.as_ref().unwrap();
+        assert_eq!(
+            src.repository, "https://github.com/slsa-framework/example-package",
+            "{version}"
+        );
+        assert_eq!(src.reference.as_deref(), Some(reference), "{version}");
+        assert_eq!(src.commit.as_deref(), Some(commit), "{version}");
+        assert_eq!(
+            p.entry_point.as_deref(),
+            Some(".github/workflows/verifier-e2e.all.workflow_dispatch.main.all.slsa3.yml"),
+            "{version}"
+        );
+        assert_eq!(p.dependencies.len(), 1, "{version}");
+        assert_eq!(
+            p.dependencies[0].uri,
+            Some(format!(
+                "git+https://github.com/slsa-framework/example-package@{reference}"
+            )),
+        );
+        assert_eq!(
+            p.dependencies[0].digests.get("sha1").map(String::as_str),
+            Some(commit),
+            "{version}"
+        );
+        // The generator writes no build times.
+        assert_eq!(
+            (p.started_on.as_ref(), p.finished_on.as_ref()),
+            (None, None),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn slsa_v0_2_and_v1_from_the_github_generator_give_the_same_source_shape() {
+    let v02 = generator_statement("v2.0.0");
+    let v1 = provenance(SLSA1, "provenance/github-generator-slsa-v1.json");
+    let (a, b) = (v02.source.unwrap(), v1.source.unwrap());
+    // both `https://github.com/<owner>/<repo>`, no `git+`, no `.git`, ref apart
+    for s in [&a, &b] {
+        assert!(s.repository.starts_with("https://github.com/"), "{s:?}");
+        assert!(!s.repository.contains('@'), "{s:?}");
+        assert!(
+            s.reference.as_deref().unwrap().starts_with("refs/"),
+            "{s:?}"
+        );
+        assert_eq!(s.commit.as_deref().map(str::len), Some(40), "{s:?}");
+    }
+}
+
+#[test]
+fn slsa_v0_1_takes_the_source_from_the_material_the_recipe_names() {
+    const SLSA01: &str = "https://slsa.dev/provenance/v0.1";
+    let p = provenance(SLSA01, "provenance/slsa-v0.1.json");
+    assert_eq!(p.slsa_version, SlsaVersion::V0_1);
+    assert_eq!(
+        p.builder_id.as_deref(),
+        Some("https://github.com/Attestations/GitHubHostedActions@v1")
+    );
+    assert_eq!(
+        p.build_type.as_deref(),
+        Some("https://github.com/Attestations/GitHubActionsWorkflow@v1")
+    );
+    let src = p.source.as_ref().unwrap();
+    assert_eq!(src.repository, "https://github.com/curl/curl-docker");
+    assert_eq!(src.reference.as_deref(), Some("master"));
+    assert_eq!(
+        src.commit.as_deref(),
+        Some("d6525c840a62b398424a78d792f457477135d0cf")
+    );
+    assert_eq!(p.entry_point.as_deref(), Some("build.yaml:maketgz"));
+    assert_eq!(p.dependencies.len(), 2);
+    assert_eq!(
+        p.finished_on.as_ref().unwrap().as_str(),
+        "2021-09-01T12:04:30Z"
+    );
+    // an index past the materials names no source
+    let p = match parse(
+        SLSA01,
+        br#"{"recipe":{"definedInMaterial":5},"materials":[{"uri":"git+https://x/y@main"}]}"#,
+    )
+    .unwrap()
+    {
+        Predicate::Provenance(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(p.source, None);
+}
+
+#[test]
+fn slsa_v0_2_fields_of_the_wrong_type_are_data_errors() {
+    for doc in [
+        &br#"{"builder":{"id":42}}"#[..],
+        br#"{"builder":"https://github.com/x"}"#,
+        br#"{"buildType":["a"]}"#,
+        br#"{"invocation":{"configSource":{"uri":{"x":1}}}}"#,
+        br#"{"invocation":{"configSource":{"digest":{"sha1":7}}}}"#,
+        br#"{"metadata":{"buildFinishedOn":1700000000}}"#,
+    ] {
+        let err = parse(SLSA02, doc).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PredicateError::Json {
+                    category: JsonErrorCategory::Data,
+                    ..
+                }
+            ),
+            "{}: {err:?}",
+            String::from_utf8_lossy(doc)
+        );
+    }
+}
+
 #[test]
 fn provenance_with_a_non_rfc3339_time_names_the_field() {
     let doc =

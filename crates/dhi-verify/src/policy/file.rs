@@ -14,7 +14,7 @@ use super::{
     TlogMode, UnderInvestigation, VulnerabilityRules,
 };
 use crate::requirement::Requirement;
-use crate::sigstore::{Matcher, SigstoreTrust};
+use crate::sigstore::{CertificateClaim, Matcher, SigstoreTrust};
 use crate::trust::{KeylessIdentity, TrustRoot, TrustedKey};
 
 /// Largest policy file read: 1 MiB.
@@ -134,8 +134,11 @@ struct KeySpec {
     not_after: Option<String>,
 }
 
+// Not `deny_unknown_fields` (serde cannot combine it with `flatten`): every
+// other key lands in `claims` and must be a certificate claim's name, else it
+// is refused by `parse_policy` as an unknown field.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 struct IdentitySpec {
     issuer: Option<String>,
     issuer_glob: Option<String>,
@@ -143,6 +146,9 @@ struct IdentitySpec {
     subject: Option<String>,
     subject_glob: Option<String>,
     subject_regexp: Option<String>,
+    /// `<claim>`, `<claim>-glob` or `<claim>-regexp` for a [`CertificateClaim`] name.
+    #[serde(flatten)]
+    claims: std::collections::BTreeMap<String, String>,
 }
 
 /// A glob (`*`, `?`) as a regular expression: every other character literal.
@@ -390,9 +396,41 @@ pub fn parse_policy(
                 )),
             }
         };
+        // Certificate claims (checked first, so a misspelt field is named as
+        // such): each key names a claim, with an optional form suffix.
+        let mut forms: Vec<(CertificateClaim, [Option<String>; 3])> = Vec::new();
+        for (key, value) in &id.claims {
+            let (name, form) = match (key.strip_suffix("-glob"), key.strip_suffix("-regexp")) {
+                (Some(n), _) => (n, 1),
+                (_, Some(n)) => (n, 2),
+                _ => (key.as_str(), 0),
+            };
+            let Some(claim) = CertificateClaim::from_name(name) else {
+                return Err(invalid(
+                    format!("{field}.{key}"),
+                    key,
+                    format!(
+                        "unknown field {key:?}: expected issuer[-glob|-regexp], subject[-glob|-regexp] or a certificate claim ({})[-glob|-regexp]",
+                        CertificateClaim::ALL.map(CertificateClaim::name).join(", ")
+                    ),
+                ));
+            };
+            match forms.iter_mut().find(|(c, _)| *c == claim) {
+                Some((_, f)) => f[form] = Some(value.clone()),
+                None => {
+                    let mut f = [None, None, None];
+                    f[form] = Some(value.clone());
+                    forms.push((claim, f));
+                }
+            }
+        }
         let issuer = matcher(&id.issuer, &id.issuer_glob, &id.issuer_regexp, "issuer")?;
         let subject = matcher(&id.subject, &id.subject_glob, &id.subject_regexp, "subject")?;
-        trust = trust.with_identity(KeylessIdentity::new(issuer, subject));
+        let mut identity = KeylessIdentity::new(issuer, subject);
+        for (claim, [exact, glob, regexp]) in &forms {
+            identity = identity.require(*claim, matcher(exact, glob, regexp, claim.name())?);
+        }
+        trust = trust.with_identity(identity);
     }
     let tlog = match file.trust.tlog.as_deref() {
         None | Some("if-present") => TlogMode::IfPresent,
@@ -547,9 +585,96 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // in tests a panic is a failed test
 mod tests {
-    use super::glob_to_regex;
-    use crate::sigstore::Matcher;
+    use super::{glob_to_regex, parse_policy, PolicyError};
+    use crate::sigstore::{CertificateClaim, Matcher};
+
+    fn policy(text: &str) -> Result<super::LoadedPolicy, PolicyError> {
+        parse_policy(text, std::path::Path::new("."), None)
+    }
+
+    /// The claims of the first identity, as (claim, rendered matcher).
+    fn claims(identity: &str) -> Vec<(CertificateClaim, String)> {
+        let text = format!("version = 1\n[trust]\nidentities = [{{ issuer = \"https://token.actions.githubusercontent.com\", subject-glob = \"https://github.com/o/r/*\", {identity} }}]\n");
+        policy(&text).unwrap().trust.identities()[0]
+            .subject()
+            .claims()
+            .iter()
+            .map(|(c, m)| (*c, m.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_certificate_claim_can_be_required_in_each_form() {
+        for claim in CertificateClaim::ALL {
+            let name = claim.name();
+            let exact = claims(&format!("{name} = \"v\""));
+            assert_eq!(exact, [(claim, Matcher::exact("v").to_string())], "{name}");
+            let glob = claims(&format!("{name}-glob = \"refs/tags/v*\""));
+            assert_eq!(glob.len(), 1, "{name}");
+            assert!(
+                glob[0].1.contains(r"refs/tags/v.*"),
+                "{name}: {}",
+                glob[0].1
+            );
+            let regexp = claims(&format!("{name}-regexp = \"refs/tags/v[0-9]+\""));
+            assert_eq!(regexp.len(), 1, "{name}");
+            assert!(
+                regexp[0].1.contains("refs/tags/v[0-9]+"),
+                "{name}: {}",
+                regexp[0].1
+            );
+        }
+        let several = claims(
+            "source-repository = \"https://github.com/o/r\", source-ref-regexp = \"refs/tags/v.*\", runner-environment = \"github-hosted\"",
+        );
+        assert_eq!(several.len(), 3);
+    }
+
+    #[test]
+    fn json_policies_take_claims_too() {
+        let p = policy(r#"{"version": 1, "trust": {"identities": [{"issuer": "i", "subject": "s", "github-workflow-repository": "o/r"}]}}"#).unwrap();
+        assert_eq!(
+            p.trust.identities()[0].subject().claims()[0].0,
+            CertificateClaim::GithubWorkflowRepository
+        );
+    }
+
+    #[test]
+    fn a_bad_claim_regex_names_the_field_and_its_position() {
+        let err = policy("version = 1\n[trust]\nidentities = [{ issuer = \"i\", subject = \"s\",\n  signer-uri-regexp = \"https://(x\" }]\n").unwrap_err();
+        assert!(
+            matches!(&err, PolicyError::Invalid { field, line: 4, column: 23, .. } if field == "trust.identities[0].signer-uri-regexp"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_identity_field_is_refused_with_its_position() {
+        let err =
+            policy("version = 1\n[trust]\nidentities = [{ issuer = \"i\", subjet = \"s\" }]\n")
+                .unwrap_err();
+        assert!(
+            matches!(&err, PolicyError::Invalid { field, line: 3, .. } if field == "trust.identities[0].subjet"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn two_forms_of_one_claim_are_refused() {
+        let err = policy("version = 1\n[trust]\nidentities = [{ issuer = \"i\", subject = \"s\", source-ref = \"a\", source-ref-regexp = \"b\" }]\n").unwrap_err();
+        assert!(
+            matches!(&err, PolicyError::Invalid { field, message, .. } if field == "trust.identities[0]" && message.contains("source-ref-regexp")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_claim_that_is_not_a_string_is_a_syntax_error() {
+        let err = policy("version = 1\n[trust]\nidentities = [{ issuer = \"i\", subject = \"s\", build-trigger = 1 }]\n").unwrap_err();
+        assert!(matches!(err, PolicyError::Syntax { .. }), "{err:?}");
+    }
 
     #[test]
     fn identity_globs_are_anchored_and_literal_elsewhere() {

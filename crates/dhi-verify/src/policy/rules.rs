@@ -568,6 +568,147 @@ mod tests {
             .status
     }
 
+    const SLSA02: &str = "https://slsa.dev/provenance/v0.2";
+
+    /// A verified attestation carrying a real slsa-github-generator v0.2
+    /// statement (`testdata/predicates/provenance/slsa-github-generator/`).
+    fn generator_provenance(version: &str) -> VerifiedAttestation {
+        let path = format!(
+            "{}/../../testdata/predicates/provenance/slsa-github-generator/{version}.statement.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let statement = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let digest = Digest::of(&statement);
+        VerifiedAttestation::new(
+            SLSA02.into(),
+            digest,
+            digest,
+            Digest::of(b"signature"),
+            Signer::Keyless {
+                identity: "i".into(),
+                issuer: "j".into(),
+            },
+            Arc::new(statement),
+        )
+    }
+
+    #[test]
+    fn every_provenance_rule_passes_and_fails_on_real_slsa_v0_2() {
+        // (rule, passing value, failing value, check id)
+        let rules = [
+            (
+                "builder-ids",
+                "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v*",
+                "https://github.com/docker-hardened-images/*",
+                "provenance.builder",
+            ),
+            (
+                "build-types",
+                "https://github.com/slsa-framework/slsa-github-generator/container@v1",
+                "https://mobyproject.org/buildkit@v1",
+                "provenance.build-type",
+            ),
+            (
+                "source-repositories",
+                "https://github.com/slsa-framework/example-package",
+                "https://github.com/slsa-framework/example-package.git",
+                "provenance.source",
+            ),
+            (
+                "source-refs",
+                "refs/*",
+                "refs/heads/release-*",
+                "provenance.source-ref",
+            ),
+        ];
+        for version in ["v1.4.0", "v1.7.0", "v2.0.0"] {
+            let a = [generator_provenance(version)];
+            for (field, good, bad, id) in rules {
+                let pass = format!("[provenance]\n{field} = [\"{good}\"]");
+                assert_eq!(status(&pass, &a, id), CheckStatus::Pass, "{version} {pass}");
+                let fail = format!("[provenance]\n{field} = [\"{bad}\"]");
+                assert_eq!(status(&fail, &a, id), CheckStatus::Fail, "{version} {fail}");
+            }
+        }
+        // The ref is the configSource's: a branch in v1.7.0, a tag in v2.0.0.
+        let tags = "[provenance]\nsource-refs = [\"refs/tags/*\"]";
+        let id = "provenance.source-ref";
+        assert_eq!(
+            status(tags, &[generator_provenance("v2.0.0")], id),
+            CheckStatus::Pass
+        );
+        assert_eq!(
+            status(tags, &[generator_provenance("v1.7.0")], id),
+            CheckStatus::Fail
+        );
+    }
+
+    #[test]
+    fn the_age_rule_on_slsa_v0_2_reads_build_finished_on_and_fails_without_times() {
+        let age = "[provenance]\nmax-age-days = 36500";
+        // the generator writes no metadata.buildStartedOn/buildFinishedOn
+        let a = [generator_provenance("v2.0.0")];
+        assert_eq!(status(age, &a, "provenance.age"), CheckStatus::Fail);
+        let timed = |finished: &str| {
+            attestation(
+                SLSA02,
+                &format!(
+                    r#"{{"builder":{{"id":"b"}},"metadata":{{"buildStartedOn":"2001-01-01T00:00:00Z","buildFinishedOn":"{finished}"}}}}"#
+                ),
+            )
+        };
+        assert_eq!(
+            status(age, &[timed("2024-11-05T09:31:47Z")], "provenance.age"),
+            CheckStatus::Pass
+        );
+        let recent = "[provenance]\nmax-age-days = 30";
+        assert_eq!(
+            status(recent, &[timed("2024-11-05T09:31:47Z")], "provenance.age"),
+            CheckStatus::Fail
+        );
+    }
+
+    #[test]
+    fn slsa_v0_2_without_a_builder_id_or_with_wrong_types_fails_the_rules() {
+        let builder = "[provenance]\nbuilder-ids = [\"*\"]";
+        // no builder, an empty builder id: nothing for `*` to match
+        for doc in [
+            r#"{"buildType":"t"}"#,
+            r#"{"builder":{}}"#,
+            r#"{"builder":{"id":""}}"#,
+            r#"{"builder":null}"#,
+        ] {
+            let a = [attestation(SLSA02, doc)];
+            assert_eq!(
+                status(builder, &a, "provenance.builder"),
+                CheckStatus::Fail,
+                "{doc}"
+            );
+        }
+        // wrong types: the predicate cannot be read, so the provenance check fails
+        for doc in [
+            r#"{"builder":{"id":1}}"#,
+            r#"{"builder":"https://github.com/x"}"#,
+            r#"{"builder":{"id":"b"},"buildType":{}}"#,
+            r#"{"builder":{"id":"b"},"invocation":{"configSource":{"uri":["git+https://github.com/o/r@refs/tags/x"]}}}"#,
+            r#"{"builder":{"id":"b"},"materials":{"uri":"x"}}"#,
+            r#""not an object""#,
+        ] {
+            let a = [attestation(SLSA02, doc)];
+            assert_eq!(
+                status(builder, &a, "provenance"),
+                CheckStatus::Fail,
+                "{doc}"
+            );
+        }
+        // one good and one unreadable provenance: still a failure
+        let a = [
+            generator_provenance("v2.0.0"),
+            attestation(SLSA02, r#"{"builder":{"id":1}}"#),
+        ];
+        assert_eq!(status(builder, &a, "provenance"), CheckStatus::Fail);
+    }
+
     const HIGH: &str = "[vulnerabilities]\nmax-severity = \"high\"";
 
     #[test]

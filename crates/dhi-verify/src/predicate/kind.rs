@@ -26,6 +26,9 @@ impl fmt::Display for SbomFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[non_exhaustive]
 pub enum SlsaVersion {
+    /// SLSA provenance v0.1 (`https://slsa.dev/provenance/v0.1`).
+    #[serde(rename = "v0.1")]
+    V0_1,
     /// SLSA provenance v0.2 (`https://slsa.dev/provenance/v0.2`).
     #[serde(rename = "v0.2")]
     V0_2,
@@ -37,6 +40,7 @@ pub enum SlsaVersion {
 impl fmt::Display for SlsaVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::V0_1 => "v0.1",
             Self::V0_2 => "v0.2",
             Self::V1 => "v1",
         })
@@ -92,7 +96,7 @@ pub enum PredicateKind {
 }
 
 /// Maps a predicate type URI to what it names, accepting the aliases tools write
-/// (`https://cyclonedx.org/bom` and `…/bom/v1.4`–`v1.6`, `…/provenance/v1` and `v1.0`).
+/// (`https://cyclonedx.org/bom` and `…/bom/v1.4`–`v1.6`, `…/provenance/v0.1`, `v0.2`, `v1` and `v1.0`).
 /// Matching is exact apart from one trailing `/`; anything else is [`PredicateKind::Unknown`].
 #[must_use]
 pub fn predicate_kind(predicate_type: &str) -> PredicateKind {
@@ -105,6 +109,7 @@ pub fn predicate_kind(predicate_type: &str) -> PredicateKind {
         "https://spdx.dev/Document"
         | "https://spdx.dev/Document/v2.2"
         | "https://spdx.dev/Document/v2.3" => PredicateKind::Sbom(SbomFormat::Spdx),
+        "https://slsa.dev/provenance/v0.1" => PredicateKind::Provenance(SlsaVersion::V0_1),
         "https://slsa.dev/provenance/v0.2" => PredicateKind::Provenance(SlsaVersion::V0_2),
         "https://slsa.dev/provenance/v1" | "https://slsa.dev/provenance/v1.0" => {
             PredicateKind::Provenance(SlsaVersion::V1)
@@ -181,6 +186,22 @@ mod tests {
         let kind = predicate_kind("https://slsa.dev/provenance/v1");
         assert_eq!(kind, PredicateKind::Provenance(SlsaVersion::V1));
         assert_eq!(kind.to_string(), "SLSA provenance v1");
+    }
+
+    #[test]
+    fn every_slsa_provenance_version_is_provenance() {
+        for (t, v) in [
+            ("https://slsa.dev/provenance/v0.1", SlsaVersion::V0_1),
+            ("https://slsa.dev/provenance/v0.2", SlsaVersion::V0_2),
+            ("https://slsa.dev/provenance/v1", SlsaVersion::V1),
+            ("https://slsa.dev/provenance/v1.0", SlsaVersion::V1),
+        ] {
+            assert_eq!(predicate_kind(t), PredicateKind::Provenance(v), "{t}");
+        }
+        assert_eq!(
+            predicate_kind("https://slsa.dev/provenance/v0.1").to_string(),
+            "SLSA provenance v0.1"
+        );
     }
 
     #[test]

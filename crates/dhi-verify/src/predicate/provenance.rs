@@ -1,4 +1,4 @@
-//! SLSA provenance v0.2 and v1 read into one [`Provenance`] summary: who built it, how, from which source, with which inputs, when. Does not judge whether the builder is trusted (that is policy).
+//! SLSA provenance v0.1, v0.2 and v1 read into one [`Provenance`] summary: who built it, how, from which source, with which inputs, when. Does not judge whether the builder is trusted (that is policy).
 
 use std::collections::BTreeMap;
 
@@ -10,28 +10,32 @@ use super::limits::PredicateLimits;
 use super::statement::{nullable_vec, require_predicate};
 use super::time::{parse_opt, Timestamp};
 
-/// A build provenance summary, the same for SLSA v0.2 and v1.
+/// A build provenance summary, the same for SLSA v0.1, v0.2 and v1.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Provenance {
     /// Which SLSA provenance version the predicate was.
     pub slsa_version: SlsaVersion,
-    /// `builder.id` (v0.2) / `runDetails.builder.id` (v1). BuildKit leaves it empty
+    /// `builder.id` (v0.1, v0.2) / `runDetails.builder.id` (v1). BuildKit leaves it empty
     /// outside CI; empty is reported as `None`.
     pub builder_id: Option<String>,
-    /// `buildType` (v0.2) / `buildDefinition.buildType` (v1).
+    /// `recipe.type` (v0.1) / `buildType` (v0.2) / `buildDefinition.buildType` (v1).
     pub build_type: Option<String>,
-    /// Where the build definition came from, when the provenance says.
+    /// Where the build definition came from, when the provenance says: in
+    /// v0.1 the material `recipe.definedInMaterial` points at, in v0.2
+    /// `invocation.configSource`, in v1 `externalParameters` (see
+    /// `docs/predicates.md`).
     pub source: Option<SourceRef>,
-    /// The entry point (`invocation.configSource.entryPoint` in v0.2; in v1
-    /// `externalParameters.configSource.path` (BuildKit) or `workflow.path` (GitHub)).
+    /// The entry point (`recipe.entryPoint` in v0.1, `invocation.configSource.entryPoint`
+    /// in v0.2; in v1 `externalParameters.configSource.path` (BuildKit) or
+    /// `workflow.path` (GitHub)).
     pub entry_point: Option<String>,
-    /// `materials` (v0.2) / `buildDefinition.resolvedDependencies` (v1).
+    /// `materials` (v0.1, v0.2) / `buildDefinition.resolvedDependencies` (v1).
     pub dependencies: Vec<ResolvedDependency>,
-    /// `metadata.buildStartedOn` (v0.2) / `runDetails.metadata.startedOn` (v1).
+    /// `metadata.buildStartedOn` (v0.1, v0.2) / `runDetails.metadata.startedOn` (v1).
     pub started_on: Option<Timestamp>,
-    /// `metadata.buildFinishedOn` (v0.2) / `runDetails.metadata.finishedOn` (v1).
+    /// `metadata.buildFinishedOn` (v0.1, v0.2) / `runDetails.metadata.finishedOn` (v1).
     pub finished_on: Option<Timestamp>,
 }
 
@@ -91,6 +95,29 @@ impl From<RawMaterial> for ResolvedDependency {
 #[derive(Deserialize)]
 struct RawBuilder {
     id: Option<String>,
+}
+
+// ---- v0.1 ----
+
+#[derive(Deserialize)]
+struct RawV01 {
+    builder: Option<RawBuilder>,
+    recipe: Option<RawRecipe>,
+    #[serde(default, deserialize_with = "nullable_vec")]
+    materials: Vec<RawMaterial>,
+    /// Same field names as v0.2's (`buildStartedOn`, `buildFinishedOn`).
+    metadata: Option<RawV02Metadata>,
+}
+
+#[derive(Deserialize)]
+struct RawRecipe {
+    #[serde(rename = "type")]
+    recipe_type: Option<String>,
+    /// Index into `materials` of the material holding the recipe (the source).
+    #[serde(rename = "definedInMaterial")]
+    defined_in_material: Option<u64>,
+    #[serde(rename = "entryPoint")]
+    entry_point: Option<String>,
 }
 
 // ---- v0.2 ----
@@ -282,6 +309,39 @@ pub(crate) fn parse(
     limits: &PredicateLimits,
 ) -> Result<Provenance, PredicateError> {
     match version {
+        SlsaVersion::V0_1 => {
+            let raw: RawV01 = require_predicate(predicate_type, statement_bytes, limits)?;
+            let (started, finished) = match raw.metadata {
+                Some(m) => (m.build_started_on, m.build_finished_on),
+                None => (None, None),
+            };
+            let (build_type, defined_in, entry_point) = match raw.recipe {
+                Some(r) => (r.recipe_type, r.defined_in_material, r.entry_point),
+                None => (None, None, None),
+            };
+            // SLSA v0.1: "recipe.definedInMaterial: Index in materials containing
+            // the recipe steps", i.e. the source, with uri and digest like v0.2's
+            // configSource. An index past the end names no source.
+            let config = defined_in
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| raw.materials.get(i))
+                .map(|m| RawConfigSource {
+                    uri: m.uri.clone(),
+                    digest: m.digest.as_ref().map(|d| RawDigestSet(d.0.clone())),
+                    entry_point: None,
+                    path: None,
+                });
+            Ok(Provenance {
+                slsa_version: SlsaVersion::V0_1,
+                builder_id: non_empty(raw.builder.and_then(|b| b.id)),
+                build_type: non_empty(build_type),
+                source: source_from(config.as_ref(), None),
+                entry_point: non_empty(entry_point),
+                dependencies: raw.materials.into_iter().map(Into::into).collect(),
+                started_on: parse_opt(started.as_deref(), "predicate.metadata.buildStartedOn")?,
+                finished_on: parse_opt(finished.as_deref(), "predicate.metadata.buildFinishedOn")?,
+            })
+        }
         SlsaVersion::V0_2 => {
             let raw: RawV02 = require_predicate(predicate_type, statement_bytes, limits)?;
             let config = raw.invocation.and_then(|i| i.config_source);

@@ -6,7 +6,7 @@ use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash, SignatureContent}
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
 use super::error::BundleError;
-use super::identity::Matcher;
+use super::identity::{present_claims, CertificateClaim, Matcher, SubjectMatcher};
 use super::trusted_root::SigstoreTrust;
 
 /// Upper bound on a bundle document (bytes).
@@ -67,12 +67,15 @@ impl PublicKey {
 pub enum BundlePolicy {
     /// A managed key: the bundle must carry a public key hint and verify with this key.
     Key(PublicKey),
-    /// Keyless: a Fulcio certificate whose SAN and OIDC issuer match.
+    /// Keyless: a Fulcio certificate whose OIDC issuer, SAN and required CI
+    /// claims match (see [`SubjectMatcher`]).
     Identity {
         /// The OIDC issuer (Fulcio extension `1.3.6.1.4.1.57264.1.8`, or legacy `.1.1`).
         issuer: Matcher,
-        /// The certificate's SAN identity (URI or email).
-        subject: Matcher,
+        /// The certificate's SAN identity (URI or email) and the CI claims
+        /// (Fulcio extensions) it must carry; `Matcher::exact(…).into()` for
+        /// the identity alone.
+        subject: SubjectMatcher,
     },
 }
 
@@ -98,6 +101,7 @@ pub enum Signer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedBundle {
     signer: Signer,
+    claims: Vec<(CertificateClaim, String)>,
     integrated_time: Option<i64>,
     verified_times: Vec<i64>,
     statement: Option<Vec<u8>>,
@@ -113,6 +117,7 @@ impl VerifiedBundle {
     ) -> Self {
         Self {
             signer: Signer::Key { fingerprint },
+            claims: Vec::new(),
             integrated_time: None,
             verified_times: Vec::new(),
             statement,
@@ -125,12 +130,14 @@ impl VerifiedBundle {
     pub(super) fn keyless_dsse(
         identity: String,
         issuer: String,
+        ci_claims: &sigstore_verify::crypto::FulcioCiClaims,
         integrated_time: i64,
         statement: Vec<u8>,
         media_type: &'static str,
     ) -> Self {
         Self {
             signer: Signer::Certificate { identity, issuer },
+            claims: present_claims(ci_claims),
             integrated_time: Some(integrated_time),
             verified_times: vec![integrated_time],
             statement: Some(statement),
@@ -141,6 +148,13 @@ impl VerifiedBundle {
     /// Who signed.
     pub fn signer(&self) -> &Signer {
         &self.signer
+    }
+
+    /// The provider-neutral Fulcio CI claims (`.1.9`–`.1.20` that
+    /// [`CertificateClaim`] names) of the verified certificate, for reports;
+    /// empty for a key signer or a certificate without them.
+    pub fn certificate_claims(&self) -> &[(CertificateClaim, String)] {
+        &self.claims
     }
 
     /// The verified Rekor v1 integrated time (Unix seconds), if the bundle has one.
@@ -182,7 +196,8 @@ impl VerifiedBundle {
 /// Rekor v1 or v2) and RFC 3161 timestamps, the signature over the artifact or
 /// the DSSE PAE, the artifact's digest against the hashedrekord entry or a DSSE
 /// subject, and the log entry's consistency with the bundle; finally the
-/// certificate identity and issuer against the policy.
+/// certificate's identity, issuer and required CI claims against the policy
+/// ([`BundlePolicy::accepts_certificate`]).
 pub fn verify_bundle(
     bundle_json: &[u8],
     artifact: Artifact<'_>,
@@ -200,6 +215,7 @@ pub fn verify_bundle(
             sigstore_verify::types::Artifact::from_digest(Sha256Hash::new(digest))
         }
     };
+    let mut claims = Vec::new();
     let (result, signer) = match policy {
         BundlePolicy::Key(key) => {
             if !has_key {
@@ -220,15 +236,15 @@ pub fn verify_bundle(
                 },
             )
         }
-        BundlePolicy::Identity { issuer, subject } => {
+        BundlePolicy::Identity { .. } => {
             if has_key {
                 return Err(BundleError::SignerKindMismatch {
                     expected: "certificate",
                     found: "public key",
                 });
             }
-            // Identity and issuer are matched below with our own anchored
-            // matchers; sigstore-verify checks chain, SCT, logs and signature.
+            // Identity, issuer and CI claims are matched below with our own
+            // anchored matchers; sigstore-verify checks chain, SCT, logs and signature.
             let p = VerificationPolicy::any_identity();
             let result = trust
                 .verifier
@@ -239,33 +255,24 @@ pub fn verify_bundle(
                     reason: "certificate chain or SCT was not verified".into(),
                 });
             }
-            let identity = result.identity().map(|i| i.as_str().to_owned());
-            let found_issuer = result.issuer().map(str::to_owned);
-            let identity = match identity {
-                Some(i) if subject.matches(&i) => i,
-                other => {
-                    return Err(BundleError::IdentityMismatch {
-                        expected: subject.to_string(),
-                        found: other,
-                    })
-                }
+            let info = result
+                .certificate()
+                .ok_or_else(|| BundleError::Certificate {
+                    reason: "expected the verified signing certificate's details, found none"
+                        .into(),
+                })?;
+            policy.accepts_certificate(info)?;
+            // accepts_certificate matched both; absent ones would have failed it.
+            let signer = Signer::Certificate {
+                identity: info
+                    .identity
+                    .as_ref()
+                    .map(|i| i.as_str().to_owned())
+                    .unwrap_or_default(),
+                issuer: info.issuer.clone().unwrap_or_default(),
             };
-            let found_issuer = match found_issuer {
-                Some(i) if issuer.matches(&i) => i,
-                other => {
-                    return Err(BundleError::IssuerMismatch {
-                        expected: issuer.to_string(),
-                        found: other,
-                    })
-                }
-            };
-            (
-                result,
-                Signer::Certificate {
-                    identity,
-                    issuer: found_issuer,
-                },
-            )
+            claims = present_claims(&info.ci_claims);
+            (result, signer)
         }
     };
     if !result.tlog_verified() && result.verified_timestamps().is_empty() {
@@ -279,6 +286,7 @@ pub fn verify_bundle(
     };
     Ok(VerifiedBundle {
         signer,
+        claims,
         integrated_time: result.integrated_time().map(|t| t.as_second()),
         verified_times: result
             .verified_timestamps()

@@ -181,6 +181,7 @@ pub fn verify_cosign_dsse_keyless(
     Ok(VerifiedBundle::keyless_dsse(
         identity.as_str().to_owned(),
         issuer,
+        &info.ci_claims,
         entry.integrated_time,
         parsed.payload,
         DSSE_ENVELOPE_MEDIA_TYPE,
@@ -317,7 +318,7 @@ pub(super) mod tests {
     pub(in crate::sigstore) fn policy(version: &str) -> BundlePolicy {
         BundlePolicy::Identity {
             issuer: Matcher::exact(ISSUER),
-            subject: Matcher::exact(identity(version)),
+            subject: Matcher::exact(identity(version)).into(),
         }
     }
 
@@ -459,7 +460,7 @@ pub(super) mod tests {
     fn another_issuer_is_rejected() {
         let p = BundlePolicy::Identity {
             issuer: Matcher::exact("https://accounts.google.com"),
-            subject: Matcher::exact(identity("v1.7.0")),
+            subject: Matcher::exact(identity("v1.7.0")).into(),
         };
         let e = verify(&real("v1.7.0"), &p, &public_good()).unwrap_err();
         assert!(
@@ -473,14 +474,16 @@ pub(super) mod tests {
         let p = BundlePolicy::Identity {
             issuer: Matcher::exact(ISSUER),
             subject: Matcher::regex("https://github.com/slsa-framework/slsa-github-generator/")
-                .unwrap(),
+                .unwrap()
+                .into(),
         };
         let e = verify(&real("v1.4.0"), &p, &public_good()).unwrap_err();
         assert!(matches!(e, BundleError::IdentityMismatch { .. }), "{e:?}");
         let p = BundlePolicy::Identity {
             issuer: Matcher::exact(ISSUER),
             subject: Matcher::regex(r"https://github\.com/slsa-framework/slsa-github-generator/.*")
-                .unwrap(),
+                .unwrap()
+                .into(),
         };
         verify(&real("v1.4.0"), &p, &public_good()).unwrap();
     }
@@ -1150,7 +1153,7 @@ pub(super) mod tests {
         );
         let other_issuer = BundlePolicy::Identity {
             issuer: Matcher::regex(r"https://token\.actions\.githubusercontent\.com/.+").unwrap(),
-            subject: Matcher::exact(identity("v2.0.0")),
+            subject: Matcher::exact(identity("v2.0.0")).into(),
         };
         let e = other_issuer.accepts_certificate(&info).unwrap_err();
         assert!(

@@ -50,6 +50,11 @@ pub(super) fn pem_blocks(pem: &str) -> Result<Vec<Vec<u8>>, BundleError> {
 /// certificate `certificate_pem` (with `chain_pem`, when given), logged as
 /// `rekor_bundle_json` (required: a keyless signature needs a trusted time),
 /// for an identity `policy` accepts.
+///
+/// The certificate is accepted in one place, [`verify_bundle`], which calls
+/// `BundlePolicy::accepts_certificate` (SAN identity, issuer, required CI
+/// claims) once `sigstore-verify` has checked chain, SCT, log and signature;
+/// this function adds no acceptance path of its own.
 pub fn verify_cosign_keyless(
     payload: &[u8],
     signature_der: &[u8],

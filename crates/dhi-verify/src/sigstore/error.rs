@@ -76,6 +76,16 @@ pub enum BundleError {
         /// The certificate's issuer extension (`.1.8`, or legacy `.1.1`), if any.
         found: Option<String>,
     },
+    /// A CI claim the policy requires is absent from the certificate or does not match.
+    #[error("certificate claim {claim} mismatch: expected {expected}, found {}", found.as_deref().unwrap_or("none (the certificate lacks the extension)"))]
+    ClaimMismatch {
+        /// The claim required.
+        claim: super::identity::CertificateClaim,
+        /// The matcher, rendered.
+        expected: String,
+        /// The value(s) in the certificate with their OIDs; `None` when absent.
+        found: Option<String>,
+    },
     /// The signing certificate was rejected (chain, validity at signing time, SCT).
     #[error("certificate rejected: {reason}")]
     Certificate {

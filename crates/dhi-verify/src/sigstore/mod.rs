@@ -6,12 +6,15 @@
 //! "integrated time is not in the future" sanity check inside `sigstore-verify`).
 //!
 //! ```no_run
-//! use dhi_verify::sigstore::{verify_bundle, Artifact, BundlePolicy, Matcher, SigstoreTrust};
+//! use dhi_verify::sigstore::{
+//!     verify_bundle, Artifact, BundlePolicy, CertificateClaim, Matcher, SigstoreTrust, SubjectMatcher,
+//! };
 //! # fn main() -> Result<(), dhi_verify::sigstore::BundleError> {
 //! let trust = SigstoreTrust::public_good()?;
 //! let policy = BundlePolicy::Identity {
 //!     issuer: Matcher::exact("https://token.actions.githubusercontent.com"),
-//!     subject: Matcher::regex(r"https://github\.com/org/app/.*")?,
+//!     subject: SubjectMatcher::new(Matcher::regex(r"https://github\.com/org/app/.*")?)
+//!         .require(CertificateClaim::SourceRepositoryRef, Matcher::regex("refs/tags/v.*")?),
 //! };
 //! let bundle = b"{...}";
 //! let verified = verify_bundle(bundle, Artifact::Bytes(b"hello"), &policy, &trust)?;
@@ -45,5 +48,5 @@ pub use cosign_rekor::{
     verify_cosign_rekor_bundle, VerifiedLogEntry, MAX_COSIGN_REKOR_BUNDLE_SIZE,
 };
 pub use error::{BundleError, ErrorClass};
-pub use identity::Matcher;
+pub use identity::{CertificateClaim, Matcher, SubjectMatcher};
 pub use trusted_root::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};

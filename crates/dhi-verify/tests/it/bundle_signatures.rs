@@ -187,7 +187,7 @@ fn a_keyless_testkit_bundle_is_accepted_by_the_sigstore_verifier_for_its_identit
     );
     let policy = |subject: &str| BundlePolicy::Identity {
         issuer: Matcher::exact(keyless::ISSUER),
-        subject: Matcher::exact(subject),
+        subject: Matcher::exact(subject).into(),
     };
     let v = verify_bundle(
         bundle.as_bytes(),
@@ -204,6 +204,102 @@ fn a_keyless_testkit_bundle_is_accepted_by_the_sigstore_verifier_for_its_identit
         &keyless::trust()
     )
     .is_err());
+}
+
+#[test]
+fn the_committed_keyless_bundles_verify_without_claims_and_fail_when_a_claim_is_required() {
+    use dhi_verify::sigstore::{
+        verify_bundle, Artifact, BundleError, BundlePolicy, CertificateClaim, Matcher,
+        SubjectMatcher,
+    };
+    // `testdata/keyless/`: the local instance's leaf has a SAN and an issuer
+    // and none of Fulcio's CI claims.
+    let artifact = keyless::read("artifact.txt");
+    let meta: serde_json::Value = serde_json::from_str(&keyless::read("meta.json")).unwrap();
+    let dsse_subject: [u8; 32] = hex::decode(
+        meta["subject_digest"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    let cases = [
+        (
+            "bundle-blob.sigstore.json",
+            Artifact::Bytes(artifact.as_bytes()),
+        ),
+        ("bundle-dsse.sigstore.json", Artifact::Digest(dsse_subject)),
+    ];
+    let policy = |claims: &[(CertificateClaim, Matcher)]| {
+        let mut subject = SubjectMatcher::new(Matcher::exact(keyless::IDENTITY));
+        for (c, m) in claims {
+            subject = subject.require(*c, m.clone());
+        }
+        BundlePolicy::Identity {
+            issuer: Matcher::exact(keyless::ISSUER),
+            subject,
+        }
+    };
+    for (file, artifact) in cases {
+        let bundle = keyless::read(file);
+        let v = verify_bundle(bundle.as_bytes(), artifact, &policy(&[]), &keyless::trust())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(v.certificate_claims().is_empty(), "{file}");
+        for claim in [
+            CertificateClaim::SourceRepositoryUri,
+            CertificateClaim::SourceRepositoryRef,
+            CertificateClaim::BuildSignerUri,
+            CertificateClaim::RunnerEnvironment,
+            CertificateClaim::GithubWorkflowRepository,
+        ] {
+            let err = verify_bundle(
+                bundle.as_bytes(),
+                artifact,
+                &policy(&[(claim, Matcher::regex(".*").unwrap())]),
+                &keyless::trust(),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, BundleError::ClaimMismatch { claim: c, found: None, .. } if *c == claim),
+                "{file} {claim}: {err:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_keyless_image_fails_when_its_certificate_lacks_a_required_claim() {
+    use dhi_verify::sigstore::{BundleError, CertificateClaim, Matcher};
+    let identity = dhi_verify::KeylessIdentity::new(
+        Matcher::exact(keyless::ISSUER),
+        Matcher::exact(keyless::IDENTITY),
+    );
+    let with_claim = identity.clone().require(
+        CertificateClaim::SourceRepositoryUri,
+        Matcher::exact("https://github.com/example/dhi-demo"),
+    );
+    let trust = |id| {
+        TrustRoot::from_keys([])
+            .with_sigstore_trust(keyless::trust())
+            .with_identity(id)
+    };
+    assert_eq!(run_keyless(trust(identity)).outcome, Outcome::Pass);
+    let v = run_keyless(trust(with_claim));
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(
+        matches!(
+            v.platforms[0].attestations[0].signatures[0].error,
+            Some(VerifyError::Bundle(BundleError::ClaimMismatch {
+                claim: CertificateClaim::SourceRepositoryUri,
+                found: None,
+                ..
+            }))
+        ),
+        "{v:#?}"
+    );
 }
 
 fn keyless_image() -> DhiImage {
@@ -309,7 +405,7 @@ fn a_keyless_cosign_signature_recast_as_a_bundle_verifies_for_its_identity_only(
     );
     let policy = |s: &str| BundlePolicy::Identity {
         issuer: Matcher::exact(keyless::ISSUER),
-        subject: Matcher::exact(s),
+        subject: Matcher::exact(s).into(),
     };
     let v = verify_cosign_keyless(
         payload,
@@ -332,6 +428,27 @@ fn a_keyless_cosign_signature_recast_as_a_bundle_verifies_for_its_identity_only(
         &keyless::trust()
     )
     .is_err());
+    // a required CI claim the leaf lacks fails the recast bundle too
+    let with_claim = BundlePolicy::Identity {
+        issuer: Matcher::exact(keyless::ISSUER),
+        subject: dhi_verify::sigstore::SubjectMatcher::new(Matcher::exact(keyless::IDENTITY))
+            .require(
+                dhi_verify::sigstore::CertificateClaim::BuildTrigger,
+                Matcher::exact("push"),
+            ),
+    };
+    assert!(matches!(
+        verify_cosign_keyless(
+            payload,
+            &sig,
+            &cert,
+            Some(&chain),
+            bundle.as_bytes(),
+            &with_claim,
+            &keyless::trust()
+        ),
+        Err(dhi_verify::sigstore::BundleError::ClaimMismatch { found: None, .. })
+    ));
     assert!(verify_cosign_keyless(
         b"other payload",
         &sig,
