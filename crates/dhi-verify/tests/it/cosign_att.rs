@@ -15,67 +15,26 @@ use dhi_verify::{
 };
 use dhi_verify_testkit::cosign::{dsse_envelope, statement, LayoutEditor, IN_TOTO};
 use dhi_verify_testkit::rekor::INTEGRATED_TIME;
-use dhi_verify_testkit::{DhiImage, TestKey, TestRekor};
+use dhi_verify_testkit::{real, DhiImage, TestKey, TestRekor};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use crate::util::{verify, write, Written};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const ISSUER: &str = real::GITHUB_ACTIONS_ISSUER;
 const SLSA_V02: &str = "https://slsa.dev/provenance/v0.2";
 const PROVENANCE: &str = "https://slsa.dev/provenance/v1";
 
-fn real_dir(version: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/real/slsa-github-generator")
-        .join(version)
+/// A writable copy of the real `cosign save` layout of `version`, as a
+/// reference (`oci:<dir>` resolves to its image by cosign's `kind`).
+fn real_layout(version: &str) -> (tempfile::TempDir, String) {
+    let (tmp, dst) = real::copy_slsa_generator_layout(version);
+    (tmp, format!("oci:{}", dst.display()))
 }
 
 fn identity(version: &str) -> String {
-    format!("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/{version}")
-}
-
-/// The real `cosign save` layout, copied, with the tags a registry would
-/// have: `real` on the image and `sha256-<hex>.att` on the attestations.
-fn real_layout(version: &str) -> (tempfile::TempDir, String) {
-    let src = real_dir(version).join("container_workflow_dispatch");
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join("layout");
-    copy_dir(&src, &dst);
-    let subject =
-        std::fs::read_to_string(real_dir(version).join("container_workflow_dispatch.digest"))
-            .unwrap()
-            .trim()
-            .to_owned();
-    let index_path = dst.join("index.json");
-    let mut index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
-    for m in index["manifests"].as_array_mut().unwrap() {
-        let tag = match m["annotations"]["kind"].as_str().unwrap() {
-            "dev.cosignproject.cosign/atts" => {
-                format!("{}.att", subject.replace("sha256:", "sha256-"))
-            }
-            _ => "real".to_owned(),
-        };
-        m["annotations"]["org.opencontainers.image.ref.name"] = tag.into();
-    }
-    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
-    let reference = format!("oci:{}:real", dst.display());
-    (tmp, reference)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let to = dst.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            std::fs::copy(entry.path(), &to).unwrap();
-        }
-    }
+    real::slsa_generator_identity(version)
 }
 
 fn keyless_verifier(identities: &[String], tlog: TlogMode) -> Verifier {
@@ -118,10 +77,7 @@ fn slsa_report(v: &Verdict) -> &dhi_verify::AttestationReport {
 
 fn real_integrated_time(version: &str) -> i64 {
     let (_tmp, reference) = real_layout(version);
-    let dir = reference
-        .trim_start_matches("oci:")
-        .trim_end_matches(":real")
-        .to_owned();
+    let dir = reference.trim_start_matches("oci:").to_owned();
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(Path::new(&dir).join("index.json")).unwrap())
             .unwrap();

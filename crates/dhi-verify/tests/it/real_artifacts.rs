@@ -4,7 +4,7 @@
 //! changed layout change a copy in a temporary directory and re-point every
 //! manifest up to `index.json`, so that only the link under test is broken.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dhi_verify::{
     CheckStatus, EvidenceSource, Limits, Outcome, Policy, TrustRoot, TrustedKey, Verdict,
@@ -18,119 +18,12 @@ use serde_json::Value;
 
 use crate::util::{check, verifier_with, verify};
 
-/// The slsa-github-generator releases whose `cosign save` layouts we hold.
-pub const VERSIONS: [&str; 3] = ["v1.4.0", "v1.7.0", "v2.0.0"];
+use dhi_verify_testkit::real::{
+    blob_path, copy_slsa_generator_layout as copy_layout, replace_blob,
+    slsa_generator_digest as real_digest, SLSA_GENERATOR_VERSIONS as VERSIONS,
+};
 
 pub const PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
-
-/// `testdata/real/slsa-github-generator/<version>/`.
-pub fn real_dir(version: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/real/slsa-github-generator")
-        .join(version)
-}
-
-/// The image digest the layout was saved for.
-pub fn real_digest(version: &str) -> String {
-    std::fs::read_to_string(real_dir(version).join("container_workflow_dispatch.digest"))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-/// A writable copy of one real layout.
-pub fn copy_layout(version: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let to = dir.path().join("layout");
-    let from = real_dir(version).join("container_workflow_dispatch");
-    std::fs::create_dir_all(to.join("blobs/sha256")).unwrap();
-    for f in ["oci-layout", "index.json"] {
-        std::fs::copy(from.join(f), to.join(f)).unwrap();
-    }
-    for e in std::fs::read_dir(from.join("blobs/sha256")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join("blobs/sha256").join(e.file_name())).unwrap();
-    }
-    for e in std::fs::read_dir(to.join("blobs/sha256")).unwrap() {
-        let p = e.unwrap().path();
-        let mut perm = std::fs::metadata(&p).unwrap().permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        perm.set_readonly(false);
-        std::fs::set_permissions(&p, perm).unwrap();
-    }
-    (dir, to)
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    dhi_verify::Digest::of(bytes).to_string()
-}
-
-fn blob_path(layout: &Path, digest: &str) -> PathBuf {
-    layout.join("blobs/sha256").join(&digest["sha256:".len()..])
-}
-
-/// Replaces blob `old` with `bytes` and re-points every descriptor that
-/// names it (in manifests, recursively, then `index.json`). Returns the new
-/// digest of `old`'s replacement and a map of every digest that changed.
-pub fn replace_blob(layout: &Path, old: &str, bytes: &[u8]) -> Vec<(String, String)> {
-    let new = sha256(bytes);
-    std::fs::write(blob_path(layout, &new), bytes).unwrap();
-    let mut changed = vec![(old.to_owned(), new)];
-    let mut i = 0;
-    while i < changed.len() {
-        let (from, to) = changed[i].clone();
-        let size = std::fs::metadata(blob_path(layout, &to)).unwrap().len();
-        for e in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
-            let p = e.unwrap().path();
-            let Ok(mut v) = serde_json::from_slice::<Value>(&std::fs::read(&p).unwrap()) else {
-                continue;
-            };
-            if repoint(&mut v, &from, &to, size) {
-                let b = serde_json::to_vec(&v).unwrap();
-                let d = sha256(&b);
-                std::fs::write(blob_path(layout, &d), &b).unwrap();
-                let old_d = format!("sha256:{}", p.file_name().unwrap().to_str().unwrap());
-                if !changed.iter().any(|(f, _)| *f == old_d) {
-                    changed.push((old_d, d));
-                }
-            }
-        }
-        let index_path = layout.join("index.json");
-        let mut index: Value =
-            serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
-        if repoint(&mut index, &from, &to, size) {
-            std::fs::write(&index_path, serde_json::to_vec_pretty(&index).unwrap()).unwrap();
-        }
-        i += 1;
-    }
-    changed
-}
-
-/// Re-points descriptors `{digest: from}` in `v` to `to` (with `size`).
-fn repoint(v: &mut Value, from: &str, to: &str, size: u64) -> bool {
-    let mut hit = false;
-    match v {
-        Value::Object(m) => {
-            if m.get("digest").and_then(Value::as_str) == Some(from) && m.contains_key("size") {
-                m.insert("digest".into(), to.into());
-                m.insert("size".into(), size.into());
-                hit = true;
-            }
-            for (k, x) in m.iter_mut() {
-                if k != "digest" {
-                    hit |= repoint(x, from, to, size);
-                }
-            }
-        }
-        Value::Array(a) => {
-            for x in a {
-                hit |= repoint(x, from, to, size);
-            }
-        }
-        _ => {}
-    }
-    hit
-}
 
 /// A policy that requires `requirements` and judges nothing else (the real
 /// images run as root, which the DHI default refuses).
