@@ -291,6 +291,31 @@ async fn discover_cosign_tags<R: Source>(
     Ok(sig.into_iter().chain(att).collect())
 }
 
+/// The attestation manifests among a subject's referrers, each with its
+/// statement and signatures. Registries may ignore the artifactType filter:
+/// always filtered here.
+async fn discover_referrer_attestations<R: Source>(
+    referrers: &R,
+    listed: &[Descriptor],
+    limits: &Limits,
+) -> Result<Vec<AttestationEvidence>, Error> {
+    try_join_all(
+        listed
+            .iter()
+            .filter(|d| is_attestation_referrer(d))
+            .map(|d| {
+                discover_attestation(
+                    referrers,
+                    referrers,
+                    d.clone(),
+                    crate::verdict::EvidenceSource::Referrer,
+                    limits,
+                )
+            }),
+    )
+    .await
+}
+
 /// The signatures and bundles among `subject`'s referrers, fetched.
 async fn discover_signed_referrers<R: Source>(
     source: &R,
@@ -584,18 +609,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
             )?;
             match listed {
                 Ok(listed) => {
-                    let attestations =
-                        try_join_all(listed.iter().filter(|d| is_attestation_referrer(d)).map(
-                            |d| {
-                                discover_attestation(
-                                    referrers,
-                                    referrers,
-                                    d.clone(),
-                                    crate::verdict::EvidenceSource::Referrer,
-                                    limits,
-                                )
-                            },
-                        ));
+                    let attestations = discover_referrer_attestations(referrers, &listed, limits);
                     let (signed, attestations) = try_join(
                         discover_signed_referrers(referrers, &listed, limits),
                         attestations,
@@ -683,30 +697,17 @@ async fn discover_platform<S: Source, R: Source>(
             "list referrers",
             &descriptor.digest,
         )?;
-        let (attestations, signed) =
-            match &listed {
-                Ok(listed) => {
-                    // Registries may ignore the artifactType filter: always filter here.
-                    let attestations =
-                        try_join_all(listed.iter().filter(|d| is_attestation_referrer(d)).map(
-                            |d| {
-                                discover_attestation(
-                                    referrers,
-                                    referrers,
-                                    d.clone(),
-                                    crate::verdict::EvidenceSource::Referrer,
-                                    limits,
-                                )
-                            },
-                        ));
-                    try_join(
-                        attestations,
-                        discover_signed_referrers(referrers, listed, limits),
-                    )
-                    .await?
-                }
-                Err(_) => (Vec::new(), Vec::new()),
-            };
+        let (attestations, signed) = match &listed {
+            Ok(listed) => {
+                let attestations = discover_referrer_attestations(referrers, listed, limits);
+                try_join(
+                    attestations,
+                    discover_signed_referrers(referrers, listed, limits),
+                )
+                .await?
+            }
+            Err(_) => (Vec::new(), Vec::new()),
+        };
         // No attestation among the referrers: cosign's `.att` tag instead.
         let att = match &listed {
             Ok(l) if attestations.is_empty() && !has_bundle(l) => {
