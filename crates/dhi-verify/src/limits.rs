@@ -44,6 +44,13 @@ pub struct Limits {
     /// enforced by a scan of each document before it is parsed (a cost paid
     /// only when lowered); a higher one has no effect.
     pub max_json_depth: usize,
+    /// Most SBOM packages (CycloneDX components, nested ones included, or
+    /// SPDX packages) read from one verified SBOM: 1 000 000.
+    pub max_packages: usize,
+    /// Most OpenVEX statements read from one verified VEX document: 1 000 000.
+    pub max_vex_statements: usize,
+    /// Most findings read from one verified vulnerability report: 1 000 000.
+    pub max_findings: usize,
 }
 
 /// The JSON parser's own nesting limit (serde_json), the default of
@@ -62,6 +69,9 @@ impl Default for Limits {
             max_statement_subjects: 1_024,
             max_total_bytes: 512 * 1024 * 1024,
             max_json_depth: PARSER_JSON_DEPTH,
+            max_packages: crate::predicate::PredicateLimits::DEFAULT.max_packages,
+            max_vex_statements: crate::predicate::PredicateLimits::DEFAULT.max_vex_statements,
+            max_findings: crate::predicate::PredicateLimits::DEFAULT.max_findings,
         }
     }
 }
@@ -106,6 +116,26 @@ impl Limits {
     /// Sets [`Limits::max_signatures_per_attestation`].
     pub fn with_max_signatures_per_attestation(mut self, count: usize) -> Self {
         self.max_signatures_per_attestation = count;
+        self
+    }
+
+    /// The limits the predicate parsers apply when the policy's rules read
+    /// what verified attestations say (the read stage): these, with the
+    /// statement size cap. One place to set them; [`crate::predicate::PredicateLimits`]
+    /// is their form for calling a parser directly.
+    pub fn predicate_limits(&self) -> crate::predicate::PredicateLimits {
+        crate::predicate::PredicateLimits::DEFAULT
+            .with_max_statement_bytes(
+                usize::try_from(self.max_statement_bytes).unwrap_or(usize::MAX),
+            )
+            .with_max_packages(self.max_packages)
+            .with_max_vex_statements(self.max_vex_statements)
+            .with_max_findings(self.max_findings)
+    }
+
+    /// Sets [`Limits::max_packages`].
+    pub fn with_max_packages(mut self, count: usize) -> Self {
+        self.max_packages = count;
         self
     }
 

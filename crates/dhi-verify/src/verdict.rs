@@ -451,15 +451,25 @@ impl VerifiedAttestation {
         &self.statement
     }
 
-    /// The predicate read into its typed model (SBOM, provenance, VEX, …).
-    /// Parsed on each call; unknown predicate types come back as raw JSON.
+    /// The predicate read into its typed model (SBOM, provenance, VEX, …),
+    /// with the default [`crate::Limits`]. Parsed on each call; unknown
+    /// predicate types come back as raw JSON.
     pub fn predicate(
         &self,
+    ) -> Result<crate::predicate::Predicate, crate::predicate::PredicateError> {
+        self.predicate_with_limits(&crate::Limits::default())
+    }
+
+    /// [`Self::predicate`] with the given limits (those the verifier used,
+    /// say): [`crate::Limits::predicate_limits`] bounds the parse.
+    pub fn predicate_with_limits(
+        &self,
+        limits: &crate::Limits,
     ) -> Result<crate::predicate::Predicate, crate::predicate::PredicateError> {
         crate::predicate::parse_statement_predicate(
             &self.predicate_type,
             &self.statement,
-            &crate::predicate::PredicateLimits::default(),
+            &limits.predicate_limits(),
         )
     }
 

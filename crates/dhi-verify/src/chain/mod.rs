@@ -689,6 +689,7 @@ fn verify_platform(
     evidence: &Evidence,
     p: &PlatformEvidence,
     annotations: &std::collections::BTreeMap<String, String>,
+    predicates: &crate::predicate::PredicateReader,
     ctx: &Context<'_>,
 ) -> PlatformVerdict {
     let digest = p.descriptor.digest;
@@ -851,6 +852,7 @@ fn verify_platform(
                 .iter()
                 .filter_map(|a| a.verified_attestation.as_ref())
                 .collect(),
+            predicates,
             config: config.as_ref(),
             annotations,
             at: ctx.at,
@@ -981,10 +983,13 @@ pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>)
         Ok(Manifest::Index(i)) => i.annotations.clone(),
         _ => Default::default(),
     };
+    // One reader for the whole verification: a statement judged on several
+    // platforms (an attestation about the index) is parsed once.
+    let predicates = crate::predicate::PredicateReader::new(ctx.limits.predicate_limits());
     let platforms: Vec<PlatformVerdict> = evidence
         .platforms
         .iter()
-        .map(|p| verify_platform(evidence, p, &annotations, ctx))
+        .map(|p| verify_platform(evidence, p, &annotations, &predicates, ctx))
         .collect();
     let platform_failed =
         |p: &PlatformVerdict| p.checks.iter().any(|c| c.status == CheckStatus::Fail);

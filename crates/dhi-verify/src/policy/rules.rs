@@ -1,18 +1,22 @@
 //! Evaluates a policy's rules over one platform's verified evidence. Only
 //! verified content is consulted; a rule with nothing verified to judge fails.
 
+use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::time::parse_date_or_time;
 use super::{Glob, Policy, Severity, UnderInvestigation};
 use crate::predicate::{
-    Package, Predicate, Provenance, Sbom, Vex, VexStatement, VexStatus, VulnerabilityReport,
+    Package, Predicate, PredicateKind, PredicateReader, Provenance, Sbom, Vex, VexStatement,
+    VexStatus, VulnerabilityReport,
 };
 use crate::verdict::{Check, ImageConfig, VerifiedAttestation};
 
 /// What the rules look at for one platform.
 pub(crate) struct Facts<'a> {
     pub attestations: Vec<&'a VerifiedAttestation>,
+    /// Reads (once per verification) what the attestations say.
+    pub predicates: &'a PredicateReader,
     pub config: Option<&'a ImageConfig>,
     pub annotations: &'a std::collections::BTreeMap<String, String>,
     pub at: SystemTime,
@@ -22,28 +26,57 @@ fn now_unix(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Parses the verified predicates of one kind; an unreadable one fails the rule.
+/// The verified predicates of the kinds `wanted` accepts, each taken out by
+/// `pick`; one that cannot be read fails the rule (the reader's error).
 fn predicates<'a, T>(
     facts: &Facts<'a>,
-    pick: impl Fn(Predicate) -> Option<T>,
-) -> Result<Vec<(T, &'a VerifiedAttestation)>, String> {
-    let mut out = Vec::new();
-    for a in &facts.attestations {
-        match a.predicate() {
-            Ok(p) => {
-                if let Some(t) = pick(p) {
-                    out.push((t, *a));
-                }
-            }
-            Err(e) => {
-                return Err(format!(
-                    "verified attestation {} cannot be read: {e}",
-                    a.manifest_digest().short()
-                ))
-            }
-        }
+    wanted: impl Fn(PredicateKind) -> bool,
+    pick: impl Fn(&Predicate) -> Option<&T>,
+) -> Result<Vec<(Rc<Predicate>, &'a VerifiedAttestation)>, String> {
+    Ok(facts
+        .predicates
+        .read(&facts.attestations, wanted)?
+        .into_iter()
+        .filter(|(p, _)| pick(p).is_some())
+        .collect())
+}
+
+/// The `T`s that [`predicates`] found, borrowed from them.
+fn picked<'p, 'a, T>(
+    read: &'p [(Rc<Predicate>, &'a VerifiedAttestation)],
+    pick: impl Fn(&Predicate) -> Option<&T>,
+) -> Vec<(&'p T, &'a VerifiedAttestation)> {
+    read.iter()
+        .filter_map(|(p, a)| pick(p).map(|t| (t, *a)))
+        .collect()
+}
+
+fn provenance_of(p: &Predicate) -> Option<&Provenance> {
+    match p {
+        Predicate::Provenance(p) => Some(p),
+        _ => None,
     }
-    Ok(out)
+}
+
+fn sbom_of(p: &Predicate) -> Option<&Sbom> {
+    match p {
+        Predicate::Sbom(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn vulnerabilities_of(p: &Predicate) -> Option<&VulnerabilityReport> {
+    match p {
+        Predicate::Vulnerabilities(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn vex_of(p: &Predicate) -> Option<&Vex> {
+    match p {
+        Predicate::Vex(v) => Some(v),
+        _ => None,
+    }
 }
 
 fn any_match(globs: &[Glob], value: Option<&str>) -> bool {
@@ -131,10 +164,11 @@ fn provenance_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>
     if rules.iter().all(|(_, g, _)| g.is_empty()) && r.max_age_days.is_none() {
         return;
     }
-    let provs = match predicates(facts, |p| match p {
-        Predicate::Provenance(p) => Some(p),
-        _ => None,
-    }) {
+    let read = match predicates(
+        facts,
+        |k| matches!(k, PredicateKind::Provenance(_)),
+        provenance_of,
+    ) {
         Ok(p) if !p.is_empty() => p,
         Ok(_) => {
             checks.push(Check::fail(
@@ -148,6 +182,7 @@ fn provenance_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>
             return;
         }
     };
+    let provs = picked(&read, provenance_of);
     // Every verified provenance must satisfy each rule.
     for (id, globs, field) in rules {
         if globs.is_empty() {
@@ -211,10 +246,7 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
     if r.deny_packages.is_empty() && r.deny_licenses.is_empty() && r.require_packages.is_empty() {
         return;
     }
-    let sboms: Vec<(Sbom, &VerifiedAttestation)> = match predicates(facts, |p| match p {
-        Predicate::Sbom(s) => Some(s),
-        _ => None,
-    }) {
+    let read = match predicates(facts, |k| matches!(k, PredicateKind::Sbom(_)), sbom_of) {
         Ok(s) if !s.is_empty() => s,
         Ok(_) => {
             checks.push(Check::fail(
@@ -228,6 +260,7 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
             return;
         }
     };
+    let sboms = picked(&read, sbom_of);
     let packages = || sboms.iter().flat_map(|(s, _)| s.packages.iter());
     let describe = |p: &Package| p.purl().unwrap_or(p.name()).to_owned();
     if !r.deny_packages.is_empty() {
@@ -304,24 +337,25 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
 fn vulnerability_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
     let r = &policy.vulnerabilities;
     let Some(max) = r.max_severity else { return };
-    let reports: Vec<(VulnerabilityReport, &VerifiedAttestation)> =
-        match predicates(facts, |p| match p {
-            Predicate::Vulnerabilities(v) => Some(v),
-            _ => None,
-        }) {
-            Ok(v) if !v.is_empty() => v,
-            Ok(_) => {
-                checks.push(Check::fail(
-                    "vulnerabilities",
-                    "no verified vulnerability report to check severities against",
-                ));
-                return;
-            }
-            Err(e) => {
-                checks.push(Check::fail("vulnerabilities", e));
-                return;
-            }
-        };
+    let read_reports = match predicates(
+        facts,
+        |k| matches!(k, PredicateKind::Vulnerabilities(_)),
+        vulnerabilities_of,
+    ) {
+        Ok(v) if !v.is_empty() => v,
+        Ok(_) => {
+            checks.push(Check::fail(
+                "vulnerabilities",
+                "no verified vulnerability report to check severities against",
+            ));
+            return;
+        }
+        Err(e) => {
+            checks.push(Check::fail("vulnerabilities", e));
+            return;
+        }
+    };
+    let reports = picked(&read_reports, vulnerabilities_of);
     // A report read only in part cannot say there is nothing above `max`.
     let unread: Vec<String> = reports
         .iter()
@@ -339,16 +373,17 @@ fn vulnerability_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Che
         ));
         return;
     }
-    let vexes: Vec<Vex> = match predicates(facts, |p| match p {
-        Predicate::Vex(v) => Some(v),
-        _ => None,
-    }) {
-        Ok(v) => v.into_iter().map(|(v, _)| v).collect(),
+    let read_vex = match predicates(facts, |k| matches!(k, PredicateKind::Vex), vex_of) {
+        Ok(v) => v,
         Err(e) => {
             checks.push(Check::fail("vulnerabilities", e));
             return;
         }
     };
+    let vexes: Vec<&Vex> = picked(&read_vex, vex_of)
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
     let now = now_unix(facts.at);
     let mut over = Vec::new();
     for (report, _) in &reports {
@@ -554,8 +589,10 @@ mod tests {
             user: Some("65532".into()),
             created: None,
         };
+        let reader = PredicateReader::new(crate::predicate::PredicateLimits::default());
         let facts = Facts {
             attestations: attestations.iter().collect(),
+            predicates: &reader,
             config: Some(&config),
             annotations: &annotations,
             at: SystemTime::now(),
@@ -590,6 +627,42 @@ mod tests {
             },
             Arc::new(statement),
         )
+    }
+
+    #[test]
+    fn each_statement_is_parsed_once_however_many_rules_read_it() {
+        let policy = crate::policy::parse_policy(
+            "version = 1\n[sbom]\ndeny-packages = [\"pkg:npm/evil@*\"]\n\
+             deny-licenses = [\"GPL-3.0-only\"]\nrequire-packages = [\"bash\"]\n\
+             [provenance]\nbuilder-ids = [\"https://github.com/*\"]\n",
+            std::path::Path::new("."),
+            None,
+        )
+        .unwrap()
+        .policy;
+        let sbom = sbom("pkg:deb/debian/bash@5.2", "GPL-3.0-or-later");
+        let provenance = generator_provenance("v2.0.0");
+        let annotations = BTreeMap::new();
+        let reader = PredicateReader::new(crate::predicate::PredicateLimits::default());
+        // The same attestations judged for two platforms (as one about the
+        // index is), by three SBOM rules and one provenance rule each.
+        for _ in 0..2 {
+            let facts = Facts {
+                attestations: vec![&sbom, &provenance],
+                predicates: &reader,
+                config: None,
+                annotations: &annotations,
+                at: SystemTime::now(),
+            };
+            let checks = evaluate(&policy, &facts);
+            assert!(
+                checks
+                    .iter()
+                    .any(|c| c.id == "sbom.required-packages" && c.status == CheckStatus::Pass),
+                "{checks:?}"
+            );
+        }
+        assert_eq!(reader.parses(), 2);
     }
 
     #[test]
