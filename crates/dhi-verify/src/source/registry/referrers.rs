@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use reqwest::Url;
 
-use super::client::{Cap, RegistryClient, Target};
+use super::body::Cap;
+use super::client::{RegistryClient, Target};
 use super::MANIFEST_ACCEPT;
 use crate::digest::Digest;
 use crate::error::SourceError;
