@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use super::model::HashAlgorithm;
 use super::strings::{Span, Strings};
 
-/// The purl's type, lowercased (see [`crate::predicate::purl::purl_type`]):
+/// The purl's type, lowercased (found by [`crate::predicate::purl::purl_type_range`]):
 /// a span inside the purl's own when it is lowercase already, as it should be.
 pub(crate) fn purl_type(strings: &mut Strings, purl: Option<Span>) -> Option<Span> {
     let purl = purl?;
