@@ -1,22 +1,18 @@
 //! The HTTP side of registries: one connection pool, credential cache and
 //! token cache for every registry a verifier talks to; authentication
-//! (anonymous, Basic, Bearer challenge); timeouts; bounded retries; and
-//! response bodies read with a cap so that no answer can exceed its limit,
-//! whatever its `Content-Length` says. At most
+//! (anonymous, Basic, Bearer challenge); timeouts; bounded retries. At most
 //! [`RegistryOptions::max_concurrent_fetches`] requests are in flight at
 //! once, and concurrent requests that meet the same 401 challenge share one
-//! answer to it (one token request, not one per request).
+//! answer to it (one token request, not one per request). No request starts
+//! after the verification's deadline (`source/budget.rs`).
 //!
-//! Redirects (registries send blob GETs to object stores and CDNs) are
-//! followed at most [`RegistryOptions::max_redirects`] times, never in a
-//! loop, and never to plain HTTP on a host that is not loopback or listed as
-//! insecure; `Authorization` is dropped when a redirect leaves the host
-//! (reqwest removes it when host, port or scheme change). Every body byte
-//! read is charged to the verification's byte budget, and no request starts
-//! after its deadline (`source/budget.rs`).
+//! Beside it: the options and observer (`options`), where requests and
+//! redirects may go (`redirect`: at most [`RegistryOptions::max_redirects`],
+//! never in a loop, never to plain HTTP on a host that is not loopback or
+//! listed as insecure; reqwest drops `Authorization` when a redirect leaves
+//! the host), and capped body reads charged to the byte budget (`body`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,316 +22,20 @@ use reqwest::Url;
 use super::auth::{
     basic_credentials, parse_challenge, token_refused, token_request, Challenge, TokenAnswer,
 };
-use super::credentials::{Credentials, DockerConfig};
+use super::body::{
+    error_chain, excerpt, read_capped, read_error_body, BodyError, Cap, ERROR_BODY_BYTES,
+    TOKEN_BODY_BYTES,
+};
+use super::credentials::Credentials;
+use super::options::{FetchEvent, RegistryOptions};
+use super::redirect::{
+    plain_http_allowed, redirect_policy, redirect_refusal, same_origin_redirects,
+};
 use super::retry::{backoff, retry_after, retryable_status};
-use crate::digest::Digest;
 use crate::error::{ConfigError, SourceError};
 use crate::reference::DOCKER_HUB;
 use crate::source::budget;
 use crate::source::cache::DiskCache;
-
-/// How to reach registries: timeouts, retries, plain-HTTP hosts, credentials.
-/// `RegistryOptions::default()` documents each default.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct RegistryOptions {
-    /// Longest wait for a TCP + TLS connection: 10 s.
-    pub connect_timeout: Duration,
-    /// Longest wait for one whole request, body included: 60 s. A registry
-    /// that stalls past it is an error (exit 3), not retried.
-    pub request_timeout: Duration,
-    /// Retries after the first attempt on 429/500/502/503/504 and failed
-    /// connections: 3.
-    pub retries: u32,
-    /// First backoff delay (doubled per retry, with jitter, at most 8 s): 250 ms.
-    pub retry_base_delay: Duration,
-    /// Longest `Retry-After` honoured: 30 s (longer ones are cut to this).
-    pub max_retry_after: Duration,
-    /// Hosts (`host` or `host:port`) reached over plain HTTP. Loopback hosts
-    /// (`localhost`, 127.0.0.0/8, `::1`) always are; every other host is
-    /// reached over HTTPS only.
-    pub insecure_registries: Vec<String>,
-    /// Credentials by registry host, used before Docker's configuration.
-    pub credentials: BTreeMap<String, Credentials>,
-    /// Where Docker's `config.json` is read from.
-    pub docker_config: DockerConfig,
-    /// Most requests in flight at once, over every registry of a verifier: 16
-    /// (enough for the widest level of a DHI image: its configuration, five
-    /// attestation manifests and five signature listings).
-    /// 1 makes verification fully sequential; 0 is treated as 1.
-    pub max_concurrent_fetches: usize,
-    /// Told about every request and cache hit (progress displays, `-v` logs).
-    pub observer: Option<Observer>,
-    /// The disk cache of manifests and blobs by digest: none by default in
-    /// the library (the CLI uses [`crate::source::cache::default_dir`]).
-    pub cache_dir: Option<std::path::PathBuf>,
-    /// Answer from the disk cache only: a tag resolves to the digest last
-    /// seen for it, referrers listings are the last ones fetched, and
-    /// anything not in the cache is an error (exit 3). Needs `cache_dir`.
-    pub offline: bool,
-    /// Most redirects followed for one request: 5 (reqwest's own default is
-    /// 10; registries use one, to a blob store or CDN, and 5 leaves room for
-    /// a CDN hop or two). A loop, a longer chain, or a redirect to plain
-    /// HTTP on a host that is not loopback or insecure is an error (exit 3)
-    /// naming the registry, what was fetched and this limit. 0 follows none.
-    pub max_redirects: u32,
-}
-
-/// What the registry source is doing, for progress displays and request logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FetchEvent {
-    /// A request is about to be sent (each attempt, each page).
-    Request {
-        /// `registry/repository`.
-        location: String,
-        /// What is asked for, e.g. "manifest sha256:…", "referrers of sha256:…".
-        what: String,
-        /// The URL.
-        url: String,
-    },
-    /// A response's status line arrived.
-    Response {
-        /// `registry/repository`.
-        location: String,
-        /// What was asked for.
-        what: String,
-        /// The HTTP status.
-        status: u16,
-        /// Time from sending to the status line.
-        elapsed: Duration,
-    },
-    /// Content was served from the disk cache (its digest re-checked).
-    CacheHit {
-        /// What was asked for.
-        what: String,
-    },
-    /// A disk cache entry did not match its digest (or its limit) and was
-    /// deleted; the content is fetched again.
-    CacheCorrupt {
-        /// The digest the entry should have had.
-        digest: Digest,
-        /// The deleted file.
-        path: std::path::PathBuf,
-    },
-}
-
-/// Receives [`FetchEvent`]s, synchronously, on the verifying task: keep it quick.
-#[derive(Clone)]
-pub struct Observer(Arc<dyn Fn(&FetchEvent) + Send + Sync>);
-
-impl Observer {
-    /// Wraps a callback.
-    pub fn new(f: impl Fn(&FetchEvent) + Send + Sync + 'static) -> Self {
-        Observer(Arc::new(f))
-    }
-
-    /// Tells the callback.
-    pub(crate) fn notify(&self, event: &FetchEvent) {
-        (self.0)(event);
-    }
-}
-
-impl std::fmt::Debug for Observer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Observer(..)")
-    }
-}
-
-impl Default for RegistryOptions {
-    fn default() -> Self {
-        RegistryOptions {
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            retries: 3,
-            retry_base_delay: Duration::from_millis(250),
-            max_retry_after: Duration::from_secs(30),
-            insecure_registries: Vec::new(),
-            credentials: BTreeMap::new(),
-            docker_config: DockerConfig::FromEnvironment,
-            max_concurrent_fetches: 16,
-            observer: None,
-            cache_dir: None,
-            offline: false,
-            max_redirects: 5,
-        }
-    }
-}
-
-impl RegistryOptions {
-    /// Sets the connect and whole-request timeouts.
-    pub fn with_timeouts(mut self, connect: Duration, request: Duration) -> Self {
-        self.connect_timeout = connect;
-        self.request_timeout = request;
-        self
-    }
-
-    /// Sets how many times a failed request is retried, and the first delay.
-    pub fn with_retries(mut self, retries: u32, base_delay: Duration) -> Self {
-        self.retries = retries;
-        self.retry_base_delay = base_delay;
-        self
-    }
-
-    /// Reaches `host` (or `host:port`) over plain HTTP.
-    pub fn with_insecure_registry(mut self, host: impl Into<String>) -> Self {
-        self.insecure_registries.push(host.into());
-        self
-    }
-
-    /// Uses these credentials for `registry` (before Docker's configuration).
-    pub fn with_credentials(mut self, registry: impl Into<String>, creds: Credentials) -> Self {
-        self.credentials.insert(registry.into(), creds);
-        self
-    }
-
-    /// Reads Docker credentials from here instead of the environment's default.
-    pub fn with_docker_config(mut self, config: DockerConfig) -> Self {
-        self.docker_config = config;
-        self
-    }
-
-    /// Sets [`RegistryOptions::max_concurrent_fetches`] (0 is treated as 1).
-    pub fn with_max_concurrent_fetches(mut self, n: usize) -> Self {
-        self.max_concurrent_fetches = n;
-        self
-    }
-
-    /// Keeps manifests and blobs by digest in `dir` (see [`crate::source::cache`]).
-    pub fn with_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.cache_dir = Some(dir.into());
-        self
-    }
-
-    /// Works from the disk cache only (see [`RegistryOptions::offline`]).
-    pub fn with_offline(mut self, offline: bool) -> Self {
-        self.offline = offline;
-        self
-    }
-
-    /// Sets [`RegistryOptions::max_redirects`].
-    pub fn with_max_redirects(mut self, n: u32) -> Self {
-        self.max_redirects = n;
-        self
-    }
-
-    /// Tells `observer` about every request and cache hit.
-    pub fn with_observer(mut self, observer: Observer) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-}
-
-/// The host part of `host[:port]` (brackets of IPv6 literals removed).
-fn host_of(registry: &str) -> &str {
-    if let Some(rest) = registry.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match registry.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => registry,
-    }
-}
-
-/// Whether `registry` (`host` or `host:port`) may be reached over plain
-/// HTTP: loopback, or listed in `insecure`.
-fn plain_http_allowed(insecure: &[String], registry: &str) -> bool {
-    is_loopback(registry)
-        || insecure
-            .iter()
-            .any(|h| h == registry || h == host_of(registry))
-}
-
-/// Why a redirect was not followed (found again in reqwest's error chain).
-#[derive(Debug)]
-struct RedirectRefused(String);
-
-impl std::fmt::Display for RedirectRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RedirectRefused {}
-
-/// Follows at most `max` redirects, never in a loop, and to plain HTTP only
-/// on hosts `insecure` allows. reqwest itself drops `Authorization` when a
-/// redirect changes host, port or scheme.
-fn redirect_policy(max: u32, insecure: Vec<String>) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
-        let next = attempt.url().clone();
-        // `previous` starts with the URL first asked for.
-        let previous = attempt.previous();
-        if previous.contains(&next) {
-            let from = previous.last().map(Url::to_string).unwrap_or_default();
-            return attempt.error(RedirectRefused(format!(
-                "redirect loop: {from} redirects back to {next}"
-            )));
-        }
-        if previous.len() > usize::try_from(max).unwrap_or(usize::MAX) {
-            return attempt.error(RedirectRefused(format!(
-                "more than {max} redirects (the next to {next})"
-            )));
-        }
-        if next.scheme() != "https" {
-            let host = next.host_str().unwrap_or_default();
-            let authority = match next.port() {
-                Some(p) => format!("{host}:{p}"),
-                None => host.to_owned(),
-            };
-            if next.scheme() != "http" || !plain_http_allowed(&insecure, &authority) {
-                return attempt.error(RedirectRefused(format!(
-                    "refusing a redirect to {next}: plain HTTP only for loopback or insecure registries"
-                )));
-            }
-        }
-        attempt.follow()
-    })
-}
-
-/// Follows at most `max` redirects, and only within the origin (scheme, host,
-/// port) first asked: for requests whose body is a secret.
-fn same_origin_redirects(max: u32) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
-        let next = attempt.url().clone();
-        let previous = attempt.previous();
-        let first = previous.first().cloned();
-        if previous.len() > usize::try_from(max).unwrap_or(usize::MAX) || previous.contains(&next) {
-            return attempt.error(RedirectRefused(format!(
-                "more than {max} redirects, or a loop (the next to {next})"
-            )));
-        }
-        if first.is_some_and(|f| f.origin() != next.origin()) {
-            return attempt.error(RedirectRefused(format!(
-                "refusing a redirect of the refresh-token request to another origin ({next}): \
-                 the identity token would be sent there"
-            )));
-        }
-        attempt.follow()
-    })
-}
-
-/// The reason a redirect was refused, if `e` is such a refusal.
-fn redirect_refusal(e: &reqwest::Error) -> Option<String> {
-    if !e.is_redirect() {
-        return None;
-    }
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        if let Some(r) = c.downcast_ref::<RedirectRefused>() {
-            return Some(r.0.clone());
-        }
-        cur = c.source();
-    }
-    Some(error_chain(e))
-}
-
-/// Loopback: `localhost`, 127.0.0.0/8, `::1`.
-fn is_loopback(registry: &str) -> bool {
-    let host = host_of(registry);
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
 
 /// Where a registry's API lives: Docker Hub's is not at `docker.io`.
 fn api_host(registry: &str) -> &str {
@@ -360,17 +60,6 @@ impl Target<'_> {
     pub(crate) fn location(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
-}
-
-/// The largest body accepted, and what to call it in an error.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Cap {
-    /// The limit in bytes.
-    pub limit: u64,
-    /// The limit's name in [`crate::Limits`].
-    pub name: &'static str,
-    /// The digest the content is asked by, when it is.
-    pub digest: Option<Digest>,
 }
 
 /// An answer whose body was read (capped; error bodies are cut short).
@@ -411,72 +100,55 @@ impl Answer {
     }
 }
 
-/// How much of an error answer's body is kept for messages.
-const ERROR_BODY_BYTES: u64 = 4 * 1024;
-/// Largest token server answer read.
-const TOKEN_BODY_BYTES: u64 = 1024 * 1024;
-
-enum BodyError {
-    TooLarge(u64),
-    Timeout,
-    Broken(String),
-    /// The verification's byte budget or deadline refused more.
-    Refused(SourceError),
+/// One GET as [`RegistryClient::get`] sends it, the same for every attempt.
+struct Request<'a> {
+    t: Target<'a>,
+    url: &'a Url,
+    accept: &'a str,
+    /// What is fetched, for errors and the observer.
+    what: &'a str,
+    /// The authentication scope, `repository:<repository>:pull`.
+    scope: String,
 }
 
-/// Reads a body: refuses a declared length over `limit` before reading, and
-/// stops reading at `limit + 1` bytes whatever was declared. Every chunk is
-/// charged to the verification's budget as `what` before it is kept.
-async fn read_capped(
+impl Request<'_> {
+    /// What is fetched from where, as the byte budget and deadline name it.
+    fn label(&self) -> String {
+        format!("{} from {}", self.what, self.t.location())
+    }
+}
+
+/// The error for a 401 after the challenge was answered, or a 403, with
+/// the start of the registry's explanation.
+async fn refused(
+    req: &Request<'_>,
     resp: &mut reqwest::Response,
-    limit: u64,
-    what: &str,
-) -> Result<Vec<u8>, BodyError> {
-    if let Some(len) = resp.content_length() {
-        if len > limit {
-            return Err(BodyError::TooLarge(len));
-        }
-    }
-    let hint = resp.content_length().unwrap_or(0).min(limit);
-    let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                budget::charge(chunk.len() as u64, || what.to_owned())
-                    .map_err(BodyError::Refused)?;
-                body.extend_from_slice(&chunk);
-                if body.len() as u64 > limit {
-                    return Err(BodyError::TooLarge(body.len() as u64));
-                }
-            }
-            Ok(None) => return Ok(body),
-            Err(e) if e.is_timeout() => return Err(BodyError::Timeout),
-            Err(e) => return Err(BodyError::Broken(error_chain(&e))),
-        }
+    credentials: bool,
+) -> SourceError {
+    let body = match read_capped(resp, ERROR_BODY_BYTES, &req.label()).await {
+        Err(BodyError::Refused(e)) => return e,
+        other => other.unwrap_or_default(),
+    };
+    SourceError::Unauthorized {
+        location: req.t.location(),
+        scope: req.scope.clone(),
+        status: resp.status().as_u16(),
+        credentials,
+        reason: excerpt(&body),
     }
 }
 
-/// An error with its causes, which is where reqwest keeps the useful part.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
-/// A short, printable excerpt of an error body.
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let mut out: String = text.chars().take(300).collect();
-    if text.chars().count() > 300 {
-        out.push('…');
-    }
-    out
+/// The HTTP client with `redirects`, the options' timeouts and our user agent.
+fn http_client(
+    options: &RegistryOptions,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(redirects)
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.request_timeout)
+        .user_agent(concat!("dhi-verify/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// The client every registry source of one verifier shares. Cheap to clone.
@@ -534,18 +206,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl RegistryClient {
     /// Builds the HTTP client (rustls, system roots).
     pub(crate) fn new(options: RegistryOptions) -> Result<Self, ConfigError> {
-        let http = reqwest::Client::builder()
-            .redirect(redirect_policy(
-                options.max_redirects,
-                options.insecure_registries.clone(),
-            ))
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .user_agent(concat!("dhi-verify/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError::RegistryClient {
-                reason: error_chain(&e),
-            })?;
+        let http = http_client(
+            &options,
+            redirect_policy(options.max_redirects, options.insecure_registries.clone()),
+        )
+        .map_err(|e| ConfigError::RegistryClient {
+            reason: error_chain(&e),
+        })?;
         let permits = options.max_concurrent_fetches.max(1);
         if options.offline && options.cache_dir.is_none() {
             return Err(ConfigError::RegistryClient {
@@ -667,6 +334,15 @@ impl RegistryClient {
     /// GETs `url` with authentication, retries and a capped body. Answers of
     /// any status but 401/403 come back as `Ok` (retryable ones once retries
     /// are spent); the caller decides what a status means.
+    ///
+    /// In steps: take a request slot and, for the first request to a
+    /// registry and scope, go alone ([`RegistryClient::first_request`]);
+    /// then per attempt: send ([`RegistryClient::send`]); answer one 401
+    /// challenge ([`RegistryClient::answer_challenge`]) and send again; give
+    /// up on 401/403 ([`refused`]); wait and retry a retryable status
+    /// ([`RegistryClient::retry_delay`]); read the body
+    /// ([`RegistryClient::read_answer`]), again after a backoff when it
+    /// broke off.
     pub(crate) async fn get(
         &self,
         t: Target<'_>,
@@ -676,151 +352,199 @@ impl RegistryClient {
         cap: Cap,
     ) -> Result<Answer, SourceError> {
         let opts = &self.inner.options;
-        let label = || format!("{what} from {}", t.location());
+        let req = Request {
+            t,
+            url,
+            accept,
+            what,
+            scope: format!("repository:{}:pull", t.repository),
+        };
+        let label = || req.label();
         let _reading = budget::reading(label);
         // Never closed, so acquiring cannot fail; were it to, go unbounded
         // rather than fail the request.
         let _permit = self.inner.permits.acquire().await.ok();
-        let scope = format!("repository:{}:pull", t.repository);
-        let key = (t.registry.to_owned(), scope.clone());
-        let mut auth = self.cached_auth(t.registry, &scope);
-        let is_known =
-            |auth: &Option<String>| auth.is_some() || lock(&self.inner.known).contains(&key);
-        // The first request to a registry and scope goes alone; the others
-        // wait for it, then go with whatever authentication it established.
-        let _first = if is_known(&auth) {
-            None
-        } else {
-            let guard = self.inner.first_lock.lock().await;
-            auth = self.cached_auth(t.registry, &scope);
-            (!is_known(&auth)).then_some(guard)
-        };
+        let (mut auth, _first) = self.first_request(&req).await;
         let mut challenged = false;
         let mut attempts = 0u32;
         loop {
             budget::check_deadline(label)?;
             attempts += 1;
             let retry_left = attempts <= opts.retries;
-            let mut req = self.inner.http.get(url.clone()).header(ACCEPT, accept);
-            if let Some(h) = &auth {
-                req = req.header(AUTHORIZATION, h.as_str());
-            }
-            self.notify(|| FetchEvent::Request {
-                location: t.location(),
-                what: what.to_owned(),
-                url: url.to_string(),
-            });
-            let sent = Instant::now();
-            let mut resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    return Err(self.timeout_error(t, what, e.is_connect()))
-                }
-                // A refused redirect is the registry's answer: not retried.
-                Err(e) if e.is_redirect() => {
-                    return Err(SourceError::Redirect {
-                        location: t.location(),
-                        what: what.to_owned(),
-                        limit: opts.max_redirects,
-                        reason: redirect_refusal(&e).unwrap_or_else(|| error_chain(&e)),
-                    })
-                }
-                Err(_) if retry_left => {
-                    tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(SourceError::Transport {
-                        location: t.location(),
-                        what: what.to_owned(),
-                        reason: error_chain(&e),
-                        attempts,
-                    })
-                }
+            let Some(mut resp) = self
+                .send(&req, auth.as_deref(), attempts, retry_left)
+                .await?
+            else {
+                continue;
             };
             let status = resp.status().as_u16();
-            self.notify(|| FetchEvent::Response {
-                location: t.location(),
-                what: what.to_owned(),
-                status,
-                elapsed: sent.elapsed(),
-            });
-            if status != 401 {
-                lock(&self.inner.known).insert(key.clone());
-            }
             if status == 401 && !challenged {
                 challenged = true;
                 attempts -= 1;
-                let header = resp
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                // One answer per challenge: a request that waited here while
-                // another answered it uses that answer.
-                let _answering = self.inner.auth_lock.lock().await;
-                auth = match self.cached_auth(t.registry, &scope) {
-                    Some(fresh) if Some(&fresh) != auth.as_ref() => Some(fresh),
-                    _ => Some(self.authenticate(t, header.as_deref(), &scope).await?),
-                };
+                auth = Some(self.answer_challenge(&req, resp, auth.as_ref()).await?);
                 continue;
             }
             if status == 401 || status == 403 {
-                let body = match read_capped(&mut resp, ERROR_BODY_BYTES, &label()).await {
-                    Err(BodyError::Refused(e)) => return Err(e),
-                    other => other.unwrap_or_default(),
-                };
-                return Err(SourceError::Unauthorized {
-                    location: t.location(),
-                    scope,
-                    status,
-                    credentials: auth.is_some(),
-                    reason: excerpt(&body),
-                });
+                return Err(refused(&req, &mut resp, auth.is_some()).await);
             }
             if retryable_status(status) && retry_left {
-                let hinted = retry_after(
-                    resp.headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok()),
-                    opts.max_retry_after,
-                );
-                tokio::time::sleep(
-                    hinted.unwrap_or_else(|| backoff(opts.retry_base_delay, attempts)),
-                )
-                .await;
+                tokio::time::sleep(self.retry_delay(&resp, attempts)).await;
                 continue;
             }
-            let headers = resp.headers().clone();
-            let final_url = resp.url().clone();
-            if !(200..300).contains(&status) {
-                // Error bodies only feed messages: cut them short, never fail on them.
-                let mut body = Vec::new();
-                while let Ok(Some(chunk)) = resp.chunk().await {
-                    budget::charge(chunk.len() as u64, label)?;
-                    body.extend_from_slice(&chunk);
-                    if body.len() as u64 >= ERROR_BODY_BYTES {
-                        break;
-                    }
-                }
-                return Ok(Answer {
-                    status,
-                    headers,
-                    body,
-                    url: final_url,
-                    attempts,
-                });
+            if let Some(answer) = self
+                .read_answer(&req, &mut resp, cap, attempts, retry_left)
+                .await?
+            {
+                return Ok(answer);
             }
-            match read_capped(&mut resp, cap.limit, &label()).await {
-                Ok(body) => {
-                    return Ok(Answer {
-                        status,
-                        headers,
-                        body,
-                        url: final_url,
-                        attempts,
-                    })
-                }
+            tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
+        }
+    }
+
+    /// The `Authorization` to start with for `req`'s registry and scope, and
+    /// whether this request goes first. The first request to a registry and
+    /// scope goes alone (holding the guard returned); the others wait for it,
+    /// then go with whatever authentication it established.
+    async fn first_request(
+        &self,
+        req: &Request<'_>,
+    ) -> (Option<String>, Option<tokio::sync::MutexGuard<'_, ()>>) {
+        let t = req.t;
+        let key = (t.registry.to_owned(), req.scope.clone());
+        let mut auth = self.cached_auth(t.registry, &req.scope);
+        let is_known =
+            |auth: &Option<String>| auth.is_some() || lock(&self.inner.known).contains(&key);
+        let first = if is_known(&auth) {
+            None
+        } else {
+            let guard = self.inner.first_lock.lock().await;
+            auth = self.cached_auth(t.registry, &req.scope);
+            (!is_known(&auth)).then_some(guard)
+        };
+        (auth, first)
+    }
+
+    /// Sends one attempt of `req`, telling the observer about the request and
+    /// its status line. `None` when it failed to connect and a retry is left
+    /// (after the backoff delay); a timeout or a refused redirect is never
+    /// retried.
+    async fn send(
+        &self,
+        req: &Request<'_>,
+        auth: Option<&str>,
+        attempts: u32,
+        retry_left: bool,
+    ) -> Result<Option<reqwest::Response>, SourceError> {
+        let opts = &self.inner.options;
+        let (t, what) = (req.t, req.what);
+        let mut request = self
+            .inner
+            .http
+            .get(req.url.clone())
+            .header(ACCEPT, req.accept);
+        if let Some(h) = auth {
+            request = request.header(AUTHORIZATION, h);
+        }
+        self.notify(|| FetchEvent::Request {
+            location: t.location(),
+            what: what.to_owned(),
+            url: req.url.to_string(),
+        });
+        let sent = Instant::now();
+        let resp = match request.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return Err(self.timeout_error(t, what, e.is_connect())),
+            // A refused redirect is the registry's answer: not retried.
+            Err(e) if e.is_redirect() => {
+                return Err(SourceError::Redirect {
+                    location: t.location(),
+                    what: what.to_owned(),
+                    limit: opts.max_redirects,
+                    reason: redirect_refusal(&e).unwrap_or_else(|| error_chain(&e)),
+                })
+            }
+            Err(_) if retry_left => {
+                tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(SourceError::Transport {
+                    location: t.location(),
+                    what: what.to_owned(),
+                    reason: error_chain(&e),
+                    attempts,
+                })
+            }
+        };
+        let status = resp.status().as_u16();
+        self.notify(|| FetchEvent::Response {
+            location: t.location(),
+            what: what.to_owned(),
+            status,
+            elapsed: sent.elapsed(),
+        });
+        if status != 401 {
+            lock(&self.inner.known).insert((t.registry.to_owned(), req.scope.clone()));
+        }
+        Ok(Some(resp))
+    }
+
+    /// Answers the 401 challenge in `resp`: the `Authorization` value to send
+    /// next. One answer per challenge: a request that waited here while
+    /// another answered it uses that answer (`auth` is what it sent).
+    async fn answer_challenge(
+        &self,
+        req: &Request<'_>,
+        resp: reqwest::Response,
+        auth: Option<&String>,
+    ) -> Result<String, SourceError> {
+        let header = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let _answering = self.inner.auth_lock.lock().await;
+        match self.cached_auth(req.t.registry, &req.scope) {
+            Some(fresh) if Some(&fresh) != auth => Ok(fresh),
+            _ => {
+                self.authenticate(req.t, header.as_deref(), &req.scope)
+                    .await
+            }
+        }
+    }
+
+    /// How long to wait before retrying a retryable status: the registry's
+    /// `Retry-After` (at most [`RegistryOptions::max_retry_after`]), else the
+    /// backoff for this attempt.
+    fn retry_delay(&self, resp: &reqwest::Response, attempts: u32) -> Duration {
+        let opts = &self.inner.options;
+        let hinted = retry_after(
+            resp.headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            opts.max_retry_after,
+        );
+        hinted.unwrap_or_else(|| backoff(opts.retry_base_delay, attempts))
+    }
+
+    /// Reads the body of an answer that is neither refused nor retried: an
+    /// error status's cut short (it only feeds messages), a success's capped
+    /// by `cap`. `None` when the body broke off and a retry is left.
+    async fn read_answer(
+        &self,
+        req: &Request<'_>,
+        resp: &mut reqwest::Response,
+        cap: Cap,
+        attempts: u32,
+        retry_left: bool,
+    ) -> Result<Option<Answer>, SourceError> {
+        let (t, what) = (req.t, req.what);
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let url = resp.url().clone();
+        let body = if (200..300).contains(&status) {
+            match read_capped(resp, cap.limit, &req.label()).await {
+                Ok(body) => body,
                 Err(BodyError::TooLarge(found)) => {
                     return Err(match cap.digest {
                         Some(digest) => SourceError::TooLarge {
@@ -839,9 +563,7 @@ impl RegistryClient {
                 }
                 Err(BodyError::Timeout) => return Err(self.timeout_error(t, what, false)),
                 Err(BodyError::Refused(e)) => return Err(e),
-                Err(BodyError::Broken(_)) if retry_left => {
-                    tokio::time::sleep(backoff(opts.retry_base_delay, attempts)).await;
-                }
+                Err(BodyError::Broken(_)) if retry_left => return Ok(None),
                 Err(BodyError::Broken(reason)) => {
                     return Err(SourceError::Transport {
                         location: t.location(),
@@ -851,7 +573,16 @@ impl RegistryClient {
                     })
                 }
             }
-        }
+        } else {
+            read_error_body(resp, || req.label()).await?
+        };
+        Ok(Some(Answer {
+            status,
+            headers,
+            body,
+            url,
+            attempts,
+        }))
     }
 
     /// Answers a 401 challenge: the `Authorization` value to send next.
@@ -907,13 +638,7 @@ impl RegistryClient {
         self.inner
             .token_post
             .get_or_init(|| {
-                reqwest::Client::builder()
-                    .redirect(same_origin_redirects(o.max_redirects))
-                    .connect_timeout(o.connect_timeout)
-                    .timeout(o.request_timeout)
-                    .user_agent(concat!("dhi-verify/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|e| error_chain(&e))
+                http_client(o, same_origin_redirects(o.max_redirects)).map_err(|e| error_chain(&e))
             })
             .as_ref()
             .map_err(Clone::clone)

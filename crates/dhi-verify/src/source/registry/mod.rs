@@ -15,8 +15,11 @@
 //! comes from the cache and a miss is an error.
 
 mod auth;
+mod body;
 mod client;
 mod credentials;
+mod options;
+mod redirect;
 mod referrers;
 mod retry;
 
@@ -24,10 +27,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 pub(crate) use client::RegistryClient;
-pub use client::{FetchEvent, Observer, RegistryOptions};
 pub use credentials::{Credentials, DockerConfig, DOCKER_HUB_CONFIG_KEY};
+pub use options::{FetchEvent, Observer, RegistryOptions};
 
-use self::client::{Cap, Target};
+use self::body::Cap;
+use self::client::Target;
 use super::cache::{DiskCache, Lookup, TagEntry};
 use super::{check_content, ContentKind, Source};
 use crate::digest::Digest;
@@ -135,13 +139,13 @@ impl RegistrySource {
         match cache.get(digest, limit) {
             Lookup::Hit(bytes) => {
                 super::budget::charge(bytes.len() as u64, || format!("{what} from the cache"))?;
-                self.client.notify(|| client::FetchEvent::CacheHit {
+                self.client.notify(|| FetchEvent::CacheHit {
                     what: what.to_owned(),
                 });
                 Ok(Some(bytes))
             }
             Lookup::Corrupt(path) => {
-                self.client.notify(|| client::FetchEvent::CacheCorrupt {
+                self.client.notify(|| FetchEvent::CacheCorrupt {
                     digest: *digest,
                     path,
                 });
@@ -395,7 +399,7 @@ impl Source for RegistrySource {
                     found: listed.len(),
                 });
             }
-            self.client.notify(|| client::FetchEvent::CacheHit {
+            self.client.notify(|| FetchEvent::CacheHit {
                 what: format!("referrers of {subject}"),
             });
             return Ok(listed);
@@ -423,7 +427,7 @@ impl Source for RegistrySource {
         };
         match kept {
             Some(listed) if listed.len() <= self.limits.max_referrers => {
-                self.client.notify(|| client::FetchEvent::CacheHit {
+                self.client.notify(|| FetchEvent::CacheHit {
                     what: format!("signature referrers of {subject} (kept listing)"),
                 });
                 Ok((listed, true))

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use reqwest::Url;
 
-use super::client::{Cap, RegistryClient, Target};
+use super::body::Cap;
+use super::client::{RegistryClient, Target};
 use super::MANIFEST_ACCEPT;
 use crate::digest::Digest;
 use crate::error::SourceError;
@@ -97,16 +98,7 @@ pub(crate) async fn list(
             _ => return Err(answer.unexpected(t, &what, "200 (or 404: no referrers API)")),
         }
         let index = parse_index(t, &what, &answer.body, answer.header("content-type"))?;
-        for d in index.manifests {
-            found.entry(d.digest).or_insert(d);
-        }
-        if found.len() > limits.max_referrers {
-            return Err(SourceError::TooManyReferrers {
-                subject: *subject,
-                limit: limits.max_referrers,
-                found: found.len(),
-            });
-        }
+        add_listed(&mut found, index, subject, limits)?;
         let Some(next) = answer.header("link").and_then(next_link) else {
             break;
         };
@@ -168,6 +160,18 @@ async fn fallback(
     }
     let index = parse_index(t, &what, &answer.body, answer.header("content-type"))?;
     let mut found: BTreeMap<Digest, Descriptor> = BTreeMap::new();
+    add_listed(&mut found, index, subject, limits)?;
+    Ok(found.into_values().collect())
+}
+
+/// Adds the manifests an index lists to `found` (a digest listed twice keeps
+/// its first descriptor); more than `limits.max_referrers` in all is an error.
+fn add_listed(
+    found: &mut BTreeMap<Digest, Descriptor>,
+    index: ImageIndex,
+    subject: &Digest,
+    limits: &Limits,
+) -> Result<(), SourceError> {
     for d in index.manifests {
         found.entry(d.digest).or_insert(d);
     }
@@ -178,7 +182,7 @@ async fn fallback(
             found: found.len(),
         });
     }
-    Ok(found.into_values().collect())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use dhi_verify::predicate::Predicate;
 use dhi_verify::{Policy, TrustRoot, TrustedKey, Verifier};
 
 fn main() -> ExitCode {
-    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/demo");
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/demo");
     let mut args = std::env::args().skip(1);
     let reference = args.next().unwrap_or_else(|| format!("oci:{demo}:3.13"));
     let key = args.next().unwrap_or_else(|| format!("{demo}/cosign.pub"));
