@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dhi_verify::dockerfile::{Base, Dockerfile, ExternalImage, ImageUse, SourceFrom, Stage};
-use dhi_verify::{CheckStatus, Error, Outcome, Platform, Reference, Verdict, Verifier};
+use dhi_verify::{CheckStatus, Error, Outcome, Platform, PlatformSelection, Reference, Verdict};
 use serde_json::json;
 
 use crate::args::{Format, VerifyOptions};
@@ -187,7 +187,7 @@ struct StageCheck {
 const NON_ROOT_CHECK: &str = "stage.non-root";
 const DHI_BASE_CHECK: &str = "stage.dhi-image";
 
-/// The policy's stage rules, read while building the verifier.
+/// The policy's stage rules, read from the verifier's policy.
 #[derive(Debug, Clone, Copy, Default)]
 struct StageRules {
     runtime_variant: bool,
@@ -369,37 +369,39 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(e) => return usage(format!("{file_name}:{}: {e}", e.line())),
     };
-    // The verifier for the command-line platforms, built first so that bad
-    // trust options are a usage error even when no image needs verifying.
-    let mut verifiers: BTreeMap<Option<Vec<String>>, Verifier> = BTreeMap::new();
-    // Base images are verified without the policy's non-root rule: build
-    // stages (a -dev image) run as root by design. The final stage is judged
-    // for it below, when the policy asks for it.
-    let stage_rules = std::cell::Cell::new(StageRules::default());
-    let build = |image_args: &VerifyOptions| {
-        crate::image::build_verifier_adjusted(image_args, None, |policy| {
-            stage_rules.set(StageRules {
-                runtime_variant: policy.dockerfile_rules().final_stage_runtime_variant,
-                non_root: policy.image_rules().non_root,
-                require_dhi: policy.dockerfile_rules().require_dhi_images,
-            });
-            let mut rules = policy.image_rules().clone();
-            rules.non_root = false;
-            policy.with_image_rules(rules)
-        })
-    };
-    match build(&args.image_args(None)) {
-        Ok(v) => verifiers.insert(None, v),
+    // One verifier (trust, limits, registry client and cache) for every
+    // image, built first so that bad trust options are a usage error even
+    // when no image needs verifying. Each image is verified with the policy
+    // minus its non-root rule (build stages on -dev images run as root by
+    // design; the final stage is judged for it below) and for the platforms
+    // its stages name.
+    let verifier = match crate::image::build_verifier(&args.image_args(None), None) {
+        Ok(v) => v,
         Err(m) => return usage(m),
     };
+    let policy = verifier.policy();
+    let rules = StageRules {
+        runtime_variant: policy.dockerfile_rules().final_stage_runtime_variant,
+        non_root: policy.image_rules().non_root,
+        require_dhi: policy.dockerfile_rules().require_dhi_images,
+    };
+    let mut image_rules = policy.image_rules().clone();
+    image_rules.non_root = false;
+    let stage_policy = policy.clone().with_image_rules(image_rules);
+    let mut selections = Vec::with_capacity(images.len());
     for image in &images {
-        let key = platforms_for(image, &args);
-        if let std::collections::btree_map::Entry::Vacant(slot) = verifiers.entry(key) {
-            match build(&args.image_args(slot.key().clone())) {
-                Ok(v) => slot.insert(v),
-                Err(m) => return usage(format!("{}: {m}", image.reference)),
-            };
-        }
+        let selection = match platforms_for(image, &args) {
+            None => verifier.platforms().clone(),
+            Some(names) => match names
+                .iter()
+                .map(|p| p.parse::<Platform>())
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(p) => PlatformSelection::Only(p),
+                Err(e) => return usage(format!("{}: {e}", image.reference)),
+            },
+        };
+        selections.push(selection);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -417,15 +419,9 @@ pub fn run(args: Args) -> u8 {
         _ => None,
     };
     let mut checked = Vec::new();
-    for image in images {
-        let key = platforms_for(&image, &args);
+    for (image, selection) in images.into_iter().zip(&selections) {
         let location = locate(&image.reference, &map);
-        let result = match verifiers.get(&key) {
-            Some(verifier) => runtime.block_on(verifier.verify(&location)),
-            // Unreachable: every key was built above.
-            None => continue,
-        };
-        let rules = stage_rules.get();
+        let result = runtime.block_on(verifier.verify_with(&location, &stage_policy, selection));
         let mut checks = match &runtime_image {
             Some((stage, reference)) if *reference == image.reference => {
                 final_stage_checks(stage, reference, result.as_ref().ok(), &rules)

@@ -147,16 +147,6 @@ pub(crate) fn build_verifier(
     args: &VerifyOptions,
     requirements: Option<&[&str]>,
 ) -> Result<Verifier, String> {
-    build_verifier_adjusted(args, requirements, |p| p)
-}
-
-/// As [`build_verifier`], with a last say over the policy (the Dockerfile
-/// command judges non-root on the final stage only).
-pub(crate) fn build_verifier_adjusted(
-    args: &VerifyOptions,
-    requirements: Option<&[&str]>,
-    adjust: impl FnOnce(Policy) -> Policy,
-) -> Result<Verifier, String> {
     let loaded = match &args.policy {
         Some(path) => Some(dhi_verify::policy::load_policy(path).map_err(|e| e.to_string())?),
         None => None,
@@ -216,7 +206,6 @@ pub(crate) fn build_verifier_adjusted(
         Some(Tlog::IfPresent) => policy.with_tlog(TlogMode::IfPresent),
         Some(Tlog::Always) => policy.with_tlog(TlogMode::Always),
     };
-    let policy = adjust(policy);
     let mut builder = Verifier::builder().trust(trust).policy(policy);
     if args.all_platforms {
         builder = builder.all_platforms();

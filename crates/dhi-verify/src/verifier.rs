@@ -86,6 +86,35 @@ impl Verifier {
         self.verify_reference(&parsed).await
     }
 
+    /// Verifies `reference` under `policy`, for `platforms`, instead of the
+    /// policy and platforms the verifier was built with: one verifier (one
+    /// trust root, connection pool and cache) serves many policies — a
+    /// Dockerfile's stages, a deployment's images, an admission webhook's
+    /// namespaces. The trust root stays the verifier's; the policy supplies
+    /// requirements, rules and the transparency-log mode.
+    ///
+    /// A policy that requires nothing, or an empty platform list, is
+    /// refused ([`Error::Config`]), as [`VerifierBuilder::build`] refuses them.
+    pub async fn verify_with(
+        &self,
+        reference: &str,
+        policy: &Policy,
+        platforms: &PlatformSelection,
+    ) -> Result<Verdict, Error> {
+        let parsed = Reference::parse(reference)?;
+        self.verify_reference_with(&parsed, policy, platforms).await
+    }
+
+    /// The policy [`Self::verify`] applies.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The platforms [`Self::verify`] selects.
+    pub fn platforms(&self) -> &PlatformSelection {
+        &self.platforms
+    }
+
     /// Verifies a parsed reference, within [`crate::Limits::max_total_bytes`]
     /// and the [deadline](VerifierBuilder::deadline): going over either is
     /// an `Err` (could not check), never a verdict.
@@ -97,8 +126,21 @@ impl Verifier {
     /// deadline), so a kept listing can never be the reason for a failure
     /// (nor, being verified, for a pass).
     pub async fn verify_reference(&self, reference: &Reference) -> Result<Verdict, Error> {
+        self.verify_reference_with(reference, &self.policy, &self.platforms)
+            .await
+    }
+
+    /// [`Self::verify_reference`] under `policy`, for `platforms` (see [`Self::verify_with`]).
+    pub async fn verify_reference_with(
+        &self,
+        reference: &Reference,
+        policy: &Policy,
+        platforms: &PlatformSelection,
+    ) -> Result<Verdict, Error> {
+        check_request(policy, platforms)?;
+        let request = Request { policy, platforms };
         let budget = Budget::new(self.limits.max_total_bytes, self.deadline);
-        let work = budget.scope(self.verify_unbounded(reference));
+        let work = budget.scope(self.verify_unbounded(reference, request));
         let networked = matches!(reference, Reference::Registry(_))
             || matches!(self.referrers, Some(Reference::Registry(_)));
         let result = if networked {
@@ -122,21 +164,27 @@ impl Verifier {
         settle(reference, &budget, result)
     }
 
-    async fn verify_unbounded(&self, reference: &Reference) -> Result<Verdict, Error> {
+    async fn verify_unbounded(
+        &self,
+        reference: &Reference,
+        request: Request<'_>,
+    ) -> Result<Verdict, Error> {
         let at = self.at.unwrap_or_else(SystemTime::now);
         let ctx = Context {
             trust: &self.trust,
-            policy: &self.policy,
+            policy: request.policy,
             limits: &self.limits,
             at,
         };
-        let evidence = self.evidence(reference, None).await?;
+        let evidence = self.evidence(reference, None, request).await?;
         let verdict_now = verdict(reference.to_string(), &evidence, &ctx);
         if verdict_now.passed || !evidence.used_kept_listings() {
             return Ok(verdict_now);
         }
         // Again with fresh listings, for the same digest (the tag may have moved).
-        let fresh = self.evidence(reference, Some(evidence.top.digest)).await?;
+        let fresh = self
+            .evidence(reference, Some(evidence.top.digest), request)
+            .await?;
         Ok(verdict(reference.to_string(), &fresh, &ctx))
     }
 
@@ -147,6 +195,7 @@ impl Verifier {
         &self,
         reference: &Reference,
         pinned: Option<Digest>,
+        request: Request<'_>,
     ) -> Result<Evidence, Error> {
         let kept_listings = pinned.is_none();
         let evidence = match reference {
@@ -156,7 +205,7 @@ impl Verifier {
                     Some(d) => (None, Some(d)),
                     None => (image_ref.tag.as_deref(), image_ref.digest.as_ref()),
                 };
-                self.discover_with_referrers(&image, tag, digest, None, kept_listings)
+                self.discover_with_referrers(&image, tag, digest, None, kept_listings, request)
                     .await?
             }
             Reference::Registry(image_ref) => {
@@ -177,6 +226,7 @@ impl Verifier {
                     digest,
                     default_referrers(image_ref),
                     kept_listings,
+                    request,
                 )
                 .await?
             }
@@ -213,10 +263,11 @@ impl Verifier {
         digest: Option<&Digest>,
         automatic: Option<(String, String)>,
         kept_listings: bool,
+        request: Request<'_>,
     ) -> Result<Evidence, Error> {
-        let (p, l) = (&self.platforms, &self.limits);
+        let (p, l) = (request.platforms, &self.limits);
         let n = crate::discover::Needs {
-            image_signatures: self
+            image_signatures: request
                 .policy
                 .requirements()
                 .iter()
@@ -242,6 +293,24 @@ impl Verifier {
             (None, None) => discover(image, image, tag, digest, p, l, n).await,
         }
     }
+}
+
+/// What one verification asks for: the policy to judge by and the platforms.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    policy: &'a Policy,
+    platforms: &'a PlatformSelection,
+}
+
+/// Refuses a request that could pass nothing or would verify nothing.
+fn check_request(policy: &Policy, platforms: &PlatformSelection) -> Result<(), ConfigError> {
+    if policy.requirements().is_empty() {
+        return Err(ConfigError::NothingRequired);
+    }
+    if matches!(platforms, PlatformSelection::Only(p) if p.is_empty()) {
+        return Err(ConfigError::NoPlatform);
+    }
+    Ok(())
 }
 
 fn millis(d: Duration) -> u64 {
@@ -395,12 +464,7 @@ impl VerifierBuilder<Ready> {
         if !s.trust.can_verify() {
             return Err(ConfigError::NoActiveKey);
         }
-        if s.policy.requirements().is_empty() {
-            return Err(ConfigError::NothingRequired);
-        }
-        if matches!(&s.platforms, PlatformSelection::Only(p) if p.is_empty()) {
-            return Err(ConfigError::NoPlatform);
-        }
+        check_request(&s.policy, &s.platforms)?;
         let registry = RegistryClient::new(s.registry)?;
         Ok(Verifier {
             registry,

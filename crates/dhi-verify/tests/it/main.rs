@@ -50,3 +50,6 @@ mod single_byte;
 /// Real artifacts of the real tools (`testdata/real/`): `cosign save`
 /// layouts, cosign v2 `.att` about the index, BuildKit in-index attestations.
 mod real_artifacts;
+
+/// One verifier, a policy and platforms per call.
+mod requests;
