@@ -93,6 +93,44 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The verdict of checks already made: the image-level `checks` and each
+    /// platform's (verification's and the policy's). Image-level checks
+    /// always count; of the platforms, every one must pass when
+    /// `every_platform` (the policy's `platforms = "all"`), else one. No
+    /// platform at all is a failure.
+    pub(crate) fn assemble(
+        reference: String,
+        digest: Digest,
+        annotations: std::collections::BTreeMap<String, String>,
+        checks: Vec<Check>,
+        platforms: Vec<PlatformVerdict>,
+        every_platform: bool,
+    ) -> Verdict {
+        let platform_failed =
+            |p: &PlatformVerdict| p.checks.iter().any(|c| c.status == CheckStatus::Fail);
+        let failed = checks.iter().any(|c| c.status == CheckStatus::Fail)
+            || if every_platform {
+                platforms.iter().any(platform_failed)
+            } else {
+                platforms.iter().all(platform_failed)
+            };
+        let outcome = if failed || platforms.is_empty() {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        };
+        Verdict {
+            schema_version: SCHEMA_VERSION,
+            reference,
+            digest,
+            annotations,
+            passed: outcome == Outcome::Pass,
+            outcome,
+            checks,
+            platforms,
+        }
+    }
+
     /// Whether every required check passed.
     pub fn passed(&self) -> bool {
         self.passed

@@ -4,13 +4,15 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::chain::{verdict, Context};
+use crate::chain::{verify, Context, VerifiedEvidence};
 use crate::digest::Digest;
 use crate::discover::{discover, Evidence, PlatformSelection};
 use crate::error::{ConfigError, Error, SourceError};
 use crate::limits::Limits;
 use crate::platform::Platform;
-use crate::policy::Policy;
+use crate::policy::evaluate::{evaluate, Judged};
+use crate::policy::{PlatformRule, Policy};
+use crate::predicate::PredicateReader;
 use crate::reference::{Reference, RegistryReference, DOCKER_HUB};
 use crate::source::budget::Budget;
 use crate::source::layout::LayoutSource;
@@ -172,12 +174,13 @@ impl Verifier {
         let at = self.at.unwrap_or_else(SystemTime::now);
         let ctx = Context {
             trust: &self.trust,
-            policy: request.policy,
+            tlog: request.policy.tlog(),
             limits: &self.limits,
             at,
         };
+        // discover → verify → read and evaluate → verdict.
         let evidence = self.evidence(reference, None, request).await?;
-        let verdict_now = verdict(reference.to_string(), &evidence, &ctx);
+        let verdict_now = judge(reference, verify(&evidence, &ctx), request.policy, &ctx);
         if verdict_now.passed || !evidence.used_kept_listings() {
             return Ok(verdict_now);
         }
@@ -185,7 +188,7 @@ impl Verifier {
         let fresh = self
             .evidence(reference, Some(evidence.top.digest), request)
             .await?;
-        Ok(verdict(reference.to_string(), &fresh, &ctx))
+        Ok(judge(reference, verify(&fresh, &ctx), request.policy, &ctx))
     }
 
     /// Discovers the evidence for `reference`. Without `pinned`, signature
@@ -293,6 +296,49 @@ impl Verifier {
             (None, None) => discover(image, image, tag, digest, p, l, n).await,
         }
     }
+}
+
+/// The read and evaluate stages over verified evidence, then the verdict:
+/// each platform's checks gain the policy's (requirements, then rules over
+/// what the verified attestations say, each statement read once per
+/// verification with the verifier's limits).
+fn judge(
+    reference: &Reference,
+    verified: VerifiedEvidence,
+    policy: &Policy,
+    ctx: &Context<'_>,
+) -> Verdict {
+    let predicates = PredicateReader::new(ctx.limits.predicate_limits());
+    let VerifiedEvidence {
+        top,
+        checks,
+        annotations,
+        mut platforms,
+    } = verified;
+    for p in &mut platforms {
+        let policy_checks = evaluate(
+            policy,
+            &Judged {
+                platform: &p.digest,
+                index: &top,
+                attestations: &p.attestations,
+                image_signatures: &p.image_signatures,
+                config: p.config.as_ref(),
+                annotations: &annotations,
+                predicates: &predicates,
+                at: ctx.at,
+            },
+        );
+        p.checks.extend(policy_checks);
+    }
+    Verdict::assemble(
+        reference.to_string(),
+        top,
+        annotations,
+        checks,
+        platforms,
+        policy.platform_rule() == PlatformRule::All,
+    )
 }
 
 /// What one verification asks for: the policy to judge by and the platforms.

@@ -16,10 +16,10 @@ use base64::Engine as _;
 
 use crate::digest::Digest;
 use crate::discover::{AttestationEvidence, Evidence, PlatformEvidence, SignatureEvidence};
-use crate::error::{Outcome, VerifyError};
+use crate::error::VerifyError;
 use crate::limits::Limits;
 use crate::oci::{annotation, media_type, Descriptor, ImageManifest, Manifest};
-use crate::policy::{Policy, TlogMode};
+use crate::policy::TlogMode;
 use crate::requirement::describe_predicate_type;
 use crate::signature::simple_signing::{check_payload_claims, verify_signature};
 use crate::sigstore::{
@@ -28,14 +28,15 @@ use crate::sigstore::{
 use crate::statement::check_statement;
 use crate::trust::{TrustRoot, TrustedKey};
 use crate::verdict::{
-    AttestationReport, Check, CheckStatus, ImageConfig, PlatformVerdict, SignatureReport, Signer,
-    TlogStatus, Verdict, VerifiedAttestation, SCHEMA_VERSION,
+    AttestationReport, Check, ImageConfig, PlatformVerdict, SignatureReport, Signer, TlogStatus,
+    VerifiedAttestation,
 };
 
 /// What the checks need besides the evidence.
 pub(crate) struct Context<'a> {
     pub trust: &'a TrustRoot,
-    pub policy: &'a Policy,
+    /// What to make of transparency-log entries (the policy's tlog mode).
+    pub tlog: TlogMode,
     pub limits: &'a Limits,
     pub at: SystemTime,
 }
@@ -199,10 +200,7 @@ fn verify_simple_signing(
     // DHI-FORMAT.md §5: the log is policy — never required by the DHI
     // default, always verified when present. A verified entry's integrated
     // time is the signing time the key's validity window is judged at.
-    let log = match (
-        layer.annotation(annotation::COSIGN_BUNDLE),
-        ctx.policy.tlog(),
-    ) {
+    let log = match (layer.annotation(annotation::COSIGN_BUNDLE), ctx.tlog) {
         (_, TlogMode::Never) => None,
         (None, TlogMode::IfPresent) => None,
         (None, TlogMode::Always) => return Err(VerifyError::TransparencyLogRequired),
@@ -294,7 +292,7 @@ fn verify_bundle_signature<'t>(
             }
         };
         let artifact = Artifact::Digest(*signed.as_bytes());
-        let verified = if ctx.policy.tlog() == TlogMode::Never {
+        let verified = if ctx.tlog == TlogMode::Never {
             crate::sigstore::danger::verify_unlogged_key_bundle_unsafe(
                 bundle, artifact, &public, logs,
             )
@@ -303,7 +301,7 @@ fn verify_bundle_signature<'t>(
         };
         match verified {
             Ok(v) => {
-                if ctx.policy.tlog() == TlogMode::Always && v.integrated_time().is_none() {
+                if ctx.tlog == TlogMode::Always && v.integrated_time().is_none() {
                     return Err(VerifyError::TransparencyLogRequired);
                 }
                 let at = match v.signed_at().and_then(|t| u64::try_from(t).ok()) {
@@ -333,7 +331,7 @@ fn verify_bundle_signature<'t>(
         verify_bundle(bundle, Artifact::Digest(*signed.as_bytes()), policy, logs)
     }) {
         Ok((signer, v)) => {
-            if ctx.policy.tlog() == TlogMode::Always && v.integrated_time().is_none() {
+            if ctx.tlog == TlogMode::Always && v.integrated_time().is_none() {
                 return Err(VerifyError::TransparencyLogRequired);
             }
             return Ok(SignatureOk {
@@ -569,7 +567,7 @@ pub(crate) fn verify_attestation(
                 let reports = sigs
                     .iter()
                     .zip(&results)
-                    .map(|(s, r)| signature_report(s, r, ctx.policy.tlog()))
+                    .map(|(s, r)| signature_report(s, r, ctx.tlog))
                     .collect();
                 // One valid signature by a trusted key suffices (DHI-FORMAT.md §5).
                 let result = match results.iter().find_map(|r| r.as_ref().ok()) {
@@ -685,11 +683,12 @@ pub(crate) fn verify_attestation(
     }
 }
 
+/// Verifies one platform: every link of its attestations and signatures,
+/// no policy. Its `checks` are those of verification (manifest, referrers,
+/// consistency, the tlog downgrade); the policy's are added later.
 fn verify_platform(
     evidence: &Evidence,
     p: &PlatformEvidence,
-    annotations: &std::collections::BTreeMap<String, String>,
-    predicates: &crate::predicate::PredicateReader,
     ctx: &Context<'_>,
 ) -> PlatformVerdict {
     let digest = p.descriptor.digest;
@@ -775,89 +774,18 @@ fn verify_platform(
                 .with_evidence([digest.to_string()]),
         ),
     }
-    if ctx.policy.tlog() == TlogMode::Never {
+    if ctx.tlog == TlogMode::Never {
         // A downgrade in force is always visible (STYLE.md §6).
         checks.push(Check::skip(
             "tlog",
             "transparency-log entries were not verified: policy tlog mode is never",
         ));
     }
-    for req in ctx.policy.requirements() {
-        let id = format!("require.{}", req.name());
-        if req.is_image_signature() {
-            checks.push(image_signature_check(
-                id,
-                &digest,
-                &evidence.top.digest,
-                &image_signatures,
-            ));
-            continue;
-        }
-        let candidates: Vec<&AttestationReport> = attestations
-            .iter()
-            .filter(|a| {
-                a.predicate_type
-                    .as_deref()
-                    .is_some_and(|pt| req.accepts(pt))
-            })
-            .collect();
-        let check = match candidates
-            .iter()
-            .find_map(|a| a.verified_attestation.as_ref())
-        {
-            Some(v) => Check::pass(
-                id,
-                format!(
-                    "{} verified: {} signed by {}",
-                    describe_predicate_type(v.predicate_type()),
-                    v.manifest_digest().short(),
-                    v.signer()
-                ),
-            )
-            .with_evidence([v.manifest_digest().to_string()]),
-            None if candidates.is_empty() => Check::fail(
-                id,
-                format!("no {} attestation found for {digest}", req.description()),
-            ),
-            None => Check::fail(
-                id,
-                format!(
-                    "no verified {} for {digest}: {}",
-                    req.description(),
-                    candidates
-                        .iter()
-                        .map(|a| format!(
-                            "{}: {}",
-                            a.manifest_digest.short(),
-                            a.reason.as_deref().unwrap_or("not verified")
-                        ))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            )
-            .with_evidence(candidates.iter().map(|a| a.manifest_digest.to_string())),
-        };
-        checks.push(check);
-    }
     let config = p
         .config
         .as_ref()
         .and_then(|c| c.as_ref().ok())
         .and_then(|b| ImageConfig::parse(b));
-    // The policy's rules, over verified content only.
-    checks.extend(crate::policy::rules::evaluate(
-        ctx.policy,
-        &crate::policy::rules::Facts {
-            attestations: attestations
-                .iter()
-                .filter_map(|a| a.verified_attestation.as_ref())
-                .collect(),
-            predicates,
-            config: config.as_ref(),
-            annotations,
-            at: ctx.at,
-        },
-    ));
     PlatformVerdict {
         platform: p.platform.clone(),
         digest,
@@ -868,50 +796,23 @@ fn verify_platform(
     }
 }
 
-/// The `signature` requirement: one verified signature on the platform
-/// manifest or on the index that lists it.
-fn image_signature_check(
-    id: String,
-    platform: &Digest,
-    index: &Digest,
-    signatures: &[crate::verdict::ImageSignatureReport],
-) -> Check {
-    if let Some(s) = signatures.iter().find(|s| s.signature.verified) {
-        let who = s.signature.key.as_deref().unwrap_or("a trusted signer");
-        return Check::pass(id, format!("{} signed by {who}", s.subject))
-            .with_evidence([s.signature.digest.to_string()]);
-    }
-    let subjects = if platform == index {
-        platform.to_string()
-    } else {
-        format!("{platform} or its index {index}")
-    };
-    if signatures.is_empty() {
-        return Check::fail(
-            id,
-            format!("no signature found on {subjects} (referrers and cosign .sig tags)"),
-        );
-    }
-    Check::fail(
-        id,
-        format!(
-            "no verified signature on {subjects}: {}",
-            signatures
-                .iter()
-                .map(|s| format!(
-                    "{}: {}",
-                    s.signature.digest.short(),
-                    s.signature.reason.as_deref().unwrap_or("not verified")
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    )
-    .with_evidence(signatures.iter().map(|s| s.signature.digest.to_string()))
+/// What the verify stage hands on: every link of one image's evidence
+/// checked against the trust root, no policy applied. Each platform's
+/// `checks` are verification's own; the policy's are added by the evaluate
+/// stage, and the outcome by [`Verdict::assemble`](crate::verdict::Verdict).
+pub(crate) struct VerifiedEvidence {
+    /// The verified digest: the index, or the single manifest.
+    pub top: Digest,
+    /// Image-level checks (index, platform selection, referrers of the index, integrity).
+    pub checks: Vec<Check>,
+    /// The verified index's annotations.
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Each selected platform, verified.
+    pub platforms: Vec<PlatformVerdict>,
 }
 
-/// Turns the evidence for one image into its verdict.
-pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>) -> Verdict {
+/// Verifies the evidence for one image (the verify stage).
+pub(crate) fn verify(evidence: &Evidence, ctx: &Context<'_>) -> VerifiedEvidence {
     let mut checks = Vec::new();
     let top = evidence.top.digest;
     match &evidence.top_manifest {
@@ -983,35 +884,15 @@ pub(crate) fn verdict(reference: String, evidence: &Evidence, ctx: &Context<'_>)
         Ok(Manifest::Index(i)) => i.annotations.clone(),
         _ => Default::default(),
     };
-    // One reader for the whole verification: a statement judged on several
-    // platforms (an attestation about the index) is parsed once.
-    let predicates = crate::predicate::PredicateReader::new(ctx.limits.predicate_limits());
-    let platforms: Vec<PlatformVerdict> = evidence
+    let platforms = evidence
         .platforms
         .iter()
-        .map(|p| verify_platform(evidence, p, &annotations, &predicates, ctx))
+        .map(|p| verify_platform(evidence, p, ctx))
         .collect();
-    let platform_failed =
-        |p: &PlatformVerdict| p.checks.iter().any(|c| c.status == CheckStatus::Fail);
-    // Image-level checks always count; platforms per the policy's rule.
-    let failed = checks.iter().any(|c| c.status == CheckStatus::Fail)
-        || match ctx.policy.platform_rule() {
-            crate::policy::PlatformRule::All => platforms.iter().any(platform_failed),
-            crate::policy::PlatformRule::Any => platforms.iter().all(platform_failed),
-        };
-    let outcome = if failed || platforms.is_empty() {
-        Outcome::Fail
-    } else {
-        Outcome::Pass
-    };
-    Verdict {
-        schema_version: SCHEMA_VERSION,
-        reference,
-        digest: top,
-        annotations,
-        passed: outcome == Outcome::Pass,
-        outcome,
+    VerifiedEvidence {
+        top,
         checks,
+        annotations,
         platforms,
     }
 }

@@ -87,7 +87,7 @@ impl ImageEvidence {
             sig.descriptor.artifact_type.clone(),
             has_log_entry(sig),
             &result,
-            ctx.policy.tlog(),
+            ctx.tlog,
         );
         let bundle_layer = sig
             .manifest
@@ -194,7 +194,7 @@ impl ImageEvidence {
                     Some(layer.media_type.clone()),
                     layer.annotations.contains_key(annotation::COSIGN_BUNDLE),
                     &result,
-                    ctx.policy.tlog(),
+                    ctx.tlog,
                 ),
             });
         }
@@ -217,13 +217,7 @@ impl ImageEvidence {
         self.signatures.push(ImageSignatureReport {
             subject: tag.subject,
             source: EvidenceSource::CosignTag,
-            signature: report_signature(
-                tag.descriptor.digest,
-                None,
-                false,
-                &Err(e),
-                ctx.policy.tlog(),
-            ),
+            signature: report_signature(tag.descriptor.digest, None, false, &Err(e), ctx.tlog),
         });
     }
 
@@ -442,7 +436,7 @@ fn verify_dsse_layer(
             Some(DSSE_ENVELOPE.to_owned()),
             has_entry,
             r,
-            ctx.policy.tlog(),
+            ctx.tlog,
         )
     };
     let (ok, statement, reports) = match layer.annotation(annotation::COSIGN_CERTIFICATE) {
@@ -529,10 +523,7 @@ fn verify_keyed_dsse(
     };
     // DHI-FORMAT.md §5: the log is policy; an entry that is there is verified
     // unless the policy says never.
-    let log = match (
-        layer.annotation(annotation::COSIGN_BUNDLE),
-        ctx.policy.tlog(),
-    ) {
+    let log = match (layer.annotation(annotation::COSIGN_BUNDLE), ctx.tlog) {
         (_, TlogMode::Never) | (None, TlogMode::IfPresent) => None,
         (None, TlogMode::Always) => return Err(failed(VerifyError::TransparencyLogRequired)),
         (Some(bundle), _) => {

@@ -3,6 +3,7 @@
 //! vulnerability report, VEX and image configuration. [`file`] reads a policy
 //! file; [`rules`] evaluates the rules over verified evidence.
 
+pub(crate) mod evaluate;
 pub mod file;
 pub mod glob;
 pub(crate) mod rules;
