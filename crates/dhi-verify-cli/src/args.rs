@@ -29,7 +29,7 @@ pub enum Command {
     /// Every attestation attached to the image, and whether each verifies.
     Attestations(ImageArgs),
     /// Verify every base image a Dockerfile builds on, stage by stage; --pin rewrites FROM lines to digests.
-    Dockerfile(crate::dockerfile::Args),
+    Dockerfile(DockerfileArgs),
     /// Verify a Sigstore bundle for a file or a sha256 digest (Sigstore conformance protocol).
     VerifyBundle(crate::verify_bundle::Args),
     /// Show the embedded trust material (DHI keys).
@@ -273,4 +273,37 @@ pub struct CertificateClaimFlags {
     /// exactly: github-hosted or self-hosted.
     #[arg(long, value_name = "ENV")]
     pub certificate_runner_environment: Option<String>,
+}
+
+/// `dhi-verify dockerfile`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Every external image the build needs (FROM, COPY --from=<image>, RUN --mount=from=<image>) is verified as `dhi-verify image` would; scratch is skipped. The final stage (or --target) must run on a runtime variant, not a -dev one.\n\nExamples:\n  dhi-verify dockerfile Dockerfile\n  dhi-verify dockerfile Dockerfile --build-arg PY=3.13 --target production --format json\n  dhi-verify dockerfile Dockerfile --pin > Dockerfile.pinned\n\nExit codes: 0 pass, 1 fail (an image or the stage rule), 2 usage error or malformed Dockerfile, 3 could not verify."
+)]
+pub struct DockerfileArgs {
+    /// The Dockerfile ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A build argument, as for `docker build` (repeatable); NAME alone takes
+    /// its value from the environment.
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Verify the build of this stage (and the stages it needs) instead of the last one.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Print the Dockerfile with each verified image pinned to its digest
+    /// (only if everything passed; the report goes to stderr).
+    #[arg(long)]
+    pub pin: bool,
+    /// Verify the image REF from LOCATION instead (REF=oci:<dir>[:<tag>];
+    /// repeatable). For tests and air-gapped use: see docs/dockerfile.md.
+    #[arg(long = "image-map", value_name = "REF=LOCATION", hide = true)]
+    pub image_map: Vec<String>,
+    /// How to verify each image: as for `image` (a stage's own
+    /// `--platform` replaces `--platform` for that image).
+    #[command(flatten)]
+    pub verify: VerifyOptions,
+    /// Output format: JSON is a list of {image, stages, verdict} objects.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

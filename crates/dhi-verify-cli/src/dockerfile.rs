@@ -13,7 +13,7 @@ use dhi_verify::dockerfile::{Base, Dockerfile, ExternalImage, ImageUse, SourceFr
 use dhi_verify::{CheckStatus, Error, Outcome, Platform, PlatformSelection, Reference, Verdict};
 use serde_json::json;
 
-use crate::args::{Format, VerifyOptions};
+use crate::args::{DockerfileArgs as Args, Format};
 use crate::image::worst_of;
 use crate::render;
 use crate::EXIT_USAGE;
@@ -23,51 +23,6 @@ pub const MAX_DOCKERFILE_BYTES: u64 = 4 << 20;
 
 /// The id of the stage rule's check.
 const RUNTIME_VARIANT_CHECK: &str = "stage.runtime-variant";
-
-/// `dhi-verify dockerfile`.
-#[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Every external image the build needs (FROM, COPY --from=<image>, RUN --mount=from=<image>) is verified as `dhi-verify image` would; scratch is skipped. The final stage (or --target) must run on a runtime variant, not a -dev one.\n\nExamples:\n  dhi-verify dockerfile Dockerfile\n  dhi-verify dockerfile Dockerfile --build-arg PY=3.13 --target production --format json\n  dhi-verify dockerfile Dockerfile --pin > Dockerfile.pinned\n\nExit codes: 0 pass, 1 fail (an image or the stage rule), 2 usage error or malformed Dockerfile, 3 could not verify."
-)]
-pub struct Args {
-    /// The Dockerfile ("-" for standard input).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// A build argument, as for `docker build` (repeatable); NAME alone takes
-    /// its value from the environment.
-    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
-    pub build_args: Vec<String>,
-    /// Verify the build of this stage (and the stages it needs) instead of the last one.
-    #[arg(long, value_name = "STAGE")]
-    pub target: Option<String>,
-    /// Print the Dockerfile with each verified image pinned to its digest
-    /// (only if everything passed; the report goes to stderr).
-    #[arg(long)]
-    pub pin: bool,
-    /// Verify the image REF from LOCATION instead (REF=oci:<dir>[:<tag>];
-    /// repeatable). For tests and air-gapped use: see docs/dockerfile.md.
-    #[arg(long = "image-map", value_name = "REF=LOCATION", hide = true)]
-    pub image_map: Vec<String>,
-    /// How to verify each image: as for `image` (a stage's own
-    /// `--platform` replaces `--platform` for that image).
-    #[command(flatten)]
-    pub verify: VerifyOptions,
-    /// Output format: JSON is a list of {image, stages, verdict} objects.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-}
-
-impl Args {
-    /// The verification options for an image verified on `platforms`
-    /// (`None`: the command-line choice).
-    fn image_args(&self, platforms: Option<Vec<String>>) -> VerifyOptions {
-        let mut options = self.verify.clone();
-        if let Some(p) = platforms {
-            options.platforms = p;
-        }
-        options
-    }
-}
 
 /// Reads the Dockerfile, at most [`MAX_DOCKERFILE_BYTES`].
 fn read(path: &PathBuf) -> Result<String, String> {
@@ -375,7 +330,7 @@ pub fn run(args: Args) -> u8 {
     // minus its non-root rule (build stages on -dev images run as root by
     // design; the final stage is judged for it below) and for the platforms
     // its stages name.
-    let verifier = match crate::image::build_verifier(&args.image_args(None), None) {
+    let verifier = match crate::image::build_verifier(&args.verify, None) {
         Ok(v) => v,
         Err(m) => return usage(m),
     };

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use futures_util::future::{try_join, try_join_all};
 
-use crate::chain::attestation_layer;
 use crate::digest::Digest;
 use crate::error::{Error, Outcome, SourceError};
 use crate::limits::Limits;
@@ -426,6 +425,26 @@ fn parse_image_manifest(digest: &Digest, bytes: &[u8]) -> Result<ImageManifest, 
     })
 }
 
+/// An image configuration (the one `config` names), digest-checked.
+async fn fetch_config<S: Source>(
+    source: &S,
+    config: &Descriptor,
+    limits: &Limits,
+) -> Result<Result<Vec<u8>, SourceError>, Error> {
+    keep(
+        fetch(
+            source,
+            &config.digest,
+            Some(config.size),
+            ContentKind::Config,
+            limits,
+        )
+        .await,
+        "fetch image configuration",
+        &config.digest,
+    )
+}
+
 async fn fetch_image_manifest<S: Source>(
     source: &S,
     d: &Descriptor,
@@ -551,18 +570,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
         }
         Ok(Manifest::Image(m)) => {
             // A single-platform image: its platform is in its configuration.
-            let config = keep(
-                fetch(
-                    image,
-                    &m.config.digest,
-                    Some(m.config.size),
-                    ContentKind::Config,
-                    limits,
-                )
-                .await,
-                "fetch image configuration",
-                &m.config.digest,
-            )?;
+            let config = fetch_config(image, &m.config, limits).await?;
             #[derive(serde::Deserialize)]
             struct Config {
                 os: String,
@@ -675,18 +683,7 @@ async fn discover_platform<S: Source, R: Source>(
         let manifest =
             fetch_image_manifest(image, &descriptor, "fetch platform manifest", limits).await?;
         let config = match &manifest {
-            Ok(m) => Some(keep(
-                fetch(
-                    image,
-                    &m.config.digest,
-                    Some(m.config.size),
-                    ContentKind::Config,
-                    limits,
-                )
-                .await,
-                "fetch image configuration",
-                &m.config.digest,
-            )?),
+            Ok(m) => Some(fetch_config(image, &m.config, limits).await?),
             Err(_) => None,
         };
         Ok::<_, Error>((manifest, config))
@@ -772,7 +769,7 @@ async fn discover_attestation<S: Source, R: Source>(
         let manifest =
             fetch_image_manifest(source, &descriptor, "fetch attestation manifest", limits).await?;
         let statement = match &manifest {
-            Ok(m) => match attestation_layer(m) {
+            Ok(m) => match m.attestation_layer() {
                 Ok(layer) => Some(
                     keep(
                         fetch(

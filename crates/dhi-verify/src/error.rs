@@ -586,7 +586,7 @@ pub enum VerifyError {
         /// The key's fingerprint.
         fingerprint: Digest,
         /// Why.
-        reason: crate::trust::KeyUnusable,
+        reason: KeyUnusable,
     },
     /// The simple-signing payload does not parse.
     #[error("simple-signing payload is not valid: {reason}")]
@@ -674,5 +674,25 @@ pub enum VerifyError {
     UnsignedInIndex {
         /// The index a signature would have to sign.
         index: Digest,
+    },
+}
+
+/// Why a key that verified a signature does not make it trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyUnusable {
+    /// The key is inactive.
+    #[error("the key is inactive")]
+    Inactive,
+    /// Before the key's validity window.
+    #[error("the key is valid only from unix time {not_before}")]
+    NotYetValid {
+        /// Start of the window, Unix seconds.
+        not_before: u64,
+    },
+    /// After the key's validity window.
+    #[error("the key was valid only until unix time {not_after}")]
+    Expired {
+        /// End of the window, Unix seconds.
+        not_after: u64,
     },
 }

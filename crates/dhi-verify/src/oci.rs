@@ -132,6 +132,18 @@ pub struct ImageManifest {
 }
 
 impl ImageManifest {
+    /// The single in-toto layer of an attestation manifest. DHI-FORMAT.md §4:
+    /// "One predicate per manifest"; the layer is a raw in-toto Statement.
+    pub(crate) fn attestation_layer(&self) -> Result<&Descriptor, crate::error::VerifyError> {
+        match self.layers.as_slice() {
+            [layer] if layer.media_type == media_type::IN_TOTO => Ok(layer),
+            layers => Err(crate::error::VerifyError::AttestationLayers {
+                expected: media_type::IN_TOTO,
+                found: layers.iter().map(|l| l.media_type.clone()).collect(),
+            }),
+        }
+    }
+
     /// The artifact type as the OCI distribution spec defines it for referrers
     /// listings: `artifactType`, else `config.mediaType`.
     pub fn effective_artifact_type(&self) -> &str {

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::error::ConfigError;
+pub use crate::error::KeyUnusable;
 use crate::sigstore::{CertificateClaim, Matcher, SigstoreTrust, SubjectMatcher};
 
 /// Docker's DHI signing key `dhi-2`, active (docker-hardened-images/keyring `publickey/dhi-2.pub`).
@@ -154,26 +155,6 @@ impl TrustedKey {
 
 fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// Why a key that verified a signature does not make it trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum KeyUnusable {
-    /// The key is inactive.
-    #[error("the key is inactive")]
-    Inactive,
-    /// Before the key's validity window.
-    #[error("the key is valid only from unix time {not_before}")]
-    NotYetValid {
-        /// Start of the window, Unix seconds.
-        not_before: u64,
-    },
-    /// After the key's validity window.
-    #[error("the key was valid only until unix time {not_after}")]
-    Expired {
-        /// End of the window, Unix seconds.
-        not_after: u64,
-    },
 }
 
 /// The set of keys whose signatures count, and the transparency logs whose

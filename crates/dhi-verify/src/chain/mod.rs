@@ -41,18 +41,6 @@ pub(crate) struct Context<'a> {
     pub at: SystemTime,
 }
 
-/// The single in-toto layer of an attestation manifest. DHI-FORMAT.md §4:
-/// "One predicate per manifest"; the layer is a raw in-toto Statement.
-pub(crate) fn attestation_layer(m: &ImageManifest) -> Result<&Descriptor, VerifyError> {
-    match m.layers.as_slice() {
-        [layer] if layer.media_type == media_type::IN_TOTO => Ok(layer),
-        layers => Err(VerifyError::AttestationLayers {
-            expected: media_type::IN_TOTO,
-            found: layers.iter().map(|l| l.media_type.clone()).collect(),
-        }),
-    }
-}
-
 /// The predicate type an attestation manifest declares: the manifest
 /// annotation is required; a layer annotation, when present, must agree.
 fn declared_predicate_type(m: &ImageManifest, layer: &Descriptor) -> Result<String, VerifyError> {
@@ -467,22 +455,26 @@ fn signature_report(
     result: &Result<SignatureOk, VerifyError>,
     tlog_mode: TlogMode,
 ) -> SignatureReport {
-    let has_entry = sig
-        .manifest
+    report_signature(
+        sig.descriptor.digest,
+        sig.descriptor.artifact_type.clone(),
+        has_log_entry(sig),
+        result,
+        tlog_mode,
+    )
+}
+
+/// Whether a signature manifest carries a transparency-log entry (cosign's
+/// Rekor bundle annotation, or a Sigstore bundle layer).
+fn has_log_entry(sig: &SignatureEvidence) -> bool {
+    sig.manifest
         .as_ref()
         .ok()
         .and_then(|m| m.layers.first())
         .is_some_and(|l| {
             l.annotations.contains_key(annotation::COSIGN_BUNDLE)
                 || l.media_type == media_type::SIGSTORE_BUNDLE_V03
-        });
-    report_signature(
-        sig.descriptor.digest,
-        sig.descriptor.artifact_type.clone(),
-        has_entry,
-        result,
-        tlog_mode,
-    )
+        })
 }
 
 /// The report of one signature: `digest` names it (its manifest, or its
@@ -538,7 +530,7 @@ pub(crate) fn verify_attestation(
     let manifest_digest = a.descriptor.digest;
     let platform = &platform_manifest.digest;
     let manifest = a.manifest.as_ref().ok();
-    let layer = manifest.and_then(|m| attestation_layer(m).ok());
+    let layer = manifest.and_then(|m| m.attestation_layer().ok());
     let predicate_type = manifest
         .and_then(|m| m.annotation(annotation::PREDICATE_TYPE))
         .map(str::to_owned);
@@ -608,7 +600,7 @@ pub(crate) fn verify_attestation(
                 })
             }
         }
-        let layer = attestation_layer(m)?;
+        let layer = m.attestation_layer()?;
         let pt = declared_predicate_type(m, layer)?;
         let statement = match &a.statement {
             Some(Ok(s)) => s,

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::{
-    first_keyless_signer, report_signature, verify_one_signature, verify_simple_signing, Context,
-    SignatureOk,
+    first_keyless_signer, has_log_entry, report_signature, verify_one_signature,
+    verify_simple_signing, Context, SignatureOk,
 };
 use crate::digest::Digest;
 use crate::discover::{CosignTagEvidence, CosignTagKind, SignatureEvidence};
@@ -324,18 +324,6 @@ fn attestation_report(
         error: result.as_ref().err().cloned(),
         verified_attestation: result.ok(),
     }
-}
-
-/// Whether a signature referrer carries a transparency-log entry.
-fn has_log_entry(sig: &SignatureEvidence) -> bool {
-    sig.manifest
-        .as_ref()
-        .ok()
-        .and_then(|m| m.layers.first())
-        .is_some_and(|l| {
-            l.annotations.contains_key(annotation::COSIGN_BUNDLE)
-                || l.media_type == media_type::SIGSTORE_BUNDLE_V03
-        })
 }
 
 /// The predicate type a bundle's listing or manifest says it holds (a hint).
