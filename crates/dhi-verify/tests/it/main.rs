@@ -50,3 +50,7 @@ mod single_byte;
 /// Real artifacts of the real tools (`testdata/real/`): `cosign save`
 /// layouts, cosign v2 `.att` about the index, BuildKit in-index attestations.
 mod real_artifacts;
+
+/// The real layouts and the `testdata/cosign/` cases pushed to Debian's
+/// docker-registry with cosign's tag schema: the same verdict as from the layout.
+mod real_registry;
