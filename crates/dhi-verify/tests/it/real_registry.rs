@@ -320,3 +320,49 @@ fn every_cosign_case_verifies_the_same_from_its_layout_and_from_the_registry() {
     );
     assert_eq!(v.outcome, Outcome::Fail);
 }
+
+#[test]
+fn a_real_layout_with_an_edited_set_fails_from_the_registry_too() {
+    use dhi_verify_testkit::real::{
+        copy_slsa_generator_layout, cosign_kind_entry, read_json, replace_blob,
+    };
+    let registry = DistributionRegistry::start(RegistryAuth::None);
+    for (i, version) in SLSA_GENERATOR_VERSIONS.into_iter().enumerate() {
+        let (_d, layout) = copy_slsa_generator_layout(version);
+        let att = cosign_kind_entry(&layout, "dev.cosignproject.cosign/atts");
+        let mut m = read_json(&layout, &att);
+        let annotations = m["layers"][0]["annotations"].as_object_mut().unwrap();
+        let mut bundle: serde_json::Value =
+            serde_json::from_str(annotations["dev.sigstore.cosign/bundle"].as_str().unwrap())
+                .unwrap();
+        let t = bundle["Payload"]["integratedTime"].as_i64().unwrap();
+        bundle["Payload"]["integratedTime"] = (t - 3600).into();
+        annotations.insert(
+            "dev.sigstore.cosign/bundle".into(),
+            serde_json::to_string(&bundle).unwrap().into(),
+        );
+        replace_blob(&layout, &att, &serde_json::to_vec(&m).unwrap());
+        let repo = format!("slsa/edited{i}");
+        registry.push_cosign_save(&repo, &layout, "latest");
+        let ok = verifier(
+            keyless(&slsa_generator_identity(version)),
+            &["provenance"],
+            TlogMode::IfPresent,
+        );
+        let v = verify(&ok, &format!("{}/{repo}:latest", registry.addr));
+        assert_eq!(v.outcome, Outcome::Fail, "{version}: {v:#?}");
+        // The image is untouched: same digest; only the log link is broken.
+        assert_eq!(v.digest.to_string(), slsa_generator_digest(version));
+        let a = cosign_att(&v);
+        assert!(!a.verified);
+        assert!(
+            a.reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("signed entry timestamp"),
+            "{a:#?}"
+        );
+        let from_layout = verify(&ok, &format!("oci:{}", layout.display()));
+        assert_eq!(summary(&from_layout), summary(&v), "{version}");
+    }
+}
