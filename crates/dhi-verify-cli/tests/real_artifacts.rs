@@ -583,3 +583,82 @@ fn provenance_prints_the_v02_builder_and_attestations_lists_it_verified() {
         assert!(line.contains(&slsa_generator_identity(version)), "{line}");
     }
 }
+
+#[test]
+fn by_digest_the_image_passes_and_its_platform_manifest_alone_does_not() {
+    for version in SLSA_GENERATOR_VERSIONS {
+        let layout = slsa_generator_layout(version);
+        let digest = slsa_generator_digest(version);
+        let id = identity(version);
+        let policy = policy();
+        let by_digest = format!("oci:{}@{digest}", layout.display());
+        let mut args = vec!["image", by_digest.as_str()];
+        args.extend(strs(&id));
+        args.extend(["--policy", &policy, "--format", "json"]);
+        let o = run(&args);
+        assert_eq!(code(&o), 0, "{version}: {}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["digest"], digest);
+        if version == "v1.4.0" {
+            continue; // a single manifest: it is its own platform
+        }
+        // The platform manifest named alone: the `.att` is about the index,
+        // which this reference does not name, so nothing attests it.
+        let platform_digest = platform(&v)["digest"].as_str().unwrap().to_owned();
+        assert_ne!(platform_digest, digest);
+        let alone = format!("oci:{}@{platform_digest}", layout.display());
+        let mut args = vec!["image", alone.as_str()];
+        args.extend(strs(&id));
+        args.extend(["--policy", &policy, "--format", "json"]);
+        let o = run(&args);
+        assert_eq!(code(&o), 1, "{version}: {}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["digest"], platform_digest);
+        assert_eq!(check(platform(&v), "require.provenance")["status"], "fail");
+        schema_valid(&v);
+    }
+}
+
+#[test]
+fn the_real_images_in_docker_registry_pass_with_the_binary_as_from_their_layouts() {
+    use dhi_verify_testkit::registry::distribution::{DistributionRegistry, RegistryAuth};
+    let registry = DistributionRegistry::start(RegistryAuth::None);
+    let empty = tempfile::tempdir().unwrap();
+    let policy = policy();
+    for (i, version) in SLSA_GENERATOR_VERSIONS.into_iter().enumerate() {
+        let repo = format!("slsa/example{i}");
+        registry.push_cosign_save(&repo, &slsa_generator_layout(version), "latest");
+        let reference = format!("{}/{repo}:latest", registry.addr);
+        let image = |id: &[String]| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_dhi-verify"));
+            c.args(["image", &reference, "--timeout", "10"])
+                .args(id)
+                .args(["--policy", &policy, "--format", "json"])
+                // Never the developer's credentials or cache.
+                .env("DOCKER_CONFIG", empty.path())
+                .env("XDG_CACHE_HOME", empty.path());
+            let o = c.output().unwrap();
+            let v: Value =
+                serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+            (code(&o), v)
+        };
+        let (c, v) = image(&identity(version));
+        assert_eq!(c, 0, "{version}: {v:#}");
+        schema_valid(&v);
+        assert_eq!(v["digest"], slsa_generator_digest(version));
+        // The same attestations, about the same subjects, as from the layout.
+        let (_, from_layout) = verify(&slsa_generator_layout(version), &strs(&identity(version)));
+        assert_eq!(
+            platform(&v)["attestations"],
+            platform(&from_layout)["attestations"],
+            "{version}"
+        );
+        let other = if version == "v2.0.0" {
+            "v1.7.0"
+        } else {
+            "v2.0.0"
+        };
+        let (c, v) = image(&identity(other));
+        assert_fails_naming(&format!("{version} registry"), c, &v, &["identity"]);
+    }
+}
