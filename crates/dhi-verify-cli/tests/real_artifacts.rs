@@ -662,3 +662,55 @@ fn the_real_images_in_docker_registry_pass_with_the_binary_as_from_their_layouts
         assert_fails_naming(&format!("{version} registry"), c, &v, &["identity"]);
     }
 }
+
+#[test]
+fn every_ci_claim_of_the_v170_certificate_is_checked_end_to_end() {
+    // The values Fulcio wrote into v1.7.0's leaf certificate (read with
+    // `openssl x509 -text`): a workflow_dispatch run of
+    // slsa-framework/example-package at refs/heads/main, commit 62cb1f1e…,
+    // on a GitHub-hosted runner, signed by the generator's reusable workflow.
+    let commit = "62cb1f1e485829bafe8bbec8b9900c0cb7624fe7";
+    let identity = slsa_generator_identity("v1.7.0");
+    let all = [
+        "--certificate-source-repository",
+        "https://github.com/slsa-framework/example-package",
+        "--certificate-source-ref",
+        "refs/heads/main",
+        "--certificate-source-digest",
+        commit,
+        "--certificate-signer-uri",
+        &identity,
+        "--certificate-runner-environment",
+        "github-hosted",
+        "--certificate-github-workflow-repository",
+        "slsa-framework/example-package",
+        "--certificate-github-workflow-ref",
+        "refs/heads/main",
+        "--certificate-github-workflow-sha",
+        commit,
+        "--certificate-github-workflow-trigger",
+        "workflow_dispatch",
+    ];
+    let (code, v) = with_claims("v1.7.0", &all);
+    assert_eq!(code, 0, "{v:#}");
+    // Each one changed alone fails.
+    for (i, wrong) in [
+        "https://github.com/slsa-framework/other",
+        "refs/heads/evil",
+        &"0".repeat(40),
+        &slsa_generator_identity("v2.0.0"),
+        "self-hosted",
+        "slsa-framework/other",
+        "refs/tags/v1",
+        &"1".repeat(40),
+        "push",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut args: Vec<&str> = all.to_vec();
+        args[2 * i + 1] = wrong;
+        let (code, v) = with_claims("v1.7.0", &args);
+        assert_fails_naming(&format!("{} = {wrong}", all[2 * i]), code, &v, &["claim"]);
+    }
+}
