@@ -714,3 +714,25 @@ fn every_ci_claim_of_the_v170_certificate_is_checked_end_to_end() {
         assert_fails_naming(&format!("{} = {wrong}", all[2 * i]), code, &v, &["claim"]);
     }
 }
+
+#[test]
+fn the_unsigned_predicate_type_annotation_does_not_change_what_is_verified() {
+    // cosign's `predicateType` layer annotation is outside the signature:
+    // set to SPDX, the layer is still verified as the SLSA provenance its
+    // signed statement is. (v1.4.0's cosign wrote no such annotation.)
+    for version in ["v1.7.0", "v2.0.0"] {
+        let (_d, layout) = edit_annotations(version, |a| {
+            assert_eq!(a["predicateType"], PROVENANCE_V02);
+            a.insert("predicateType".into(), "https://spdx.dev/Document".into());
+        });
+        let (code, v) = verify(&layout, &strs(&identity(version)));
+        assert_eq!(code, 0, "{version}: {v:#}");
+        let a = cosign_att(platform(&v));
+        assert_eq!(a["predicateType"], PROVENANCE_V02);
+        assert_eq!(a["verified"], true);
+        assert_ne!(
+            a["manifestDigest"],
+            cosign_kind_entry(&slsa_generator_layout(version), ATTS)
+        );
+    }
+}

@@ -308,3 +308,46 @@ fn a_keyed_cosign_save_layout_whose_sig_names_another_manifest_fails() {
         assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
     }
 }
+
+#[test]
+fn an_index_att_layer_counts_as_its_signed_statement_type_not_its_annotation() {
+    // The provenance layer's signed statement says CycloneDX while cosign's
+    // (unsigned) `predicateType` layer annotation says SLSA provenance: the
+    // signed type is what counts, so no provenance is verified.
+    let image = DhiImage::python()
+        .with_rekor()
+        .attest_index(IndexAttestation::AttTag)
+        .tamper(Tamper::PredicateTypeConfusion);
+    let v = run(&image, &["provenance", "sbom"], TlogMode::IfPresent);
+    assert_eq!(v.outcome, Outcome::Fail, "{v:#?}");
+    for p in &v.platforms {
+        let status = |id: &str| p.checks.iter().find(|c| c.id == id).map(|c| c.status);
+        assert_eq!(status("require.provenance"), Some(CheckStatus::Fail));
+        assert_eq!(status("require.sbom"), Some(CheckStatus::Pass));
+        assert!(p
+            .attestations
+            .iter()
+            .all(|a| a.predicate_type.as_deref()
+                != Some(PredicateKind::ProvenanceV1.predicate_type())));
+        // Two CycloneDX statements, both verified under their signed type.
+        let cdx = p
+            .attestations
+            .iter()
+            .filter(|a| {
+                a.verified
+                    && a.predicate_type.as_deref()
+                        == Some(PredicateKind::CycloneDx16.predicate_type())
+            })
+            .count();
+        assert_eq!(cdx, 2, "{p:#?}");
+    }
+    // Untampered, the same image passes: the failure is the confusion.
+    let v = run(
+        &DhiImage::python()
+            .with_rekor()
+            .attest_index(IndexAttestation::AttTag),
+        &["provenance", "sbom"],
+        TlogMode::IfPresent,
+    );
+    assert_eq!(v.outcome, Outcome::Pass);
+}
