@@ -736,3 +736,62 @@ fn the_unsigned_predicate_type_annotation_does_not_change_what_is_verified() {
         );
     }
 }
+
+#[test]
+fn a_genuine_att_of_another_image_copied_next_to_this_one_does_not_count() {
+    // v1.7.0's signed `.att` (about v1.7.0's index) put in v2.0.0's `cosign
+    // save` layout as its `/atts` entry, trusting v1.7.0's signer: genuine
+    // signature, genuine log entry, but about another image.
+    let (_d, layout) = copy_slsa_generator_layout("v2.0.0");
+    let donor = slsa_generator_layout("v1.7.0");
+    let donor_att = cosign_kind_entry(&donor, ATTS);
+    let m = read_json(&donor, &donor_att);
+    let mut digests = vec![
+        donor_att.clone(),
+        m["config"]["digest"].as_str().unwrap().to_owned(),
+    ];
+    digests.extend(
+        m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_owned()),
+    );
+    for d in &digests {
+        std::fs::copy(blob_path(&donor, d), blob_path(&layout, d)).unwrap();
+    }
+    let own_att = cosign_kind_entry(&layout, ATTS);
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    for e in index["manifests"].as_array_mut().unwrap() {
+        if e["digest"] == own_att.as_str() {
+            e["digest"] = donor_att.clone().into();
+            e["size"] = std::fs::metadata(blob_path(&donor, &donor_att))
+                .unwrap()
+                .len()
+                .into();
+        }
+    }
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    assert_eq!(cosign_kind_entry(&layout, ATTS), donor_att);
+
+    let (code, v) = verify(&layout, &strs(&identity("v1.7.0")));
+    let reason = assert_fails_naming("v1.7.0 .att in v2.0.0", code, &v, &["subject"]);
+    assert!(
+        reason.contains(&slsa_generator_digest("v2.0.0")[7..])
+            || reason.contains(&slsa_generator_digest("v2.0.0")),
+        "{reason}"
+    );
+    // Misplaced, not inconsistent: anyone can copy a signed `.att`, so it
+    // must not be able to fail an image either.
+    let p = platform(&v);
+    assert!(p["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["id"] != "attestation.consistency" || c["status"] != "fail"));
+    assert_ne!(cosign_att(p)["signedButInconsistent"], true);
+    // The same `.att` in its own layout passes with that signer.
+    let (code, _) = verify(&donor, &strs(&identity("v1.7.0")));
+    assert_eq!(code, 0);
+}
