@@ -53,3 +53,11 @@ mod real_artifacts;
 
 /// One verifier, a policy and platforms per call.
 mod requests;
+
+/// The real layouts and the `testdata/cosign/` cases pushed to Debian's
+/// docker-registry with cosign's tag schema: the same verdict as from the layout.
+mod real_registry;
+
+/// cosign and BuildKit shapes from the testkit with one link broken: every
+/// entry kind × forgery, index attestations, keyed `cosign save` layouts.
+mod cosign_shapes;
