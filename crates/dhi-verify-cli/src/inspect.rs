@@ -338,7 +338,9 @@ fn list_attestations(v: &Verdict, format: Format, json_out: &mut Vec<Value>) -> 
     let all_verified = v
         .platforms
         .iter()
-        .all(|p| p.attestations.iter().all(|a| a.verified));
+        // BuildKit's unsigned in-index statements are not broken: they are
+        // reported (○) and count for nothing.
+        .all(|p| p.attestations.iter().all(|a| a.verified || a.unsigned));
     if format == Format::Json {
         json_out.push(json!({
             "reference": v.reference, "digest": v.digest,
@@ -368,12 +370,13 @@ fn list_attestations(v: &Verdict, format: Format, json_out: &mut Vec<Value>) -> 
                     None => a.reason.clone().unwrap_or_default(),
                 };
                 println!(
-                    "    {} {:<26} {}  {}{}",
-                    if a.verified { "✓" } else { "✗" },
+                    "    {} {:<26} {}  {}{}{}",
+                    crate::render::attestation_mark(a),
                     what,
                     a.manifest_digest.short(),
                     detail,
-                    crate::render::source_note(a.source)
+                    crate::render::source_note(a.source),
+                    crate::render::subject_note(v, p, a)
                 );
             }
             for s in &p.image_signatures {

@@ -44,6 +44,28 @@ pub fn source_note(source: dhi_verify::EvidenceSource) -> &'static str {
     }
 }
 
+/// ✓ verified, ○ unsigned (BuildKit's in-index statements: not broken), ✗ not verified.
+pub fn attestation_mark(a: &dhi_verify::AttestationReport) -> &'static str {
+    if a.unsigned {
+        "○"
+    } else {
+        mark(a.verified)
+    }
+}
+
+/// " (about the index)" for an attestation about the index rather than the platform.
+pub fn subject_note(
+    v: &Verdict,
+    p: &dhi_verify::PlatformVerdict,
+    a: &dhi_verify::AttestationReport,
+) -> &'static str {
+    if a.subject == v.digest && a.subject != p.digest {
+        " (about the index)"
+    } else {
+        ""
+    }
+}
+
 fn mark(ok: bool) -> &'static str {
     if ok {
         "✓"
@@ -94,19 +116,14 @@ pub fn text(reference: &str, result: &Result<Verdict, Error>) {
             } else {
                 a.reason.clone().unwrap_or_default()
             };
-            let about = if a.subject == v.digest && a.subject != p.digest {
-                " (about the index)"
-            } else {
-                ""
-            };
             println!(
                 "    {} {:<26} {}  {}{}{}",
-                if a.unsigned { "○" } else { mark(a.verified) },
+                attestation_mark(a),
                 what,
                 a.manifest_digest.short(),
                 detail,
                 source_note(a.source),
-                about
+                subject_note(v, p, a)
             );
         }
         for s in &p.image_signatures {

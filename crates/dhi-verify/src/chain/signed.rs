@@ -239,7 +239,18 @@ impl ImageEvidence {
             return;
         }
         for (layer, bytes) in &tag.layers {
-            let hint = layer.annotation("predicateType").map(str::to_owned);
+            // cosign's (unsigned) annotation, else — cosign 1.x wrote none —
+            // what the envelope's statement says, unverified: a hint that
+            // only says which requirement a failure is quoted under.
+            let hint = layer
+                .annotation("predicateType")
+                .map(str::to_owned)
+                .or_else(|| {
+                    bytes
+                        .as_ref()
+                        .ok()
+                        .and_then(|b| unverified_predicate_type(b))
+                });
             let verified = match bytes {
                 Ok(bytes) => verify_dsse_layer(layer, bytes, &tag.subject, ctx),
                 Err(e) => Err((
@@ -350,6 +361,16 @@ struct Envelope {
 #[derive(Deserialize)]
 struct EnvelopeSignature {
     sig: String,
+}
+
+/// The predicate type a DSSE envelope's statement declares, read without
+/// verifying anything: for reporting a failure only, never for a decision.
+fn unverified_predicate_type(envelope: &[u8]) -> Option<String> {
+    let envelope: Envelope = serde_json::from_slice(envelope).ok()?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope.payload.trim())
+        .ok()?;
+    declared_predicate_type(&payload).ok()
 }
 
 /// DSSE's pre-authentication encoding: what the signature is over.
