@@ -68,11 +68,11 @@ fn reason(case: &str) -> &'static [&'static str] {
         "tlog-forged-time" => &["signed entry timestamp does not verify"],
         "tlog-other-payload" => &["log entry body does not match"],
         "tlog-stripped" => &["the policy requires a transparency-log entry"],
-        "bundle-forged-set" => {
-            &["Sigstore bundle does not verify with a trusted key: transparency log"]
-        }
+        "bundle-forged-set" => &[
+            "Sigstore signature does not verify for a trusted key or identity: transparency log",
+        ],
         "bundle-signs-other-bytes" => {
-            &["Sigstore bundle does not verify with a trusted key: signature"]
+            &["Sigstore signature does not verify for a trusted key or identity: signature"]
         }
         other => panic!("no expected reason for {other}: add one"),
     }

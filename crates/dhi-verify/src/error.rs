@@ -597,8 +597,8 @@ pub enum VerifyError {
     /// The signature's transparency-log entry does not verify.
     #[error("transparency-log entry does not verify: {0}")]
     TransparencyLog(crate::sigstore::BundleError),
-    /// A Sigstore bundle signature does not verify with any trusted key.
-    #[error("Sigstore bundle does not verify with a trusted key: {0}")]
+    /// A Sigstore signature (a bundle, or a keyless cosign signature verified as one) does not verify for any trusted key or identity.
+    #[error("Sigstore signature does not verify for a trusted key or identity: {0}")]
     Bundle(crate::sigstore::BundleError),
     /// A keyless signature, but the trust root names no keyless identity.
     #[error("keyless signature (certificate attached), but no keyless identity is trusted: give --certificate-identity and --certificate-oidc-issuer")]
