@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use dhi_verify::{CheckStatus, Policy, TrustRoot, TrustedKey, Verifier};
+use dhi_verify::{CheckStatus, ErrorClass, Policy, TrustRoot, TrustedKey, Verifier};
 
 fn main() -> ExitCode {
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/demo");
@@ -67,7 +67,8 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("could not verify {reference}: {e}");
-            ExitCode::from(e.exit_code())
+            // 2: the caller's input is wrong; 3: could not check. Never 0.
+            ExitCode::from(if e.class() == ErrorClass::Usage { 2 } else { 3 })
         }
     }
 }

@@ -14,6 +14,7 @@ use dhi_verify::{CheckStatus, Error, Outcome, Platform, PlatformSelection, Refer
 use serde_json::json;
 
 use crate::args::{DockerfileArgs as Args, Format};
+use crate::exit::ExitCode as _;
 use crate::image::worst_of;
 use crate::render;
 use crate::EXIT_USAGE;

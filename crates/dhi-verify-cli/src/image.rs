@@ -14,6 +14,7 @@ use dhi_verify::{
 };
 
 use crate::args::{CertificateClaimFlags, Format, ImageArgs, Tlog, VerifyOptions};
+use crate::exit::ExitCode as _;
 use crate::render;
 use crate::EXIT_USAGE;
 

@@ -9,6 +9,7 @@ use dhi_verify::{CheckStatus, Error, Outcome, Requirement, Verdict, VerifiedAtte
 use serde_json::{json, Value};
 
 use crate::args::{Format, ImageArgs};
+use crate::exit::ExitCode as _;
 use crate::image::{build_verifier, worst_of};
 use crate::EXIT_USAGE;
 

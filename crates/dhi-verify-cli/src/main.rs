@@ -7,6 +7,7 @@
 
 mod args;
 mod dockerfile;
+mod exit;
 mod image;
 mod inspect;
 mod keys;
@@ -18,8 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-/// Exit code for bad arguments, unreadable keys or policies.
-pub const EXIT_USAGE: u8 = 2;
+pub use exit::EXIT_USAGE;
 
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {

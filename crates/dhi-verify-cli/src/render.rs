@@ -4,6 +4,8 @@ use dhi_verify::requirement::describe_predicate_type;
 use dhi_verify::{CheckStatus, Error, Verdict};
 use serde_json::json;
 
+use crate::exit::ExitCode as _;
+
 /// The JSON form: the verdict itself, or for an error an object with the same
 /// `schemaVersion`, `reference`, `passed: false`, `outcome` and an `error`.
 /// `Err` when the verdict cannot be serialized: the caller must not exit 0.

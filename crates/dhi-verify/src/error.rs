@@ -26,17 +26,6 @@ pub enum Outcome {
     Error,
 }
 
-impl Outcome {
-    /// The CLI exit code: 0 pass, 1 fail, 3 error (2 is reserved for usage errors).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Pass => 0,
-            Outcome::Fail => 1,
-            Outcome::Error => 3,
-        }
-    }
-}
-
 /// A failure to get bytes from a source (layout or registry).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -401,31 +390,32 @@ pub enum Error {
     },
 }
 
-/// Whose problem an [`Error`] is, for the CLI's exit code.
+/// Whose problem an error is, so a caller maps every error of this crate to
+/// an outcome in one place: [`Error::class`] is `Usage` or `Error`,
+/// [`crate::sigstore::BundleError::class`] is `Usage` or `Fail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorClass {
-    /// The caller's input is wrong (exit 2).
+    /// The caller's input is unusable (a malformed reference or policy, a key
+    /// or trusted root that does not parse, an invalid regular expression);
+    /// never caused by what is verified.
     Usage,
-    /// Verification could not finish (exit 3).
+    /// What was verified is wrong: a signature, bundle or log entry did not
+    /// verify ("checked, and it failed").
+    Fail,
+    /// Verification could not finish ("could not check"): I/O, network,
+    /// registry errors, a limit on the verification as a whole, the deadline.
     Error,
 }
 
 impl Error {
-    /// Usage errors come from the caller's input; everything else is "could not check".
+    /// [`ErrorClass::Usage`] for the caller's input, else [`ErrorClass::Error`]: "could not check".
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::Reference(_) | Error::Config(_) => ErrorClass::Usage,
             Error::Source { .. } | Error::Unsupported { .. } | Error::DeadlineExceeded { .. } => {
                 ErrorClass::Error
             }
-        }
-    }
-
-    /// The CLI exit code for this error: 2 usage, 3 error.
-    pub fn exit_code(&self) -> u8 {
-        match self.class() {
-            ErrorClass::Usage => 2,
-            ErrorClass::Error => 3,
         }
     }
 }

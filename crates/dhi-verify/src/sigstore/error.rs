@@ -2,16 +2,7 @@
 
 use thiserror::Error;
 
-/// Whose fault a [`BundleError`] is, so a caller maps it to an outcome in one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorClass {
-    /// The caller's input is unusable (a key or trusted root that does not
-    /// parse, an invalid regular expression). Never caused by the bundle.
-    Usage,
-    /// The bundle, signature or log entry did not verify.
-    Fail,
-}
+pub use crate::error::ErrorClass;
 
 /// Why a Sigstore bundle or legacy cosign Rekor bundle was rejected.
 ///

@@ -74,7 +74,7 @@ fn a_missing_tag_is_an_error_not_a_failure() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.class(), dhi_verify::ErrorClass::Error);
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn a_platform_manifest_named_by_digest_is_verified_as_a_single_platform_image() 
 fn malformed_references_are_usage_errors() {
     let image = DhiImage::python();
     let err = block_on(verifier(&image).verify("oci:x@sha256:nothex")).unwrap_err();
-    assert_eq!(err.exit_code(), 2);
+    assert_eq!(err.class(), dhi_verify::ErrorClass::Usage);
 }
 
 #[test]

@@ -186,7 +186,12 @@ fn verify_all(v: &Verifier, targets: &[Target], what: &str) -> Vec<bool> {
             }
             Ok(_) => false,
             Err(e) => {
-                assert_eq!(e.exit_code(), 3, "{what}: {}: {e}", t.reference);
+                assert_eq!(
+                    e.class(),
+                    dhi_verify::ErrorClass::Error,
+                    "{what}: {}: {e}",
+                    t.reference
+                );
                 false
             }
         })
@@ -482,7 +487,7 @@ fn attestations_and_signatures_of_a_moved_onto_b_never_make_b_pass() {
                 assert_eq!(name, "B's tag moved onto A's index");
             }
             Ok(_) => {}
-            Err(e) => assert_eq!(e.exit_code(), 3, "{name}: {e}"),
+            Err(e) => assert_eq!(e.class(), dhi_verify::ErrorClass::Error, "{name}: {e}"),
         }
     }
 }
