@@ -345,13 +345,13 @@ pub fn parse_policy(
             )
         })?;
         if let Some(t) = &k.not_before {
-            let secs =
-                parse_date_or_time(t).map_err(|m| invalid(format!("{field}.not-before"), t, m))?;
+            let secs = parse_date_or_time(t)
+                .map_err(|m| invalid(format!("{field}.not-before"), t, m.to_string()))?;
             key = key.valid_from(UNIX_EPOCH + Duration::from_secs(secs));
         }
         if let Some(t) = &k.not_after {
-            let secs =
-                parse_date_or_time(t).map_err(|m| invalid(format!("{field}.not-after"), t, m))?;
+            let secs = parse_date_or_time(t)
+                .map_err(|m| invalid(format!("{field}.not-after"), t, m.to_string()))?;
             key = key.valid_until(UNIX_EPOCH + Duration::from_secs(secs));
         }
         keys.push(key);
@@ -473,7 +473,9 @@ pub fn parse_policy(
     let globs = |list: &[String], field: &str| -> Result<Vec<Glob>, PolicyError> {
         list.iter()
             .enumerate()
-            .map(|(i, g)| Glob::new(g).map_err(|m| invalid(format!("{field}[{i}]"), g, m)))
+            .map(|(i, g)| {
+                Glob::new(g).map_err(|m| invalid(format!("{field}[{i}]"), g, m.to_string()))
+            })
             .collect()
     };
     let provenance = ProvenanceRules {
@@ -512,24 +514,28 @@ pub fn parse_policy(
             ))
         }
     };
-    let allow =
-        file.vulnerabilities
-            .allow
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let expires = match &a.expires {
-                    None => None,
-                    Some(t) => Some(parse_date_or_time(t).map_err(|m| {
-                        invalid(format!("vulnerabilities.allow[{i}].expires"), t, m)
-                    })?),
-                };
-                Ok(AllowedVulnerability {
-                    id: a.id.clone(),
-                    expires_unix: expires,
-                })
+    let allow = file
+        .vulnerabilities
+        .allow
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let expires = match &a.expires {
+                None => None,
+                Some(t) => Some(parse_date_or_time(t).map_err(|m| {
+                    invalid(
+                        format!("vulnerabilities.allow[{i}].expires"),
+                        t,
+                        m.to_string(),
+                    )
+                })?),
+            };
+            Ok(AllowedVulnerability {
+                id: a.id.clone(),
+                expires_unix: expires,
             })
-            .collect::<Result<Vec<_>, PolicyError>>()?;
+        })
+        .collect::<Result<Vec<_>, PolicyError>>()?;
     let image = ImageRules {
         non_root: file.image.non_root.unwrap_or(true),
         runtime_variant: file.image.runtime_variant.unwrap_or(false),

@@ -4,6 +4,15 @@
 
 use std::fmt;
 
+/// Why a pattern was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GlobError {
+    /// The pattern is empty.
+    #[error("an empty pattern matches nothing useful")]
+    Empty,
+}
+
 /// A compiled pattern.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Glob {
@@ -13,9 +22,9 @@ pub struct Glob {
 
 impl Glob {
     /// Compiles `pattern`; an empty pattern is an error (it would match only "").
-    pub fn new(pattern: &str) -> Result<Self, String> {
+    pub fn new(pattern: &str) -> Result<Self, GlobError> {
         if pattern.is_empty() {
-            return Err("an empty pattern matches nothing useful".into());
+            return Err(GlobError::Empty);
         }
         Ok(Glob {
             pattern: pattern.to_owned(),

@@ -19,11 +19,21 @@ fn num(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
+/// A date or time that is not `YYYY-MM-DD` or RFC 3339 (or is before 1970).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "expected a date YYYY-MM-DD or an RFC 3339 time such as 2026-01-31T12:00:00Z, found {found:?}"
+)]
+pub struct DateError {
+    /// The text found.
+    pub found: String,
+}
+
 /// Parses `YYYY-MM-DD` (midnight UTC) or an RFC 3339 date-time into Unix
 /// seconds. Dates before 1970 are refused.
-pub fn parse_date_or_time(s: &str) -> Result<u64, String> {
-    let err = || {
-        format!("expected a date YYYY-MM-DD or an RFC 3339 time such as 2026-01-31T12:00:00Z, found {s:?}")
+pub fn parse_date_or_time(s: &str) -> Result<u64, DateError> {
+    let err = || DateError {
+        found: s.to_owned(),
     };
     let (date, time) = match s.split_once(['T', 't', ' ']) {
         Some((d, t)) => (d, Some(t)),
