@@ -273,6 +273,14 @@ pub struct CertificateClaimFlags {
     /// exactly: github-hosted or self-hosted.
     #[arg(long, value_name = "ENV")]
     pub certificate_runner_environment: Option<String>,
+    /// Keyless certificates' source repository owner URI (1.3.6.1.4.1.57264.1.16),
+    /// exactly, e.g. https://github.com/org (what `gh attestation verify --owner` checks).
+    #[arg(long, value_name = "URI")]
+    pub certificate_source_repository_owner: Option<String>,
+    /// Keyless certificates' build signer digest (the signing workflow's
+    /// commit, 1.3.6.1.4.1.57264.1.10), exactly.
+    #[arg(long, value_name = "SHA")]
+    pub certificate_signer_digest: Option<String>,
 }
 
 /// `dhi-verify dockerfile`.

@@ -66,7 +66,7 @@ pub(crate) fn certificate_claims(
 ) -> Result<Vec<(&'static str, CertificateClaim, Matcher)>, String> {
     let none = None;
     // (flag, claim, exact, regexp): cosign's GitHub flags and the provider-neutral ones.
-    let table: [(&str, CertificateClaim, &Option<String>, &Option<String>); 9] = [
+    let table: [(&str, CertificateClaim, &Option<String>, &Option<String>); 11] = [
         (
             "certificate-github-workflow-repository",
             CertificateClaim::GithubWorkflowRepository,
@@ -119,6 +119,18 @@ pub(crate) fn certificate_claims(
             "certificate-runner-environment",
             CertificateClaim::RunnerEnvironment,
             &flags.certificate_runner_environment,
+            &none,
+        ),
+        (
+            "certificate-source-repository-owner",
+            CertificateClaim::SourceRepositoryOwnerUri,
+            &flags.certificate_source_repository_owner,
+            &none,
+        ),
+        (
+            "certificate-signer-digest",
+            CertificateClaim::BuildSignerDigest,
+            &flags.certificate_signer_digest,
             &none,
         ),
     ];

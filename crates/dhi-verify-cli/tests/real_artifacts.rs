@@ -674,7 +674,8 @@ fn every_ci_claim_of_the_v170_certificate_is_checked_end_to_end() {
     // The values Fulcio wrote into v1.7.0's leaf certificate (read with
     // `openssl x509 -text`): a workflow_dispatch run of
     // slsa-framework/example-package at refs/heads/main, commit 62cb1f1e…,
-    // on a GitHub-hosted runner, signed by the generator's reusable workflow.
+    // on a GitHub-hosted runner, signed by the generator's reusable workflow
+    // (at commit e55b76ce…) of the slsa-framework organisation.
     let commit = "62cb1f1e485829bafe8bbec8b9900c0cb7624fe7";
     let identity = slsa_generator_identity("v1.7.0");
     let all = [
@@ -696,6 +697,10 @@ fn every_ci_claim_of_the_v170_certificate_is_checked_end_to_end() {
         commit,
         "--certificate-github-workflow-trigger",
         "workflow_dispatch",
+        "--certificate-source-repository-owner",
+        "https://github.com/slsa-framework",
+        "--certificate-signer-digest",
+        "e55b76ce421082dfa4b34a6ac3c5e59de0f3bb58",
     ];
     let (code, v) = with_claims("v1.7.0", &all);
     assert_eq!(code, 0, "{v:#}");
@@ -710,6 +715,8 @@ fn every_ci_claim_of_the_v170_certificate_is_checked_end_to_end() {
         "refs/tags/v1",
         &"1".repeat(40),
         "push",
+        "https://github.com/other-org",
+        &"2".repeat(40),
     ]
     .into_iter()
     .enumerate()
