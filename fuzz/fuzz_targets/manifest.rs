@@ -1,6 +1,6 @@
 //! Manifests and indexes: never panic on any bytes.
 #![no_main]
-use dhi_verify::oci::Manifest;
+use dhi_verify::fuzzing::Manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

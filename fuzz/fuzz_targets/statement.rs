@@ -1,6 +1,6 @@
 //! in-toto statements: never panic; a statement accepted for a subject names it.
 #![no_main]
-use dhi_verify::statement::check_statement;
+use dhi_verify::fuzzing::check_statement;
 use dhi_verify::Digest;
 use libfuzzer_sys::fuzz_target;
 

@@ -279,7 +279,7 @@ pub(crate) fn build_verifier(
         match args
             .cache_dir
             .clone()
-            .or_else(dhi_verify::source::cache::default_dir)
+            .or_else(dhi_verify::source::default_cache_dir)
         {
             Some(dir) => registry = registry.with_cache_dir(dir),
             None if args.offline => {

@@ -36,7 +36,7 @@ mod discover;
 pub mod dockerfile;
 pub mod error;
 pub mod limits;
-pub mod oci;
+pub(crate) mod oci;
 pub mod platform;
 pub mod policy;
 pub mod predicate;
@@ -45,7 +45,7 @@ pub mod requirement;
 pub mod signature;
 pub mod sigstore;
 pub mod source;
-pub mod statement;
+pub(crate) mod statement;
 pub mod trust;
 pub mod verdict;
 mod verifier;
@@ -64,3 +64,12 @@ pub use verdict::{
     PlatformVerdict, SignatureReport, TlogStatus, Verdict, VerifiedAttestation,
 };
 pub use verifier::{Verifier, VerifierBuilder, DEFAULT_DEADLINE};
+
+/// Internals for the fuzz targets (`fuzz/`), behind the `fuzzing` feature:
+/// not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::oci::Manifest;
+    pub use crate::statement::check_statement;
+}

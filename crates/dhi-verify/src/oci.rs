@@ -20,10 +20,6 @@ pub mod media_type {
     /// Docker manifest list.
     pub const DOCKER_MANIFEST_LIST: &str =
         "application/vnd.docker.distribution.manifest.list.v2+json";
-    /// OCI image configuration.
-    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-    /// The OCI empty descriptor's media type (`{}`).
-    pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
     /// An in-toto statement (attestation manifests' artifact and layer type).
     pub const IN_TOTO: &str = "application/vnd.in-toto+json";
     /// cosign signature artifact type.
@@ -53,8 +49,6 @@ pub mod annotation {
     pub const COSIGN_KIND: &str = "kind";
     /// BuildKit marks in-index attestation manifests with this.
     pub const DOCKER_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
-    /// DHI build id, present on every manifest of a DHI index.
-    pub const DHI_BUILD_ID: &str = "com.docker.dhi.build.id";
 }
 
 /// An OCI content descriptor.

@@ -1,18 +1,19 @@
 //! What an image must carry and say to pass: required attestation types,
 //! transparency-log mode, and rules over the verified provenance, SBOM,
-//! vulnerability report, VEX and image configuration. [`file`] reads a policy
-//! file; [`rules`] evaluates the rules over verified evidence.
+//! vulnerability report, VEX and image configuration. [`file`](mod@file) reads a policy
+//! file; `rules` evaluates the rules over verified evidence.
 
 pub(crate) mod evaluate;
 pub mod file;
-pub mod glob;
+mod glob;
 pub(crate) mod rules;
-pub mod time;
+mod time;
 
 pub use file::{
     load_policy, parse_policy, LoadedPolicy, PolicyError, DEFAULT_POLICY_TOML, MAX_POLICY_BYTES,
 };
-pub use glob::Glob;
+pub use glob::{Glob, GlobError};
+pub use time::{parse_date_or_time, DateError};
 
 use crate::error::ConfigError;
 use crate::requirement::Requirement;

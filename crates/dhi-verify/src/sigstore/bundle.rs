@@ -197,7 +197,7 @@ impl VerifiedBundle {
 /// the DSSE PAE, the artifact's digest against the hashedrekord entry or a DSSE
 /// subject, and the log entry's consistency with the bundle; finally the
 /// certificate's identity, issuer and required CI claims against the policy
-/// ([`BundlePolicy::accepts_certificate`]).
+/// (`BundlePolicy::accepts_certificate`).
 pub fn verify_bundle(
     bundle_json: &[u8],
     artifact: Artifact<'_>,

@@ -6,7 +6,8 @@
 //! and digest-checked *before* anyone parses it. No trust decisions here.
 
 pub(crate) mod budget;
-pub mod cache;
+pub(crate) mod cache;
+pub use cache::default_dir as default_cache_dir;
 pub mod layout;
 pub mod registry;
 

@@ -9,7 +9,7 @@
 //! insecure; everything else is HTTPS with rustls.
 //!
 //! With a disk cache ([`RegistryOptions::cache_dir`]), content by digest is
-//! read from it first (re-hashed; see [`crate::source::cache`]) and content
+//! read from it first (re-hashed; see `source/cache.rs`) and content
 //! fetched is kept in it. Tags and referrers listings always go to the
 //! registry, except offline ([`RegistryOptions::offline`]), where everything
 //! comes from the cache and a miss is an error.

@@ -177,7 +177,7 @@ impl RegistryOptions {
         self
     }
 
-    /// Keeps manifests and blobs by digest in `dir` (see [`crate::source::cache`]).
+    /// Keeps manifests and blobs by digest in `dir` (see `docs/registry.md`).
     pub fn with_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
         self
