@@ -30,7 +30,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod chain;
 pub mod digest;
 mod discover;
 pub mod dockerfile;
@@ -45,7 +44,8 @@ pub mod requirement;
 pub mod signature;
 pub mod sigstore;
 pub mod source;
-pub(crate) mod statement;
+mod verify;
+
 pub mod trust;
 pub mod verdict;
 mod verifier;
@@ -71,5 +71,5 @@ pub use verifier::{Verifier, VerifierBuilder, DEFAULT_DEADLINE};
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::oci::Manifest;
-    pub use crate::statement::check_statement;
+    pub use crate::verify::statement::check_statement;
 }

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::chain::{verify, Context, VerifiedEvidence};
 use crate::digest::Digest;
 use crate::discover::{discover, Evidence, PlatformSelection};
 use crate::error::{ConfigError, Error, SourceError};
@@ -20,6 +19,7 @@ use crate::source::registry::{RegistryClient, RegistryOptions, RegistrySource};
 use crate::source::Source;
 use crate::trust::TrustRoot;
 use crate::verdict::Verdict;
+use crate::verify::{verify, Context, VerifiedEvidence};
 
 /// Verifies images. Build one with [`Verifier::builder`].
 #[derive(Debug, Clone)]

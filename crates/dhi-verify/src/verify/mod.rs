@@ -1,13 +1,16 @@
-//! The chain of trust, checked link by link over gathered evidence
-//! (DHI-FORMAT.md §1): trusted key → signature over the payload → payload
-//! names the attestation manifest → manifest names the statement → statement
-//! names this platform's manifest → platform listed in the index.
+//! The verify stage: the chain of trust, checked link by link over gathered
+//! evidence (DHI-FORMAT.md §1): trusted key → signature over the payload →
+//! payload names the attestation manifest → manifest names the statement →
+//! statement names this platform's manifest → platform listed in the index.
+//! `statement` checks the in-toto header and its subjects.
 //!
-//! Pure: evidence, trust, limits and an explicit time in; reports and checks
-//! out. Nothing here reads the network, the disk or the clock.
+//! Pure: evidence, trust, limits, the tlog mode and an explicit time in;
+//! reports and verification's own checks out ([`VerifiedEvidence`]), no
+//! policy. Nothing here reads the network, the disk or the clock.
 
 mod in_index;
 mod signed;
+pub(crate) mod statement;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,12 +28,12 @@ use crate::signature::simple_signing::{check_payload_claims, verify_signature};
 use crate::sigstore::{
     verify_bundle, verify_cosign_rekor_bundle, Artifact, BundlePolicy, PublicKey, VerifiedLogEntry,
 };
-use crate::statement::check_statement;
 use crate::trust::{TrustRoot, TrustedKey};
 use crate::verdict::{
     AttestationReport, Check, ImageConfig, PlatformVerdict, SignatureReport, Signer, TlogStatus,
     VerifiedAttestation,
 };
+use statement::check_statement;
 
 /// What the checks need besides the evidence.
 pub(crate) struct Context<'a> {

@@ -12,11 +12,11 @@
 
 use std::sync::Arc;
 
+use super::statement::{check_statement, declared_predicate_type};
 use crate::digest::Digest;
 use crate::discover::InIndexAttestationEvidence;
 use crate::error::VerifyError;
 use crate::oci::{annotation, Descriptor};
-use crate::statement::{check_statement, declared_predicate_type};
 use crate::verdict::{AttestationReport, EvidenceSource, Signer, VerifiedAttestation};
 
 use super::Context;

@@ -14,6 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::statement::{check_statement, declared_predicate_type};
 use super::{
     first_keyless_signer, has_log_entry, report_signature, verify_one_signature,
     verify_simple_signing, Context, SignatureOk,
@@ -27,7 +28,6 @@ use crate::signature::simple_signing::verify_signature;
 use crate::sigstore::{
     verify_cosign_dsse_keyless, verify_cosign_dsse_log_entry, BundleError, PublicKey,
 };
-use crate::statement::{check_statement, declared_predicate_type};
 use crate::verdict::{
     AttestationReport, EvidenceSource, ImageSignatureReport, SignatureReport, Signer,
     VerifiedAttestation,
