@@ -41,6 +41,29 @@ fn predicates<'a, T>(
         .collect())
 }
 
+/// [`predicates`] for a rule family that needs at least one: `None` after
+/// pushing a failed check `id` when there is none ("no verified <what>") or
+/// one cannot be read — a rule with nothing verified to judge fails.
+fn judged_predicates<'a, T>(
+    facts: &Facts<'a>,
+    checks: &mut Vec<Check>,
+    (id, what): (&'static str, &str),
+    wanted: impl Fn(PredicateKind) -> bool,
+    pick: impl Fn(&Predicate) -> Option<&T>,
+) -> Option<Vec<(Rc<Predicate>, &'a VerifiedAttestation)>> {
+    match predicates(facts, wanted, pick) {
+        Ok(read) if !read.is_empty() => Some(read),
+        Ok(_) => {
+            checks.push(Check::fail(id, format!("no verified {what}")));
+            None
+        }
+        Err(e) => {
+            checks.push(Check::fail(id, e));
+            None
+        }
+    }
+}
+
 /// The `T`s that [`predicates`] found, borrowed from them.
 fn picked<'p, 'a, T>(
     read: &'p [(Rc<Predicate>, &'a VerifiedAttestation)],
@@ -164,23 +187,17 @@ fn provenance_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>
     if rules.iter().all(|(_, g, _)| g.is_empty()) && r.max_age_days.is_none() {
         return;
     }
-    let read = match predicates(
+    let Some(read) = judged_predicates(
         facts,
+        checks,
+        (
+            "provenance",
+            "SLSA provenance to check the provenance rules against",
+        ),
         |k| matches!(k, PredicateKind::Provenance(_)),
         provenance_of,
-    ) {
-        Ok(p) if !p.is_empty() => p,
-        Ok(_) => {
-            checks.push(Check::fail(
-                "provenance",
-                "no verified SLSA provenance to check the provenance rules against",
-            ));
-            return;
-        }
-        Err(e) => {
-            checks.push(Check::fail("provenance", e));
-            return;
-        }
+    ) else {
+        return;
     };
     let provs = picked(&read, provenance_of);
     // Every verified provenance must satisfy each rule.
@@ -246,19 +263,14 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
     if r.deny_packages.is_empty() && r.deny_licenses.is_empty() && r.require_packages.is_empty() {
         return;
     }
-    let read = match predicates(facts, |k| matches!(k, PredicateKind::Sbom(_)), sbom_of) {
-        Ok(s) if !s.is_empty() => s,
-        Ok(_) => {
-            checks.push(Check::fail(
-                "sbom",
-                "no verified SBOM to check the SBOM rules against",
-            ));
-            return;
-        }
-        Err(e) => {
-            checks.push(Check::fail("sbom", e));
-            return;
-        }
+    let Some(read) = judged_predicates(
+        facts,
+        checks,
+        ("sbom", "SBOM to check the SBOM rules against"),
+        |k| matches!(k, PredicateKind::Sbom(_)),
+        sbom_of,
+    ) else {
+        return;
     };
     let sboms = picked(&read, sbom_of);
     let packages = || sboms.iter().flat_map(|(s, _)| s.packages.iter());
@@ -337,23 +349,17 @@ fn sbom_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
 fn vulnerability_checks(policy: &Policy, facts: &Facts<'_>, checks: &mut Vec<Check>) {
     let r = &policy.vulnerabilities;
     let Some(max) = r.max_severity else { return };
-    let read_reports = match predicates(
+    let Some(read_reports) = judged_predicates(
         facts,
+        checks,
+        (
+            "vulnerabilities",
+            "vulnerability report to check severities against",
+        ),
         |k| matches!(k, PredicateKind::Vulnerabilities(_)),
         vulnerabilities_of,
-    ) {
-        Ok(v) if !v.is_empty() => v,
-        Ok(_) => {
-            checks.push(Check::fail(
-                "vulnerabilities",
-                "no verified vulnerability report to check severities against",
-            ));
-            return;
-        }
-        Err(e) => {
-            checks.push(Check::fail("vulnerabilities", e));
-            return;
-        }
+    ) else {
+        return;
     };
     let reports = picked(&read_reports, vulnerabilities_of);
     // A report read only in part cannot say there is nothing above `max`.
