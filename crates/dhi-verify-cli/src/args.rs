@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// images before they run. Docker Hardened Images' keys are built in.
 #[derive(Parser, Debug)]
 #[command(name = "dhi-verify", version, about, long_about = None,
-    after_help = "Examples:\n  dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub\n  dhi-verify image dhi.io/python:3.13 --format json\n\nExit codes: 0 pass, 1 fail, 2 usage error, 3 could not verify.")]
+    after_help = "Examples:\n  dhi-verify image oci:testdata/demo:3.13 --key testdata/demo/cosign.pub\n  dhi-verify image dhi.io/python:3.13 --format json\n  dhi-verify image ghcr.io/org/app:1.0 --policy testdata/real/generic.toml \\\n      --certificate-identity-regexp 'https://github\\.com/org/app/.*' --certificate-oidc-issuer https://token.actions.githubusercontent.com\n\nExit codes: 0 pass, 1 fail, 2 usage error, 3 could not verify.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
