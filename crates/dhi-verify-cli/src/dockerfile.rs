@@ -331,9 +331,9 @@ pub fn run(args: Args) -> u8 {
     // minus its non-root rule (build stages on -dev images run as root by
     // design; the final stage is judged for it below) and for the platforms
     // its stages name.
-    let verifier = match crate::image::build_verifier(&args.verify, None) {
+    let verifier = match crate::config::build_verifier(&args.verify, None) {
         Ok(v) => v,
-        Err(m) => return usage(m),
+        Err(m) => return usage(m.to_string()),
     };
     let policy = verifier.policy();
     let rules = StageRules {

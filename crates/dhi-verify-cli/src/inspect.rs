@@ -9,8 +9,9 @@ use dhi_verify::{CheckStatus, Error, Outcome, Requirement, Verdict, VerifiedAtte
 use serde_json::{json, Value};
 
 use crate::args::{Format, ImageArgs};
+use crate::config::build_verifier;
 use crate::exit::ExitCode as _;
-use crate::image::{build_verifier, worst_of};
+use crate::image::worst_of;
 use crate::EXIT_USAGE;
 
 /// Which command.

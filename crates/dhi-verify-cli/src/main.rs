@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod config;
 mod dockerfile;
 mod exit;
 mod image;

@@ -112,7 +112,8 @@ fn usage(err: BundleError) -> Usage {
 }
 
 fn prepare(args: &Args) -> Result<Prepared, Usage> {
-    let claims = crate::image::certificate_claims(&args.certificate_claims).map_err(Usage)?;
+    let claims = crate::config::certificate_claims(&args.certificate_claims)
+        .map_err(|e| Usage(e.to_string()))?;
     let policy = match &args.key {
         Some(path) => {
             if let Some((flag, _, _)) = claims.first() {
