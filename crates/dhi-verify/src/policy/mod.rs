@@ -3,6 +3,7 @@
 //! vulnerability report, VEX and image configuration. [`file`](mod@file) reads a policy
 //! file; `rules` evaluates the rules over verified evidence.
 
+pub mod deploy;
 pub(crate) mod evaluate;
 pub mod file;
 mod glob;
