@@ -244,6 +244,14 @@ impl Policy {
         Ok(self)
     }
 
+    /// Replaces the required predicate types with parsed ones (a deployment
+    /// rule's, [`deploy::ImageRule::require`]). An empty list is refused
+    /// when verifying, as for [`Policy::requiring`].
+    pub fn with_requirement_list(mut self, requirements: Vec<Requirement>) -> Self {
+        self.requirements = requirements;
+        self
+    }
+
     /// Sets whether all selected platforms must pass or any.
     pub fn with_platform_rule(mut self, rule: PlatformRule) -> Self {
         self.platforms = rule;
