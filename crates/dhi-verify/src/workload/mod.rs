@@ -196,3 +196,5 @@ fn escape_token(token: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_yaml;
