@@ -226,14 +226,14 @@ fn edit(
             })
         }
     };
-    if let Some(anchor) = doc
+    if let Some((_, anchor_line)) = doc
         .shared
         .iter()
-        .find(|r| r.start <= scalar.span.start && scalar.span.end <= r.end)
+        .find(|(r, _)| r.start <= scalar.span.start && scalar.span.end <= r.end)
     {
         return Err(PinError::SharedAnchor {
             line,
-            anchor_line: line_of(doc, anchor.start),
+            anchor_line: *anchor_line,
             pointer: u.pointer.clone(),
         });
     }
@@ -249,26 +249,6 @@ fn edit(
         }
     };
     Ok(Some((scalar.span.clone(), replacement, new, line)))
-}
-
-/// The line of the shared node starting at byte `start` (searched in the tree).
-fn line_of(doc: &Document, start: usize) -> usize {
-    fn find(node: &YNode, start: usize) -> Option<usize> {
-        if node.span.start == start {
-            return Some(node.line);
-        }
-        let node = node.target();
-        if node.span.start == start {
-            return Some(node.line);
-        }
-        if let Some(items) = node.items() {
-            return items.into_iter().find_map(|n| find(n, start));
-        }
-        node.entries()?
-            .into_iter()
-            .find_map(|(_, n)| find(n, start))
-    }
-    find(&doc.root, start).unwrap_or(doc.root.line)
 }
 
 fn stale(u: &ImageUse, found: String) -> PinError {

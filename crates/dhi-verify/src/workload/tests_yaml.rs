@@ -766,3 +766,26 @@ fn plain_scalars_are_typed_as_kubernetes_reads_them() {
         "1.5"
     );
 }
+
+#[test]
+fn services_merging_a_large_mapping_are_read_in_linear_time() {
+    let mut text = String::from("x-env: &env\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("  k{i}: v\n"));
+    }
+    text.push_str("services:\n");
+    for s in 0..40 {
+        text.push_str(&format!("  s{s}:\n    <<: *env\n    image: dhi.io/node:22\n"));
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(read_manifests("c.yaml", &text).unwrap().uses.len(), 40);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[test]
+fn tab_indented_json_is_read() {
+    let text = "{\n\t\"kind\": \"Pod\",\n\t\"spec\": {\n\t\t\"containers\": [\n\t\t\t{\"name\": \"a\", \"image\": \"nginx:1.27\"}\n\t\t]\n\t}\n}\n";
+    let found = read_manifests("pod.json", text).unwrap();
+    assert_eq!(found.uses[0].line, Some(5));
+    assert_eq!(&text[found.uses[0].span.clone().unwrap()], "\"nginx:1.27\"");
+}

@@ -7,7 +7,7 @@
 //! "billion laughs" document costs the memory of its text. What a walk could
 //! still multiply is bounded by [`ManifestLimits::max_expanded_nodes`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -178,9 +178,9 @@ pub(crate) struct Document {
     pub(crate) index: usize,
     /// The root node (an empty scalar for an empty document).
     pub(crate) root: YNode,
-    /// Byte ranges of anchored nodes that some alias refers to: a scalar
-    /// inside one is shared by every user of the anchor.
-    pub(crate) shared: Vec<Range<usize>>,
+    /// Byte ranges and lines of anchored nodes that some alias refers to: a
+    /// scalar inside one is shared by every user of the anchor.
+    pub(crate) shared: Vec<(Range<usize>, usize)>,
 }
 
 /// A node: where it is, and what it holds.
@@ -250,10 +250,14 @@ impl YNode {
                 None => {}
             }
         }
+        if merges.is_empty() {
+            return Some(out);
+        }
+        let mut seen: HashSet<&str> = out.iter().map(|(k, _)| *k).collect();
         for merge in merges {
             for source in merge_sources(merge) {
                 for (key, v) in source.map_entries().unwrap_or_default() {
-                    if !out.iter().any(|(k, _)| *k == key) {
+                    if seen.insert(key) {
                         out.push((key, v));
                     }
                 }
@@ -469,7 +473,7 @@ struct DocState {
     stack: Vec<Frame>,
     /// Completed anchored nodes by anchor id, with their byte range and
     /// whether an alias refers to them.
-    anchors: HashMap<usize, (Rc<YNode>, Range<usize>, bool)>,
+    anchors: HashMap<usize, (Rc<YNode>, bool)>,
     root: Option<YNode>,
 }
 
@@ -543,8 +547,8 @@ pub(crate) fn documents(
                 let shared = doc
                     .anchors
                     .values()
-                    .filter(|a| a.2)
-                    .map(|a| a.1.clone())
+                    .filter(|a| a.1)
+                    .map(|a| (a.0.span.clone(), a.0.line))
                     .collect::<Vec<_>>();
                 let index = doc.index;
                 doc.anchors.clear();
@@ -620,7 +624,7 @@ pub(crate) fn documents(
                 complete(&mut doc, node, anchor, limits, line)?;
             }
             Event::Alias(id) => {
-                let Some((target, _, aliased)) = doc.anchors.get_mut(&id) else {
+                let Some((target, aliased)) = doc.anchors.get_mut(&id) else {
                     return fail(&doc, ManifestErrorKind::UnresolvedAlias);
                 };
                 *aliased = true;
@@ -661,8 +665,7 @@ fn complete(
         let span = node.span.clone();
         let (line, weight) = (node.line, node.weight);
         let shared = Rc::new(node);
-        doc.anchors
-            .insert(anchor, (Rc::clone(&shared), span.clone(), false));
+        doc.anchors.insert(anchor, (Rc::clone(&shared), false));
         node = YNode {
             value: YValue::Shared(shared),
             span,
