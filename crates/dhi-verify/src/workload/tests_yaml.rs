@@ -775,11 +775,17 @@ fn services_merging_a_large_mapping_are_read_in_linear_time() {
     }
     text.push_str("services:\n");
     for s in 0..40 {
-        text.push_str(&format!("  s{s}:\n    <<: *env\n    image: dhi.io/node:22\n"));
+        text.push_str(&format!(
+            "  s{s}:\n    <<: *env\n    image: dhi.io/node:22\n"
+        ));
     }
     let started = std::time::Instant::now();
     assert_eq!(read_manifests("c.yaml", &text).unwrap().uses.len(), 40);
-    assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -788,4 +794,52 @@ fn tab_indented_json_is_read() {
     let found = read_manifests("pod.json", text).unwrap();
     assert_eq!(found.uses[0].line, Some(5));
     assert_eq!(&text[found.uses[0].span.clone().unwrap()], "\"nginx:1.27\"");
+}
+
+/// The fuzz target's properties (`fuzz/fuzz_targets/manifests.rs`) over
+/// single-edit mutations of every testdata file: never a panic; spans inside
+/// the text on their line; a successful pin reads back pinned.
+#[test]
+fn mutated_manifests_never_panic_and_keep_span_and_pin_properties() {
+    const EDITS: &[&str] = &[
+        "", ":", "\"", "'", "&a ", "*a", "- ", "\n", "\t", "{", "]", "#", "é", "\u{feff}", "<<: ",
+        "---\n", "|\n",
+    ];
+    let digest = Digest::of(b"fuzz");
+    for (name, _, _) in cases() {
+        let text = testdata(name);
+        let boundaries: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        let step = (boundaries.len() / 16).max(1);
+        for &at in boundaries.iter().step_by(step) {
+            for edit in EDITS {
+                let mut mutated = text.clone();
+                if edit.is_empty() {
+                    mutated.remove(at);
+                } else {
+                    mutated.insert_str(at, edit);
+                }
+                let Ok(found) = read_manifests(name, &mutated) else {
+                    continue;
+                };
+                for u in &found.uses {
+                    let span = u.span.clone().unwrap();
+                    assert!(mutated.get(span.clone()).is_some(), "{name} @{at} {edit:?}");
+                    assert_eq!(
+                        u.line,
+                        Some(line_at(&mutated, span.start)),
+                        "{name} @{at} {edit:?}"
+                    );
+                }
+                let pins: Vec<_> = found.uses.iter().map(|u| (u, &digest)).collect();
+                if let Ok(pinned) = pin(&mutated, &pins) {
+                    let again = read_manifests(name, &pinned)
+                        .unwrap_or_else(|e| panic!("{name} @{at} {edit:?}: {e}"));
+                    assert_eq!(again.uses.len(), found.uses.len(), "{name} @{at} {edit:?}");
+                    for u in &again.uses {
+                        assert!(u.image.contains("@sha256:"), "{name} @{at} {edit:?}: {u:?}");
+                    }
+                }
+            }
+        }
+    }
 }
