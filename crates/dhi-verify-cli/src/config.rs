@@ -358,6 +358,16 @@ pub(crate) fn build_verifier(
         .map_err(FlagError::from)
 }
 
+/// The policy file's `[[deploy.rules]]` and `[[deploy.exempt]]` (none without `--policy`).
+pub(crate) fn deploy_rules(
+    args: &VerifyOptions,
+) -> Result<dhi_verify::policy::deploy::DeployRules, FlagError> {
+    Ok(match &args.policy {
+        Some(path) => dhi_verify::policy::load_policy(path)?.deploy,
+        None => dhi_verify::policy::deploy::DeployRules::default(),
+    })
+}
+
 /// `-v`: one line per request, answer and cache event. Else, on a terminal:
 /// one progress line saying what is being fetched, rewritten in place.
 /// Else nothing.
