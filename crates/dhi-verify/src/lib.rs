@@ -53,7 +53,7 @@ mod verifier;
 
 pub use digest::Digest;
 pub use discover::PlatformSelection;
-pub use error::{ConfigError, Error, ErrorClass, Outcome, SourceError, VerifyError};
+pub use error::{ConfigError, Error, ErrorClass, Outcome, SourceError, SourceStep, VerifyError};
 pub use limits::Limits;
 pub use platform::Platform;
 pub use policy::{Policy, TlogMode};
