@@ -8,6 +8,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dhi_verify::dockerfile::DockerfileRules;
 use dhi_verify::policy::PolicyError;
 use dhi_verify::sigstore::{BundleError, CertificateClaim, Matcher};
 use dhi_verify::source::registry::{FetchEvent, Observer, RegistryOptions};
@@ -216,10 +217,22 @@ pub(crate) fn build_verifier(
     args: &VerifyOptions,
     requirements: Option<&[&str]>,
 ) -> Result<Verifier, FlagError> {
+    build_verifier_and_stage_rules(args, requirements).map(|(verifier, _)| verifier)
+}
+
+/// [`build_verifier`], and the Dockerfile stage rules of the policy file
+/// (`--policy`; the defaults without one), which are not part of the policy.
+pub(crate) fn build_verifier_and_stage_rules(
+    args: &VerifyOptions,
+    requirements: Option<&[&str]>,
+) -> Result<(Verifier, DockerfileRules), FlagError> {
     let loaded = match &args.policy {
         Some(path) => Some(dhi_verify::policy::load_policy(path)?),
         None => None,
     };
+    let stage_rules = loaded
+        .as_ref()
+        .map_or_else(DockerfileRules::default, |l| l.dockerfile.clone());
     let identity = keyless_identity(args)?;
     // Trust: the flags when given, else the policy file's, else the DHI keys.
     let flags_name_trust = !args.keys.is_empty() || identity.is_some();
@@ -351,11 +364,12 @@ pub(crate) fn build_verifier(
     if let Some(observer) = observer(args.verbose, std::io::stderr().is_terminal()) {
         registry = registry.with_observer(observer);
     }
-    builder
+    let verifier = builder
         .limits(limits)
         .registry_options(registry)
         .build()
-        .map_err(FlagError::from)
+        .map_err(FlagError::from)?;
+    Ok((verifier, stage_rules))
 }
 
 /// `-v`: one line per request, answer and cache event. Else, on a terminal:
