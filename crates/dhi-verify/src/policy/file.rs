@@ -86,6 +86,9 @@ pub struct LoadedPolicy {
     pub trust: TrustRoot,
     /// Per-image and per-namespace rules for deployments (`[[deploy.rules]]`, `[[deploy.exempt]]`).
     pub deploy: DeployRules,
+    /// The stage rules of `dhi-verify dockerfile` (`[dockerfile]`, and
+    /// `[image] non-root` for the final stage).
+    pub dockerfile: crate::dockerfile::DockerfileRules,
 }
 
 #[derive(Deserialize, Default)]
@@ -575,12 +578,14 @@ pub fn parse_policy(
         not_end_of_life: file.image.not_end_of_life.unwrap_or(false),
         max_age_days: file.image.max_age_days,
     };
-    let defaults = super::DockerfileRules::default();
-    let dockerfile = super::DockerfileRules {
+    let defaults = crate::dockerfile::DockerfileRules::default();
+    let dockerfile = crate::dockerfile::DockerfileRules {
         final_stage_runtime_variant: file
             .dockerfile
             .final_stage_runtime_variant
             .unwrap_or(defaults.final_stage_runtime_variant),
+        // The image rule, lifted from the base images, judges the final stage.
+        final_stage_non_root: image.non_root,
         require_dhi_images: file
             .dockerfile
             .require_dhi_images
@@ -589,6 +594,7 @@ pub fn parse_policy(
     let deploy = deploy_rules(&file.deploy, &invalid)?;
     Ok(LoadedPolicy {
         deploy,
+        dockerfile,
         policy: Policy {
             requirements,
             tlog,
@@ -601,7 +607,6 @@ pub fn parse_policy(
                 allow,
             },
             image,
-            dockerfile,
         },
         trust,
     })
