@@ -863,3 +863,16 @@ fn nesting_through_alias_chains_is_bounded_like_written_nesting() {
         );
     }
 }
+
+#[test]
+fn plain_images_in_flow_collections_and_escaped_json_strings_are_pinned() {
+    let text = "kind: Pod\nspec: {containers: [{name: a, image: nginx:1.27}, {image: \"dhi.io\\/node:22\", name: b}]}\n";
+    let found = read_manifests("flow.yaml", text).unwrap();
+    assert_eq!(found.uses[1].image, "dhi.io/node:22");
+    let digest = Digest::of(b"flow");
+    let pins: Vec<_> = found.uses.iter().map(|u| (u, &digest)).collect();
+    assert_eq!(
+        pin(text, &pins).unwrap(),
+        format!("kind: Pod\nspec: {{containers: [{{name: a, image: nginx:1.27@{digest}}}, {{image: \"dhi.io/node:22@{digest}\", name: b}}]}}\n")
+    );
+}
