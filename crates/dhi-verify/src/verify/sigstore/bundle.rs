@@ -7,7 +7,7 @@ use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
 use super::error::BundleError;
 use super::identity::{present_claims, CertificateClaim, Matcher, SubjectMatcher};
-use super::trusted_root::SigstoreTrust;
+use crate::trust::SigstoreTrust;
 
 /// Upper bound on a bundle document (bytes).
 pub const MAX_BUNDLE_SIZE: usize = 16 << 20;

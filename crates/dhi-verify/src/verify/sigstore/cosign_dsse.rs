@@ -19,7 +19,7 @@ use super::cosign_rekor::VerifiedLogEntry;
 use super::error::BundleError;
 use super::fulcio::verify_fulcio_certificate;
 use super::rekor_entry::{bind_dsse_entry, verify_set, DsseEntryExpectation, SignedEntry};
-use super::trusted_root::SigstoreTrust;
+use crate::trust::SigstoreTrust;
 
 /// The media type of a cosign `.att` layer.
 pub const DSSE_ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";

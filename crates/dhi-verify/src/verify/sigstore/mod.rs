@@ -34,7 +34,6 @@ mod error;
 mod fulcio;
 mod identity;
 mod rekor_entry;
-mod trusted_root;
 
 pub use bundle::{
     verify_bundle, Artifact, BundlePolicy, PublicKey, Signer, VerifiedBundle, MAX_BUNDLE_SIZE,
@@ -49,4 +48,6 @@ pub use cosign_rekor::{
 };
 pub use error::{BundleError, ErrorClass};
 pub use identity::{CertificateClaim, Matcher, SubjectMatcher};
-pub use trusted_root::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};
+// The trusted-root material is trust, not verification: it lives in `trust`
+// (`trust/sigstore_root.rs`); its public path stays `dhi_verify::sigstore`.
+pub use crate::trust::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};
