@@ -16,10 +16,12 @@ use serde::Serialize;
 use crate::digest::Digest;
 use crate::error::ConfigError;
 pub use crate::error::KeyUnusable;
-use crate::sigstore::{CertificateClaim, Matcher, SubjectMatcher};
 
+mod identity;
 mod sigstore_root;
 
+pub use crate::claim::CertificateClaim;
+pub use identity::{Matcher, SubjectMatcher};
 pub use sigstore_root::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};
 
 /// Docker's DHI signing key `dhi-2`, active (docker-hardened-images/keyring `publickey/dhi-2.pub`).

@@ -71,7 +71,7 @@ pub enum BundleError {
     #[error("certificate claim {claim} mismatch: expected {expected}, found {}", found.as_deref().unwrap_or("none (the certificate lacks the extension)"))]
     ClaimMismatch {
         /// The claim required.
-        claim: super::identity::CertificateClaim,
+        claim: crate::claim::CertificateClaim,
         /// The matcher, rendered.
         expected: String,
         /// The value(s) in the certificate with their OIDs; `None` when absent.

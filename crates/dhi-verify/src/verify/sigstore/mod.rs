@@ -47,7 +47,10 @@ pub use cosign_rekor::{
     verify_cosign_rekor_bundle, VerifiedLogEntry, MAX_COSIGN_REKOR_BUNDLE_SIZE,
 };
 pub use error::{BundleError, ErrorClass};
-pub use identity::{CertificateClaim, Matcher, SubjectMatcher};
-// The trusted-root material is trust, not verification: it lives in `trust`
-// (`trust/sigstore_root.rs`); its public path stays `dhi_verify::sigstore`.
-pub use crate::trust::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};
+// The trusted-root material and the identity matchers are values of the trust
+// root, not verification: they live in `trust` (`trust/sigstore_root.rs`,
+// `trust/identity.rs`) and `claim`; their public paths stay `dhi_verify::sigstore`.
+pub use crate::trust::{
+    CertificateClaim, Matcher, SigstoreTrust, SubjectMatcher, MAX_TRUSTED_ROOT_SIZE,
+    PUBLIC_GOOD_TRUSTED_ROOT,
+};
