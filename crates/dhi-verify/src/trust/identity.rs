@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::claim::CertificateClaim;
-use crate::sigstore::BundleError;
+use crate::error::BundleError;
 
 /// Upper bound on a compiled identity regex, so a hostile pattern cannot exhaust memory.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

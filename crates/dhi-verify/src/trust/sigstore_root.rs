@@ -3,7 +3,7 @@
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::Verifier;
 
-use crate::sigstore::BundleError;
+use crate::error::BundleError;
 
 /// The Sigstore public-good production trusted root, as embedded in this crate.
 ///

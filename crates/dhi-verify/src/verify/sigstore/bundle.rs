@@ -5,8 +5,8 @@ use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
-use super::error::BundleError;
 use super::identity::present_claims;
+use crate::error::BundleError;
 use crate::trust::SigstoreTrust;
 use crate::trust::{CertificateClaim, Matcher, SubjectMatcher};
 

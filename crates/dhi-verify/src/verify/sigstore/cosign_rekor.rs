@@ -10,8 +10,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::error::BundleError;
 use super::rekor_entry::verify_set;
+use crate::error::BundleError;
 use crate::trust::SigstoreTrust;
 
 pub use super::rekor_entry::MAX_COSIGN_REKOR_BUNDLE_SIZE;

@@ -10,7 +10,7 @@ use sigstore_verify::types::{
 use super::bundle::{
     parse_bundle, verify_bundle, Artifact, BundlePolicy, PublicKey, VerifiedBundle,
 };
-use super::error::BundleError;
+use crate::error::BundleError;
 use crate::trust::SigstoreTrust;
 
 /// The only DSSE payload type whose subjects can bind an artifact.

@@ -15,7 +15,7 @@ use x509_cert::der::{Decode as _, Encode as _};
 use x509_cert::ext::pkix::sct::{HashAlgorithm, SignatureAlgorithm};
 use x509_cert::ext::pkix::SignedCertificateTimestampList;
 
-use super::error::BundleError;
+use crate::error::BundleError;
 use crate::trust::SigstoreTrust;
 
 /// RFC 5280 §4.2.1.12 `id-kp-codeSigning` (1.3.6.1.5.5.7.3.3), DER value bytes.

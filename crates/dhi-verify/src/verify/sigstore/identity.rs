@@ -6,8 +6,8 @@
 use sigstore_verify::crypto::{CertificateInfo, FulcioCiClaims};
 
 use super::bundle::BundlePolicy;
-use super::error::BundleError;
 use crate::claim::CertificateClaim;
+use crate::error::BundleError;
 use crate::trust::Matcher;
 
 /// GitHub's host prefix of `.1.12`, removed to compare with `.1.5`'s `owner/repo`.

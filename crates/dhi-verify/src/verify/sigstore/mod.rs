@@ -30,7 +30,6 @@ mod cosign_dsse;
 mod cosign_keyless;
 mod cosign_rekor;
 pub mod danger;
-mod error;
 mod fulcio;
 mod identity;
 mod rekor_entry;
@@ -46,7 +45,10 @@ pub use cosign_keyless::verify_cosign_keyless;
 pub use cosign_rekor::{
     verify_cosign_rekor_bundle, VerifiedLogEntry, MAX_COSIGN_REKOR_BUNDLE_SIZE,
 };
-pub use error::{BundleError, ErrorClass};
+// The error of a Sigstore verification is one of the crate's errors
+// (`error/bundle.rs`), beside the `ErrorClass` it shares; its public path
+// stays `dhi_verify::sigstore::BundleError`.
+pub use crate::error::{BundleError, ErrorClass};
 // The trusted-root material and the identity matchers are values of the trust
 // root, not verification: they live in `trust` (`trust/sigstore_root.rs`,
 // `trust/identity.rs`) and `claim`; their public paths stay `dhi_verify::sigstore`.
