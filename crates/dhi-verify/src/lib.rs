@@ -25,8 +25,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layers: `source` (the only I/O) → `discover` (evidence) → `chain`,
-//! `signature`, `statement` (pure checks) → `policy` → [`Verdict`].
+//! Stages: `source` (the only I/O) → `discover` (evidence, every byte
+//! digest-checked) → `verify` (signatures and statements, no policy) →
+//! `predicate` (each verified statement read once) → `policy` (evaluate) →
+//! [`Verdict`]; [`Verifier`] sequences them. Base modules (`digest`,
+//! `reference`, `trust`, `error`, …) import nothing of the walk.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
