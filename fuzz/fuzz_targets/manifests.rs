@@ -13,7 +13,12 @@ fuzz_target!(|data: &str| {
     for u in &found.uses {
         let span = u.span.clone().expect("a use read from text has a span");
         assert!(data.get(span.clone()).is_some(), "{span:?} outside {data:?}");
-        let line = data[..span.start].matches('\n').count() + 1;
+        // YAML line breaks: LF, CRLF, or a lone CR.
+        let before = &data.as_bytes()[..span.start];
+        let lone_cr = (0..before.len())
+            .filter(|&i| before[i] == b'\r' && data.as_bytes().get(i + 1) != Some(&b'\n'))
+            .count();
+        let line = before.iter().filter(|&&c| c == b'\n').count() + lone_cr + 1;
         assert_eq!(u.line, Some(line), "{data:?}");
     }
     let digest = Digest::of(data.as_bytes());

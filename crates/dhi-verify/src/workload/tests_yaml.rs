@@ -256,7 +256,13 @@ fn summary(found: &Workload) -> Vec<(&str, usize, ContainerKind, usize, &str)> {
 
 /// The 1-based line of byte `at`, counted independently of the parser.
 fn line_at(text: &str, at: usize) -> usize {
-    text[..at].matches('\n').count() + 1
+    let before = &text.as_bytes()[..at];
+    let lone_cr = before
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n'))
+        .count();
+    before.iter().filter(|&&c| c == b'\n').count() + lone_cr + 1
 }
 
 /// Asserts each use's span holds the image as written (bare or quoted) on its line.
@@ -875,4 +881,13 @@ fn plain_images_in_flow_collections_and_escaped_json_strings_are_pinned() {
         pin(text, &pins).unwrap(),
         format!("kind: Pod\nspec: {{containers: [{{name: a, image: nginx:1.27@{digest}}}, {{image: \"dhi.io/node:22@{digest}\", name: b}}]}}\n")
     );
+}
+
+#[test]
+fn a_lone_carriage_return_is_a_line_break() {
+    // Found by the fuzzer: YAML 1.2 breaks lines at LF, CRLF and a lone CR.
+    let text = "kind: Pod\rspec:\r\n  containers:\n  - name: a\r    image: &i nginx:1.27\n";
+    let found = read_manifests("cr.yaml", text).unwrap();
+    assert_eq!(found.uses[0].line, Some(5));
+    assert_spans_round_trip("cr.yaml", text, &found);
 }

@@ -130,7 +130,7 @@ pub enum ManifestErrorKind {
 /// its 0-based index in the stream (empty documents counted, so the index
 /// matches the `---` separators), `line` and `span` where the image text is
 /// written: the scalar as written, quotes included, without its anchor or
-/// tag. An image reached through an alias or a merge key (`<<`) is reported
+/// tag (lines count YAML line breaks: LF, CRLF, or a lone CR). An image reached through an alias or a merge key (`<<`) is reported
 /// at its anchor, where its text is. Empty documents (only comments, `---`
 /// with nothing) are skipped silently; a UTF-8 byte order mark and CRLF line
 /// ends are read.
@@ -789,7 +789,7 @@ fn scalar_span(
             }
         }
     }
-    let line = span.start.line() + text.get(start..at).map_or(0, |s| s.matches('\n').count());
+    let line = span.start.line() + text.get(start..at).map_or(0, line_breaks);
     // The parser's end of a quoted scalar runs on over trailing blanks and
     // comments; the closing quote is the end.
     let end = match style {
@@ -799,6 +799,15 @@ fn scalar_span(
         _ => end,
     };
     (at..end, line)
+}
+
+/// YAML line breaks in `s` (YAML 1.2: LF, CRLF, or a lone CR).
+fn line_breaks(s: &str) -> usize {
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')))
+        .count()
 }
 
 /// The byte after the quote that closes the quoted scalar opening at `start`.
