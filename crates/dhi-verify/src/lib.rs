@@ -45,6 +45,7 @@ pub mod signature;
 pub mod sigstore;
 pub mod source;
 mod verify;
+pub mod workload;
 
 pub mod trust;
 pub mod verdict;

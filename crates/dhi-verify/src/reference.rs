@@ -80,6 +80,13 @@ pub enum ReferenceError {
         /// The whole reference.
         reference: String,
     },
+    /// An `oci:` layout where only a registry reference can stand (an image
+    /// in a Kubernetes manifest or Compose file).
+    #[error("{reference:?} is an OCI layout reference: expected a registry reference [registry/]repository[:tag][@sha256:<hex>]")]
+    NotARegistryReference {
+        /// The whole reference.
+        reference: String,
+    },
 }
 
 fn valid_tag(tag: &str) -> bool {
