@@ -14,6 +14,7 @@ mod inspect;
 mod keys;
 mod policy_cmd;
 mod render;
+mod serve;
 mod verify_bundle;
 
 use std::process::ExitCode;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         args::Command::Image(a) => image::run(a),
         args::Command::Dockerfile(a) => dockerfile::run(a),
+        args::Command::Serve(a) => serve::run(a),
         args::Command::Keys => keys::run(),
         args::Command::Policy(c) => policy_cmd::run(c),
         args::Command::Sbom(a) => inspect::run(inspect::What::Sbom, a),

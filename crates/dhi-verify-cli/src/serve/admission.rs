@@ -1,0 +1,214 @@
+//! `POST /validate` and `POST /mutate`: Kubernetes `AdmissionReview`
+//! (admission.k8s.io/v1, kube-core's types) for any object with containers.
+//!
+//! The images are found by the library's workload reader
+//! ([`dhi_verify::workload::images_in_object`]), the same walk `deploy`
+//! uses. `/validate` allows only when every image verified; `/mutate`
+//! additionally pins each verified image to the digest that verified
+//! (`name:tag@sha256:…`, a JSONPatch `replace` at the image's JSON Pointer).
+//! Fail closed: a failure, an error, a timeout or an object that cannot be
+//! read is a denial naming the image and why; DELETE and CONNECT are allowed
+//! (nothing new runs); an object without containers is allowed with a warning.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{Patch, PatchOperation, ReplaceOperation};
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube_core::DynamicObject;
+use tokio::time::Instant;
+
+use dhi_verify::workload::{images_in_object, ImageUse};
+
+use super::verdicts::Answer;
+use super::State;
+
+/// Which webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Allow or deny.
+    Validate,
+    /// Allow with pinning patches, or deny.
+    Mutate,
+}
+
+impl Mode {
+    pub(crate) fn endpoint(self) -> &'static str {
+        match self {
+            Mode::Validate => "validate",
+            Mode::Mutate => "mutate",
+        }
+    }
+}
+
+/// A body that is not an `AdmissionReview` with a request: HTTP 400.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BadReview {
+    /// Not JSON of the AdmissionReview shape.
+    #[error("expected an AdmissionReview (admission.k8s.io/v1) as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An AdmissionReview without `request`.
+    #[error("expected an AdmissionReview with a request, found none")]
+    NoRequest,
+    /// Another API version or kind.
+    #[error("expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, found {api_version} {kind}")]
+    Version {
+        /// What came.
+        api_version: String,
+        /// What came.
+        kind: String,
+    },
+}
+
+/// The answer to one review: the response review and whether it allowed.
+pub(crate) async fn review(
+    state: &Arc<State>,
+    body: &[u8],
+    mode: Mode,
+) -> Result<(AdmissionReview<DynamicObject>, bool), BadReview> {
+    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)?;
+    if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
+        return Err(BadReview::Version {
+            api_version: review.types.api_version,
+            kind: review.types.kind,
+        });
+    }
+    let request: AdmissionRequest<DynamicObject> =
+        review.try_into().map_err(|_| BadReview::NoRequest)?;
+    let response = decide(state, &request, mode).await;
+    let allowed = response.allowed;
+    Ok((response.into_review(), allowed))
+}
+
+async fn decide(
+    state: &Arc<State>,
+    request: &AdmissionRequest<DynamicObject>,
+    mode: Mode,
+) -> AdmissionResponse {
+    let base = AdmissionResponse::from(request);
+    if matches!(request.operation, Operation::Delete | Operation::Connect) {
+        return base;
+    }
+    let what = describe(request);
+    let Some(object) = &request.object else {
+        return base.deny(format!(
+            "dhi-verify: {what}: the request has no object to read images from"
+        ));
+    };
+    let value = match serde_json::to_value(object) {
+        Ok(v) => v,
+        Err(e) => return base.deny(format!("dhi-verify: {what}: reading the object: {e}")),
+    };
+    let workload = match images_in_object(&value) {
+        Ok(w) => w,
+        Err(e) => return base.deny(format!("dhi-verify: {what}: {e}")),
+    };
+    if workload.uses.is_empty() {
+        let mut response = base;
+        let skipped = if workload.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" (skipped: {})", workload.skipped.join(", "))
+        };
+        response.warnings = Some(vec![format!(
+            "dhi-verify: no container image found in {what}{skipped}; nothing verified"
+        )]);
+        return response;
+    }
+    let budget = state.settings.admission_deadline;
+    let deadline = Instant::now() + budget;
+    let answers = state
+        .answers(
+            workload.uses.iter().map(|u| u.image.as_str()),
+            deadline,
+            budget,
+        )
+        .await;
+    let reasons: Vec<String> = workload
+        .uses
+        .iter()
+        .filter_map(|u| {
+            let answer = answers.get(u.image.as_str())?;
+            answer.reason(&u.image).map(|r| {
+                format!(
+                    "{} {:?} ({}): {r}",
+                    u.container_kind.as_str(),
+                    u.container,
+                    u.pointer
+                )
+            })
+        })
+        .collect();
+    // Every use has an answer (one per distinct image); a missing one would
+    // be a bug here, and is a denial too.
+    let unanswered = workload
+        .uses
+        .iter()
+        .filter(|u| !answers.contains_key(u.image.as_str()))
+        .count();
+    if !reasons.is_empty() || unanswered > 0 {
+        let mut reasons = reasons;
+        if unanswered > 0 {
+            reasons.push(format!("{unanswered} image(s) were not checked"));
+        }
+        return base.deny(format!("dhi-verify denied {what}: {}", reasons.join("; ")));
+    }
+    match mode {
+        Mode::Validate => base,
+        Mode::Mutate => match pin_patch(&workload.uses, &answers) {
+            Ok(ops) if ops.is_empty() => base,
+            Ok(ops) => match base.clone().with_patch(Patch(ops)) {
+                Ok(patched) => patched,
+                Err(e) => base.deny(format!("dhi-verify: {what}: writing the patch: {e}")),
+            },
+            Err(e) => base.deny(format!("dhi-verify: {what}: {e}")),
+        },
+    }
+}
+
+/// `Kind namespace/name` for messages.
+fn describe(request: &AdmissionRequest<DynamicObject>) -> String {
+    let kind = &request.kind.kind;
+    let name = if request.name.is_empty() {
+        "(generated name)"
+    } else {
+        request.name.as_str()
+    };
+    let sub = request
+        .sub_resource
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    match request.namespace.as_deref() {
+        Some(ns) if !ns.is_empty() => format!("{kind} {ns}/{name}{sub}"),
+        _ => format!("{kind} {name}{sub}"),
+    }
+}
+
+/// A `replace` of each image not written with a digest by
+/// `<image as written>@<verified digest>`; images written with a digest
+/// need no operation. Every image must have verified (the caller denies
+/// otherwise); one that did not is an error here too.
+pub(crate) fn pin_patch(
+    uses: &[ImageUse],
+    answers: &BTreeMap<&str, Answer>,
+) -> Result<Vec<PatchOperation>, String> {
+    let mut ops = Vec::new();
+    for u in uses {
+        let digest = answers
+            .get(u.image.as_str())
+            .and_then(Answer::verified)
+            .ok_or_else(|| format!("{} was not verified: not pinning it", u.image))?;
+        if u.image.contains('@') {
+            continue;
+        }
+        let path = PointerBuf::parse(u.pointer.as_str())
+            .map_err(|e| format!("{}: not a JSON Pointer: {e}", u.pointer))?;
+        ops.push(PatchOperation::Replace(ReplaceOperation {
+            path,
+            value: serde_json::Value::String(format!("{}@{digest}", u.image)),
+        }));
+    }
+    Ok(ops)
+}
