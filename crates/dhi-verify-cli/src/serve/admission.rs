@@ -61,12 +61,18 @@ pub(crate) enum BadReview {
     },
 }
 
-/// The answer to one review: the response review and whether it allowed.
+/// The answer to one review: the response review as JSON and whether it
+/// allowed.
+///
+/// `response.patch` is written as the API server documents it, a base64
+/// string (Go's `[]byte`); kube-core serializes its `Vec<u8>` as an array of
+/// numbers, which Go's decoder happens to accept too, but the documented
+/// form is the one to send.
 pub(crate) async fn review(
     state: &Arc<State>,
     body: &[u8],
     mode: Mode,
-) -> Result<(AdmissionReview<DynamicObject>, bool), BadReview> {
+) -> Result<(serde_json::Value, bool), BadReview> {
     let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)?;
     if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
         return Err(BadReview::Version {
@@ -78,7 +84,13 @@ pub(crate) async fn review(
         review.try_into().map_err(|_| BadReview::NoRequest)?;
     let response = decide(state, &request, mode).await;
     let allowed = response.allowed;
-    Ok((response.into_review(), allowed))
+    let patch = response.patch.clone();
+    let mut value = serde_json::to_value(response.into_review())?;
+    if let (Some(bytes), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
+        use base64::Engine as _;
+        *slot = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    Ok((value, allowed))
 }
 
 async fn decide(
