@@ -365,7 +365,8 @@ pub struct ServeArgs {
     pub shutdown_grace: Duration,
     /// How to verify each image: as for `image`. `--deadline` (one
     /// verification, default 60 s here) bounds the work that goes on after
-    /// an admission stopped waiting.
+    /// an admission stopped waiting; `--timeout` and `--connect-timeout`
+    /// default to 15 s and 5 s here.
     #[command(flatten)]
     pub verify: VerifyOptions,
 }

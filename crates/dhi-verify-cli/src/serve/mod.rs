@@ -44,6 +44,13 @@ const EXIT_ERROR: u8 = 3;
 /// short enough that a stalled registry does not hold a task for minutes.
 const SERVE_DEFAULT_DEADLINE_SECS: u64 = 60;
 
+/// `serve`'s default `--timeout` (one registry request) and
+/// `--connect-timeout`, shorter than `image`'s 60 s and 10 s: the registry
+/// client lets one first request at a time meet a registry it knows nothing
+/// about yet, so a registry that stalls holds back new registries' first
+/// requests for up to this long (docs/admission.md, "Known limits").
+const SERVE_DEFAULT_TIMEOUTS_SECS: (u64, u64) = (15, 5);
+
 /// Longest a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -135,6 +142,10 @@ fn trust_bytes(v: &VerifyOptions) -> Vec<u8> {
 pub fn run(args: ServeArgs) -> u8 {
     let mut options = args.verify.clone();
     options.deadline = options.deadline.or(Some(SERVE_DEFAULT_DEADLINE_SECS));
+    options.timeout = options.timeout.or(Some(SERVE_DEFAULT_TIMEOUTS_SECS.0));
+    options.connect_timeout = options
+        .connect_timeout
+        .or(Some(SERVE_DEFAULT_TIMEOUTS_SECS.1));
     let verifier = match crate::config::build(&options) {
         Ok(v) => v,
         Err(e) => {
