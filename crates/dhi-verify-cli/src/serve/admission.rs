@@ -8,9 +8,11 @@
 //! (`name:tag@sha256:…`, a JSONPatch `replace` at the image's JSON Pointer).
 //! Fail closed: a failure, an error, a timeout or an object that cannot be
 //! read is a denial naming the image and why; DELETE and CONNECT are allowed
-//! (nothing new runs); an object without containers is allowed with a warning.
+//! (nothing new runs); an object without containers is allowed with a
+//! warning; an UPDATE is judged by the images it adds (those of the old
+//! object were admitted with it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use json_patch::jsonptr::PointerBuf;
@@ -82,8 +84,14 @@ pub(crate) async fn review(
     }
     let request: AdmissionRequest<DynamicObject> =
         review.try_into().map_err(|_| BadReview::NoRequest)?;
-    let response = decide(state, &request, mode).await;
+    let mut response = decide(state, &request, mode).await;
     let allowed = response.allowed;
+    if !allowed {
+        // The API server turns a denial below 400 into 400; say what it is.
+        response.result.code = 403;
+        response.result.reason = "Forbidden".into();
+        response.result.status = Some(kube_core::response::StatusSummary::Failure);
+    }
     let patch = response.patch.clone();
     let mut value = serde_json::to_value(response.into_review())?;
     if let (Some(bytes), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
@@ -128,47 +136,48 @@ async fn decide(
         )]);
         return response;
     }
+    // An UPDATE makes run only the images it adds: those already in the old
+    // object were admitted when it was created (a scale, a label change or a
+    // new ephemeral container must not fail on them). If the old object
+    // cannot be read, every image is checked.
+    let admitted = admitted_before(request);
+    let uses: Vec<&ImageUse> = workload
+        .uses
+        .iter()
+        .filter(|u| !admitted.contains(u.image.as_str()))
+        .collect();
+    if uses.is_empty() {
+        return base;
+    }
     let budget = state.settings.admission_deadline;
     let deadline = Instant::now() + budget;
     let answers = state
-        .answers(
-            workload.uses.iter().map(|u| u.image.as_str()),
-            deadline,
-            budget,
-        )
+        .answers(uses.iter().map(|u| u.image.as_str()), deadline, budget)
         .await;
-    let reasons: Vec<String> = workload
-        .uses
+    let mut reasons: Vec<String> = uses
         .iter()
         .filter_map(|u| {
-            let answer = answers.get(u.image.as_str())?;
-            answer.reason(&u.image).map(|r| {
-                format!(
-                    "{} {:?} ({}): {r}",
-                    u.container_kind.as_str(),
-                    u.container,
-                    u.pointer
-                )
-            })
+            let reason = match answers.get(u.image.as_str()) {
+                Some(answer) => answer.reason(&u.image)?,
+                // One answer per distinct image is the contract; a missing
+                // one would be a bug here, and is a denial too.
+                None => format!("{} was not checked", u.image),
+            };
+            Some(format!(
+                "{} {:?} ({}): {reason}",
+                u.container_kind.as_str(),
+                u.container,
+                u.pointer
+            ))
         })
         .collect();
-    // Every use has an answer (one per distinct image); a missing one would
-    // be a bug here, and is a denial too.
-    let unanswered = workload
-        .uses
-        .iter()
-        .filter(|u| !answers.contains_key(u.image.as_str()))
-        .count();
-    if !reasons.is_empty() || unanswered > 0 {
-        let mut reasons = reasons;
-        if unanswered > 0 {
-            reasons.push(format!("{unanswered} image(s) were not checked"));
-        }
+    if !reasons.is_empty() {
+        reasons.dedup();
         return base.deny(format!("dhi-verify denied {what}: {}", reasons.join("; ")));
     }
     match mode {
         Mode::Validate => base,
-        Mode::Mutate => match pin_patch(&workload.uses, &answers) {
+        Mode::Mutate => match pin_patch(&uses, &answers) {
             Ok(ops) if ops.is_empty() => base,
             Ok(ops) => match base.clone().with_patch(Patch(ops)) {
                 Ok(patched) => patched,
@@ -177,6 +186,22 @@ async fn decide(
             Err(e) => base.deny(format!("dhi-verify: {what}: {e}")),
         },
     }
+}
+
+/// The images of an UPDATE's old object (empty for a CREATE, or when the
+/// old object cannot be read: then everything is checked).
+fn admitted_before(request: &AdmissionRequest<DynamicObject>) -> BTreeSet<String> {
+    if request.operation != Operation::Update {
+        return BTreeSet::new();
+    }
+    let Some(old) = &request.old_object else {
+        return BTreeSet::new();
+    };
+    serde_json::to_value(old)
+        .ok()
+        .and_then(|v| images_in_object(&v).ok())
+        .map(|w| w.uses.into_iter().map(|u| u.image).collect())
+        .unwrap_or_default()
 }
 
 /// `Kind namespace/name` for messages.
@@ -203,7 +228,7 @@ fn describe(request: &AdmissionRequest<DynamicObject>) -> String {
 /// need no operation. Every image must have verified (the caller denies
 /// otherwise); one that did not is an error here too.
 pub(crate) fn pin_patch(
-    uses: &[ImageUse],
+    uses: &[&ImageUse],
     answers: &BTreeMap<&str, Answer>,
 ) -> Result<Vec<PatchOperation>, String> {
     let mut ops = Vec::new();
