@@ -564,11 +564,10 @@ async fn registry_down_stalled_failing_or_refusing_credentials_is_a_denial_withi
         10_000,
     ));
     let locked = TestRegistry::start(GOOD, content).with_credentials("alice", "s3cret");
-    let images = vec![
+    let images = [
         ("APP", format!("{down_addr}/{GOOD}:3.13")),
         ("SIDECAR", format!("{}/{GOOD}:3.13", failing.addr)),
         ("INIT", format!("{}/{GOOD}:3.13", locked.addr)),
-        ("EPHEMERAL", format!("{}/{GOOD}:3.13", failing.addr)),
     ];
     // The stalled registry gets a server of its own: the library's registry
     // client lets one first request at a time meet an unknown registry, so a
@@ -579,7 +578,7 @@ async fn registry_down_stalled_failing_or_refusing_credentials_is_a_denial_withi
     // connections (about 2 s of backoff) to end as errors first.
     let server = Server::start(&good.key, &["--admission-deadline", "5"]);
     let stalled_server = Server::start(&good.key, &["--admission-deadline", "2"]);
-    let request = body("pod-create.json", &pairs(&images[..3]));
+    let request = body("pod-create.json", &pairs(&images));
     let stalled_request = body("pod-create.json", &pairs(&stalled_images));
     let started = std::time::Instant::now();
     let (r, stalled_r) = tokio::join!(
