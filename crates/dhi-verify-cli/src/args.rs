@@ -32,6 +32,8 @@ pub enum Command {
     Attestations(ImageArgs),
     /// Verify every base image a Dockerfile builds on, stage by stage; --pin rewrites FROM lines to digests.
     Dockerfile(DockerfileArgs),
+    /// Verify every image a deployment runs (Kubernetes manifests, Helm output, Compose files); --pin rewrites them to digests.
+    Deploy(DeployArgs),
     /// Verify a Sigstore bundle for a file or a sha256 digest (Sigstore conformance protocol).
     VerifyBundle(crate::verify_bundle::Args),
     /// Serve Kubernetes admission webhooks (/validate, /mutate) and a Gatekeeper external-data provider over HTTPS.
@@ -316,6 +318,33 @@ pub struct DockerfileArgs {
     #[command(flatten)]
     pub verify: VerifyOptions,
     /// Output format: JSON is a list of {image, stages, verdict} objects.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `dhi-verify deploy`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Every container image (containers, initContainers, ephemeralContainers) of Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers, PodTemplates, List items and CRDs with a pod template at spec.template, and every Compose service image, is verified once per distinct image, as `dhi-verify image` would, for every platform of its index unless --platform is given. Other kinds are skipped and counted. Per-image and per-namespace requirements and exemptions come from the policy's [[deploy.rules]] and [[deploy.exempt]].\n\nExamples:\n  helm template ./chart | dhi-verify deploy -\n  dhi-verify deploy k8s/*.yaml --format json\n  dhi-verify deploy compose.yaml --pin > compose.pinned.yaml\n  kustomize build overlays/prod | dhi-verify deploy - --pin | kubectl apply -f -\n\nExit codes: 0 every image passed (or is exempt), 1 an image failed, 2 usage error or a malformed document (named with file, document and line), 3 an image could not be verified."
+)]
+pub struct DeployArgs {
+    /// Manifest files: multi-document YAML or JSON ("-" for standard input).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the input with each verified image rewritten to
+    /// name:tag@sha256:<verified digest>, every other byte unchanged (one
+    /// input only; only if every image passed; the report goes to stderr).
+    #[arg(long)]
+    pub pin: bool,
+    /// The namespace of objects that name none (as `kubectl apply -n`), for
+    /// the policy's per-namespace rules.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// How to verify each image: as for `image`, except that without
+    /// --platform every platform of the index is verified (a cluster's nodes vary).
+    #[command(flatten)]
+    pub verify: VerifyOptions,
+    /// Output format: JSON is one report with a verdict per image and its uses.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

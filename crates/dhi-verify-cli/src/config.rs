@@ -8,6 +8,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dhi_verify::dockerfile::DockerfileRules;
 use dhi_verify::policy::PolicyError;
 use dhi_verify::sigstore::{BundleError, CertificateClaim, Matcher};
 use dhi_verify::source::registry::{FetchEvent, Observer, RegistryOptions};
@@ -216,10 +217,22 @@ pub(crate) fn build_verifier(
     args: &VerifyOptions,
     requirements: Option<&[&str]>,
 ) -> Result<Verifier, FlagError> {
+    build_verifier_and_stage_rules(args, requirements).map(|(verifier, _)| verifier)
+}
+
+/// [`build_verifier`], and the Dockerfile stage rules of the policy file
+/// (`--policy`; the defaults without one), which are not part of the policy.
+pub(crate) fn build_verifier_and_stage_rules(
+    args: &VerifyOptions,
+    requirements: Option<&[&str]>,
+) -> Result<(Verifier, DockerfileRules), FlagError> {
     let loaded = match &args.policy {
         Some(path) => Some(dhi_verify::policy::load_policy(path)?),
         None => None,
     };
+    let stage_rules = loaded
+        .as_ref()
+        .map_or_else(DockerfileRules::default, |l| l.dockerfile.clone());
     let identity = keyless_identity(args)?;
     // Trust: the flags when given, else the policy file's, else the DHI keys.
     let flags_name_trust = !args.keys.is_empty() || identity.is_some();
@@ -351,11 +364,22 @@ pub(crate) fn build_verifier(
     if let Some(observer) = observer(args.verbose, std::io::stderr().is_terminal()) {
         registry = registry.with_observer(observer);
     }
-    builder
+    let verifier = builder
         .limits(limits)
         .registry_options(registry)
         .build()
-        .map_err(FlagError::from)
+        .map_err(FlagError::from)?;
+    Ok((verifier, stage_rules))
+}
+
+/// The policy file's `[[deploy.rules]]` and `[[deploy.exempt]]` (none without `--policy`).
+pub(crate) fn deploy_rules(
+    args: &VerifyOptions,
+) -> Result<dhi_verify::policy::deploy::DeployRules, FlagError> {
+    Ok(match &args.policy {
+        Some(path) => dhi_verify::policy::load_policy(path)?.deploy,
+        None => dhi_verify::policy::deploy::DeployRules::default(),
+    })
 }
 
 /// `-v`: one line per request, answer and cache event. Else, on a terminal:
@@ -395,4 +419,166 @@ fn observer(verbose: bool, terminal: bool) -> Option<Observer> {
         }));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::args::{Cli, Command, ImageArgs};
+
+    fn image_args(argv: &[&str]) -> ImageArgs {
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Image(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const ID: [&str; 4] = [
+        "--certificate-identity",
+        "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1",
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+    ];
+
+    /// The claims `flags` (with an identity and an issuer) ask for, as
+    /// (claim, rendered matcher).
+    fn claims_of(flags: &[&str]) -> Result<Vec<(CertificateClaim, String)>, String> {
+        let argv = [&["dhi-verify", "image", "x"][..], &ID[..], flags].concat();
+        let args = image_args(&argv);
+        let identity = keyless_identity(&args.verify)
+            .map_err(|e| e.to_string())?
+            .unwrap();
+        Ok(identity
+            .subject()
+            .claims()
+            .iter()
+            .map(|(c, m)| (*c, m.to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn each_certificate_claim_flag_requires_its_claim() {
+        use CertificateClaim as C;
+        let exact = |v: &str| format!("{v:?}");
+        for (flag, value, claim) in [
+            (
+                "--certificate-github-workflow-repository",
+                "o/r",
+                C::GithubWorkflowRepository,
+            ),
+            (
+                "--certificate-github-workflow-ref",
+                "refs/tags/v1",
+                C::GithubWorkflowRef,
+            ),
+            (
+                "--certificate-github-workflow-sha",
+                "0123abcd",
+                C::GithubWorkflowSha,
+            ),
+            (
+                "--certificate-github-workflow-trigger",
+                "push",
+                C::GithubWorkflowTrigger,
+            ),
+            (
+                "--certificate-source-repository",
+                "https://github.com/o/r",
+                C::SourceRepositoryUri,
+            ),
+            (
+                "--certificate-source-ref",
+                "refs/heads/main",
+                C::SourceRepositoryRef,
+            ),
+            (
+                "--certificate-source-digest",
+                "0123abcd",
+                C::SourceRepositoryDigest,
+            ),
+            (
+                "--certificate-signer-uri",
+                "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main",
+                C::BuildSignerUri,
+            ),
+            (
+                "--certificate-runner-environment",
+                "github-hosted",
+                C::RunnerEnvironment,
+            ),
+            (
+                "--certificate-source-repository-owner",
+                "https://github.com/o",
+                C::SourceRepositoryOwnerUri,
+            ),
+            (
+                "--certificate-signer-digest",
+                "0123abcd",
+                C::BuildSignerDigest,
+            ),
+        ] {
+            assert_eq!(
+                claims_of(&[flag, value]).unwrap(),
+                [(claim, exact(value))],
+                "{flag}"
+            );
+        }
+        for (flag, claim) in [
+            (
+                "--certificate-source-repository-regexp",
+                C::SourceRepositoryUri,
+            ),
+            ("--certificate-source-ref-regexp", C::SourceRepositoryRef),
+            ("--certificate-signer-uri-regexp", C::BuildSignerUri),
+        ] {
+            let got = claims_of(&[flag, "refs/tags/v.*"]).unwrap();
+            assert_eq!(got.len(), 1, "{flag}");
+            assert_eq!(got[0].0, claim, "{flag}");
+            assert!(got[0].1.contains("regex"), "{flag}: {}", got[0].1);
+        }
+        // several at once: all required
+        let all = claims_of(&[
+            "--certificate-source-ref",
+            "refs/tags/v1",
+            "--certificate-runner-environment",
+            "github-hosted",
+        ])
+        .unwrap();
+        assert_eq!(all.len(), 2);
+        // none: the identity alone
+        assert_eq!(claims_of(&[]).unwrap(), []);
+    }
+
+    #[test]
+    fn a_bad_claim_regex_is_a_usage_error_naming_the_flag() {
+        let err = claims_of(&["--certificate-source-ref-regexp", "refs/(tags"]).unwrap_err();
+        assert!(err.contains("--certificate-source-ref-regexp"), "{err}");
+    }
+
+    #[test]
+    fn claim_flags_without_an_identity_are_a_usage_error() {
+        let args = image_args(&[
+            "dhi-verify",
+            "image",
+            "x",
+            "--certificate-source-ref",
+            "refs/tags/v1",
+        ]);
+        let err = keyless_identity(&args.verify).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FlagError::ClaimWithoutIdentity {
+                    flag: "certificate-source-ref"
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("--certificate-source-ref"),
+            "{err}"
+        );
+    }
 }

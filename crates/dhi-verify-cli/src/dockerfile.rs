@@ -1,6 +1,7 @@
 //! `dhi-verify dockerfile`: reads a Dockerfile, verifies every external image
-//! the build needs with the same verifier `image` builds, applies the stage
-//! rule (the final stage runs on a runtime variant), prints one verdict per
+//! the build needs with the same verifier `image` builds, applies the
+//! library's stage rules (`dhi_verify::dockerfile::stage_checks`: the final
+//! stage runs on a runtime variant, as non-root), prints one verdict per
 //! image and a summary per stage, and with `--pin` the Dockerfile rewritten to
 //! the verified digests. Parsing is the library's (`dhi_verify::dockerfile`).
 
@@ -9,8 +10,12 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dhi_verify::dockerfile::{Base, Dockerfile, ExternalImage, ImageUse, SourceFrom, Stage};
-use dhi_verify::{CheckStatus, Error, Outcome, Platform, PlatformSelection, Reference, Verdict};
+use dhi_verify::dockerfile::{
+    stage_checks, Base, Dockerfile, ExternalImage, ImageUse, SourceFrom, Stage,
+};
+use dhi_verify::{
+    Check, CheckStatus, Error, Outcome, Platform, PlatformSelection, Reference, Verdict,
+};
 use serde_json::json;
 
 use crate::args::{DockerfileArgs as Args, Format};
@@ -21,9 +26,6 @@ use crate::EXIT_USAGE;
 
 /// The largest Dockerfile read (4 MiB); larger files are a usage error.
 pub const MAX_DOCKERFILE_BYTES: u64 = 4 << 20;
-
-/// The id of the stage rule's check.
-const RUNTIME_VARIANT_CHECK: &str = "stage.runtime-variant";
 
 /// Reads the Dockerfile, at most [`MAX_DOCKERFILE_BYTES`].
 fn read(path: &PathBuf) -> Result<String, String> {
@@ -131,148 +133,13 @@ fn platforms_for(image: &ExternalImage, args: &Args) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// The stage rules: the final stage must run on a runtime variant, as non-root.
-#[derive(Debug, Clone)]
-struct StageCheck {
-    id: &'static str,
-    status: CheckStatus,
-    message: String,
-    evidence: Vec<String>,
-}
-
-const NON_ROOT_CHECK: &str = "stage.non-root";
-const DHI_BASE_CHECK: &str = "stage.dhi-image";
-
-/// The policy's stage rules, read from the verifier's policy.
-#[derive(Debug, Clone, Copy, Default)]
-struct StageRules {
-    runtime_variant: bool,
-    non_root: bool,
-    require_dhi: bool,
-}
-
-/// The optional rule that every base image is a DHI image: its verified index
-/// is titled `dhi/…` and names itself (`com.docker.dhi.name`).
-fn dhi_image_check(reference: &str, verdict: Option<&Verdict>) -> StageCheck {
-    let annotation = |k: &str| {
-        verdict
-            .and_then(|v| v.annotations.get(k))
-            .map(String::as_str)
-    };
-    let is_dhi = annotation("org.opencontainers.image.title")
-        .is_some_and(|t| t.starts_with("dhi/"))
-        && annotation("com.docker.dhi.name").is_some();
-    StageCheck {
-        id: DHI_BASE_CHECK,
-        status: if is_dhi {
-            CheckStatus::Pass
-        } else {
-            CheckStatus::Fail
-        },
-        message: if is_dhi {
-            format!("{reference} is a Docker Hardened Image")
-        } else {
-            format!("{reference}: expected a Docker Hardened Image (verified index titled dhi/… with com.docker.dhi.name), found none")
-        },
-        evidence: vec![reference.to_owned()],
-    }
-}
-
-/// The final stage's rules, judged on its verified base image: the variant
-/// from the verified index annotations (`com.docker.dhi.variant`, shell,
-/// package manager), and — when the policy asks for it — a non-root user in
-/// every verified platform's configuration. Without the annotation (not a DHI
-/// image, or not verified) only a `-dev` tag can be judged.
-fn final_stage_checks(
-    stage: &Stage,
-    reference: &str,
-    verdict: Option<&Verdict>,
-    rules: &StageRules,
-) -> Vec<StageCheck> {
-    let non_root = rules.non_root;
-    let evidence = vec![
-        format!("stage {} (line {})", stage.display_name(), stage.line),
-        reference.to_owned(),
-    ];
-    let stage_name = stage.display_name();
-    let line = stage.line;
-    let check = |id, status, message: String| StageCheck {
-        id,
-        status,
-        message,
-        evidence: evidence.clone(),
-    };
-    let mut checks = Vec::new();
-    let annotation = |k: &str| {
-        verdict
-            .and_then(|v| v.annotations.get(k))
-            .map(String::as_str)
-    };
-    let tag = match Reference::parse(reference) {
-        Ok(Reference::Registry(r)) => r.tag,
-        Ok(Reference::Layout(l)) => l.tag,
-        _ => None,
-    };
-    let variant = match annotation("com.docker.dhi.variant") {
-        Some("runtime")
-            if annotation("com.docker.dhi.shell").unwrap_or("").is_empty()
-                && annotation("com.docker.dhi.package-manager").unwrap_or("").is_empty() =>
-        {
-            check(RUNTIME_VARIANT_CHECK, CheckStatus::Pass, format!("final stage {stage_name} (line {line}) runs on a runtime variant (verified index annotation)"))
-        }
-        Some(variant) => check(
-            RUNTIME_VARIANT_CHECK,
-            CheckStatus::Fail,
-            format!(
-                "final stage {stage_name} (line {line}) runs on {reference}, variant {variant:?} with shell {:?} and package manager {:?}: expected a runtime variant",
-                annotation("com.docker.dhi.shell").unwrap_or(""),
-                annotation("com.docker.dhi.package-manager").unwrap_or("")
-            ),
-        ),
-        None => match tag {
-            Some(tag) if tag == "dev" || tag.ends_with("-dev") => check(
-                RUNTIME_VARIANT_CHECK,
-                CheckStatus::Fail,
-                format!("final stage {stage_name} (line {line}) runs on {reference}, a -dev variant (shell, package manager): expected a runtime variant"),
-            ),
-            _ => check(
-                RUNTIME_VARIANT_CHECK,
-                CheckStatus::Skip,
-                format!("final stage {stage_name} (line {line}) runs on {reference}: no verified com.docker.dhi.variant annotation to tell its variant"),
-            ),
-        },
-    };
-    if rules.runtime_variant {
-        checks.push(variant);
-    }
-    if non_root {
-        let configs: Option<Vec<_>> =
-            verdict.map(|v| v.platforms.iter().map(|p| p.config.as_ref()).collect());
-        checks.push(match configs {
-            Some(c) if !c.is_empty() && c.iter().all(|c| c.is_some_and(|c| !c.runs_as_root())) => {
-                check(NON_ROOT_CHECK, CheckStatus::Pass, format!("final stage {stage_name} (line {line}) runs as a non-root user"))
-            }
-            Some(c) if !c.is_empty() && c.iter().all(Option::is_some) => check(
-                NON_ROOT_CHECK,
-                CheckStatus::Fail,
-                format!("final stage {stage_name} (line {line}) runs on {reference}, whose configuration runs as root: expected a non-root user"),
-            ),
-            _ => check(
-                NON_ROOT_CHECK,
-                CheckStatus::Fail,
-                format!("final stage {stage_name} (line {line}): the verified configuration of {reference} could not be read to check its user"),
-            ),
-        });
-    }
-    checks
-}
-
 /// One external image and what became of it.
 struct Checked {
     image: ExternalImage,
     location: String,
     result: Result<Verdict, Error>,
-    checks: Vec<StageCheck>,
+    /// The stage rules' checks ([`dhi_verify::dockerfile::stage_checks`]).
+    checks: Vec<Check>,
 }
 
 impl Checked {
@@ -331,16 +198,12 @@ pub fn run(args: Args) -> u8 {
     // minus its non-root rule (build stages on -dev images run as root by
     // design; the final stage is judged for it below) and for the platforms
     // its stages name.
-    let verifier = match crate::config::build_verifier(&args.verify, None) {
+    let (verifier, rules) = match crate::config::build_verifier_and_stage_rules(&args.verify, None)
+    {
         Ok(v) => v,
         Err(m) => return usage(m.to_string()),
     };
     let policy = verifier.policy();
-    let rules = StageRules {
-        runtime_variant: policy.dockerfile_rules().final_stage_runtime_variant,
-        non_root: policy.image_rules().non_root,
-        require_dhi: policy.dockerfile_rules().require_dhi_images,
-    };
     let mut image_rules = policy.image_rules().clone();
     image_rules.non_root = false;
     let stage_policy = policy.clone().with_image_rules(image_rules);
@@ -378,15 +241,11 @@ pub fn run(args: Args) -> u8 {
     for (image, selection) in images.into_iter().zip(&selections) {
         let location = locate(&image.reference, &map);
         let result = runtime.block_on(verifier.verify_with(&location, &stage_policy, selection));
-        let mut checks = match &runtime_image {
-            Some((stage, reference)) if *reference == image.reference => {
-                final_stage_checks(stage, reference, result.as_ref().ok(), &rules)
-            }
-            _ => Vec::new(),
+        let final_stage = match &runtime_image {
+            Some((stage, reference)) if *reference == image.reference => Some(*stage),
+            _ => None,
         };
-        if rules.require_dhi {
-            checks.push(dhi_image_check(&image.reference, result.as_ref().ok()));
-        }
+        let checks = stage_checks(&rules, &image.reference, final_stage, result.as_ref().ok());
         checked.push(Checked {
             image,
             location,

@@ -7,6 +7,7 @@
 
 mod args;
 mod config;
+mod deploy;
 mod dockerfile;
 mod exit;
 mod image;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         args::Command::Image(a) => image::run(a),
         args::Command::Dockerfile(a) => dockerfile::run(a),
+        args::Command::Deploy(a) => deploy::run(a),
         args::Command::Serve(a) => serve::run(a),
         args::Command::Keys => keys::run(),
         args::Command::Policy(c) => policy_cmd::run(c),

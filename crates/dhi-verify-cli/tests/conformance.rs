@@ -171,35 +171,6 @@ fn s(p: &Path) -> String {
 }
 
 #[test]
-fn keyless_blob_bundle_verifies_with_its_root_and_identity_in_both_modes() {
-    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
-    let root = s(&testdata("keyless/trusted_root.json"));
-    let artifact = testdata("keyless/artifact.txt");
-    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, &s(&artifact)));
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains(KEYLESS_IDENTITY), "{out}");
-    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, &sha256_arg(&artifact)));
-    assert_eq!(code, 0, "{out}");
-}
-
-#[test]
-fn keyless_dsse_bundle_verifies_for_its_subject_digest() {
-    let bundle = s(&testdata("keyless/bundle-dsse.sigstore.json"));
-    let root = s(&testdata("keyless/trusted_root.json"));
-    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, KEYLESS_DSSE_SUBJECT));
-    assert_eq!(code, 0, "{out}");
-}
-
-#[test]
-fn keyless_dsse_bundle_fails_for_a_digest_that_is_not_a_subject() {
-    let bundle = s(&testdata("keyless/bundle-dsse.sigstore.json"));
-    let root = s(&testdata("keyless/trusted_root.json"));
-    let other = format!("sha256:{}", "ab".repeat(32));
-    let (code, out) = dhi_verify(&keyless_args(&bundle, &root, &other));
-    assert_eq!(code, 1, "{out}");
-}
-
-#[test]
 fn every_keyless_negative_bundle_fails() {
     let root = s(&testdata("keyless/trusted_root.json"));
     let mut n = 0;
@@ -215,84 +186,6 @@ fn every_keyless_negative_bundle_fails() {
         n += 1;
     }
     assert!(n >= 6, "expected at least 6 negative bundles, found {n}");
-}
-
-#[test]
-fn keyless_bundle_with_wrong_identity_fails() {
-    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
-    let root = s(&testdata("keyless/trusted_root.json"));
-    let artifact = s(&testdata("keyless/artifact.txt"));
-    let mut args = keyless_args(&bundle, &root, &artifact);
-    args[4] = "https://github.com/example/other/.github/workflows/build.yml@refs/heads/main";
-    let (code, out) = dhi_verify(&args);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("identity mismatch"), "{out}");
-}
-
-#[test]
-fn keyless_bundle_with_wrong_issuer_fails() {
-    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
-    let root = s(&testdata("keyless/trusted_root.json"));
-    let artifact = s(&testdata("keyless/artifact.txt"));
-    let mut args = keyless_args(&bundle, &root, &artifact);
-    args[6] = "https://accounts.google.com";
-    let (code, out) = dhi_verify(&args);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("issuer mismatch"), "{out}");
-}
-
-#[test]
-fn keyless_bundle_with_wrong_root_fails() {
-    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
-    let artifact = s(&testdata("keyless/artifact.txt"));
-    // The embedded public-good root (no --trusted-root) does not trust the local CA.
-    let (code, out) = dhi_verify(&[
-        "verify-bundle",
-        "--bundle",
-        &bundle,
-        "--certificate-identity",
-        KEYLESS_IDENTITY,
-        "--certificate-oidc-issuer",
-        KEYLESS_ISSUER,
-        &artifact,
-    ]);
-    assert_eq!(code, 1, "{out}");
-    // And a root from a different instance (a conformance case's) does not either.
-    let other = s(&testdata(
-        "sigstore-conformance/rekor2-happy-path/trusted_root.json",
-    ));
-    let (code, out) = dhi_verify(&keyless_args(&bundle, &other, &artifact));
-    assert_eq!(code, 1, "{out}");
-}
-
-#[test]
-fn identity_regexp_is_anchored() {
-    let bundle = s(&testdata("keyless/bundle-blob.sigstore.json"));
-    let root = s(&testdata("keyless/trusted_root.json"));
-    let artifact = s(&testdata("keyless/artifact.txt"));
-    let run = |identity_re: &str, issuer_re: &str| {
-        dhi_verify(&[
-            "verify-bundle",
-            "--bundle",
-            &bundle,
-            "--certificate-identity-regexp",
-            identity_re,
-            "--certificate-oidc-issuer-regexp",
-            issuer_re,
-            "--trusted-root",
-            &root,
-            &artifact,
-        ])
-    };
-    let (code, out) = run(
-        r"https://github\.com/example/dhi-demo/.*",
-        r"https://token\.actions\.githubusercontent\.com",
-    );
-    assert_eq!(code, 0, "{out}");
-    let (code, out) = run(r"github\.com/example/dhi-demo", r"https://token.*");
-    assert_eq!(code, 1, "unanchored substring must not match: {out}");
-    let (code, out) = run(r"https://github\.com/example/dhi-demo/.*", r"token");
-    assert_eq!(code, 1, "unanchored issuer substring must not match: {out}");
 }
 
 // --- Real Docker (DHI) bundles: key dhi-2, production Rekor, RFC 3161 --------
@@ -360,24 +253,6 @@ fn dhi_bundles_fail_with_dhi1() {
     }
 }
 
-#[test]
-fn dhi_bundle_fails_with_one_flipped_artifact_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut bytes = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
-    bytes[10] ^= 0x01;
-    let artifact = dir.path().join("CVE-2022-35929.json");
-    std::fs::write(&artifact, &bytes).unwrap();
-    let (code, out) = dhi_verify(&[
-        "verify-bundle",
-        "--bundle",
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
-        "--key",
-        &s(&testdata("dhi-advisories/dhi-2.pub")),
-        &s(&artifact),
-    ]);
-    assert_eq!(code, 1, "{out}");
-}
-
 fn tampered_set_bundle() -> Vec<u8> {
     let raw = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json.sig")).unwrap();
     let mut bundle: serde_json::Value = serde_json::from_slice(&raw).unwrap();
@@ -391,80 +266,239 @@ fn tampered_set_bundle() -> Vec<u8> {
     serde_json::to_vec(&bundle).unwrap()
 }
 
-#[test]
-fn dhi_bundle_fails_with_a_tampered_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("tampered.sig");
-    std::fs::write(&bundle, tampered_set_bundle()).unwrap();
-    let (code, out) = dhi_verify(&[
-        "verify-bundle",
-        "--bundle",
-        &s(&bundle),
-        "--key",
-        &s(&testdata("dhi-advisories/dhi-2.pub")),
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
-    ]);
-    assert_eq!(code, 1, "{out}");
+// --- verify-bundle runs, one row a case ----------------------------------
+
+/// `verify-bundle --bundle <bundle> --key <key> <artifact>`.
+fn keyed(bundle: &str, key: &str, artifact: &str) -> Vec<String> {
+    args(&["--bundle", bundle, "--key", key, artifact])
 }
 
-// --- Exit codes for usage problems -----------------------------------------
-
-#[test]
-fn unreadable_key_is_a_usage_error() {
-    let (code, out) = dhi_verify(&[
-        "verify-bundle",
-        "--bundle",
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
-        "--key",
-        "/nonexistent/key.pub",
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
-    ]);
-    assert_eq!(code, 2, "{out}");
+/// `verify-bundle` with the keyless vectors' identity and issuer, `--trusted-root <root>`.
+fn keyless(bundle: &str, root: &str, artifact: &str) -> Vec<String> {
+    args(&keyless_args(bundle, root, artifact)[1..])
 }
 
-#[test]
-fn unparsable_trusted_root_is_a_usage_error() {
-    let (code, out) = dhi_verify(&[
-        "verify-bundle",
+/// `verify-bundle` with identity and issuer regular expressions, for the keyless blob bundle.
+fn keyless_regexp(identity_re: &str, issuer_re: &str) -> Vec<String> {
+    args(&[
         "--bundle",
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
-        "--key",
-        &s(&testdata("dhi-advisories/dhi-2.pub")),
+        &t("keyless/bundle-blob.sigstore.json"),
+        "--certificate-identity-regexp",
+        identity_re,
+        "--certificate-oidc-issuer-regexp",
+        issuer_re,
         "--trusted-root",
-        &s(&testdata("dhi-advisories/dhi-2.pub")),
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
-    ]);
-    assert_eq!(code, 2, "{out}");
+        &t("keyless/trusted_root.json"),
+        &t("keyless/artifact.txt"),
+    ])
+}
+
+fn args(rest: &[&str]) -> Vec<String> {
+    std::iter::once("verify-bundle")
+        .chain(rest.iter().copied())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A path under `testdata/`, as an argument.
+fn t(rel: &str) -> String {
+    s(&testdata(rel))
+}
+
+/// One `verify-bundle` run: the arguments (what is set up or broken), the
+/// exit code it must end with and a text its output must hold ("": any).
+struct CliCase {
+    case: &'static str,
+    args: Vec<String>,
+    exit: i32,
+    says: &'static str,
+}
+
+/// The runs; `scratch` holds the tampered files some of them need.
+fn cli_cases(scratch: &Path) -> Vec<CliCase> {
+    let row = |case, args, exit, says| CliCase {
+        case,
+        args,
+        exit,
+        says,
+    };
+    let blob = t("keyless/bundle-blob.sigstore.json");
+    let dsse = t("keyless/bundle-dsse.sigstore.json");
+    let root = t("keyless/trusted_root.json");
+    let artifact = t("keyless/artifact.txt");
+    let dhi_bundle = t("dhi-advisories/CVE-2022-35929.json.sig");
+    let dhi_artifact = t("dhi-advisories/CVE-2022-35929.json");
+    let dhi2 = t("dhi-advisories/dhi-2.pub");
+
+    let mut flipped = std::fs::read(testdata("dhi-advisories/CVE-2022-35929.json")).unwrap();
+    flipped[10] ^= 0x01;
+    let flipped_artifact = scratch.join("CVE-2022-35929.json");
+    std::fs::write(&flipped_artifact, &flipped).unwrap();
+    let tampered_set = scratch.join("tampered.sig");
+    std::fs::write(&tampered_set, tampered_set_bundle()).unwrap();
+
+    let mut wrong_identity = keyless(&blob, &root, &artifact);
+    wrong_identity[4] =
+        "https://github.com/example/other/.github/workflows/build.yml@refs/heads/main".into();
+    let mut wrong_issuer = keyless(&blob, &root, &artifact);
+    wrong_issuer[6] = "https://accounts.google.com".into();
+    // The embedded public-good root (no --trusted-root) does not trust the local CA.
+    let mut embedded_root = keyless(&blob, &root, &artifact);
+    embedded_root.drain(7..9);
+
+    vec![
+        // Keyless vectors (local CA, CT log and Rekor-style log).
+        row(
+            "the keyless blob bundle verifies with its root and identity (file)",
+            keyless(&blob, &root, &artifact),
+            0,
+            KEYLESS_IDENTITY,
+        ),
+        row(
+            "the keyless blob bundle verifies with its root and identity (digest)",
+            keyless(&blob, &root, &sha256_arg(&testdata("keyless/artifact.txt"))),
+            0,
+            "",
+        ),
+        row(
+            "the keyless DSSE bundle verifies for its subject digest",
+            keyless(&dsse, &root, KEYLESS_DSSE_SUBJECT),
+            0,
+            "",
+        ),
+        row(
+            "the keyless DSSE bundle fails for a digest that is not a subject",
+            keyless(&dsse, &root, &format!("sha256:{}", "ab".repeat(32))),
+            1,
+            "",
+        ),
+        row(
+            "a keyless bundle with a wrong identity fails",
+            wrong_identity,
+            1,
+            "identity mismatch",
+        ),
+        row(
+            "a keyless bundle with a wrong issuer fails",
+            wrong_issuer,
+            1,
+            "issuer mismatch",
+        ),
+        row(
+            "a keyless bundle under the embedded root fails",
+            embedded_root,
+            1,
+            "",
+        ),
+        row(
+            "a keyless bundle under another instance's root fails",
+            keyless(
+                &blob,
+                &t("sigstore-conformance/rekor2-happy-path/trusted_root.json"),
+                &artifact,
+            ),
+            1,
+            "",
+        ),
+        row(
+            "anchored identity and issuer regexps match",
+            keyless_regexp(
+                r"https://github\.com/example/dhi-demo/.*",
+                r"https://token\.actions\.githubusercontent\.com",
+            ),
+            0,
+            "",
+        ),
+        row(
+            "an identity regexp matching a substring only does not match",
+            keyless_regexp(r"github\.com/example/dhi-demo", r"https://token.*"),
+            1,
+            "",
+        ),
+        row(
+            "an issuer regexp matching a substring only does not match",
+            keyless_regexp(r"https://github\.com/example/dhi-demo/.*", r"token"),
+            1,
+            "",
+        ),
+        // Real Docker (DHI) bundles: key dhi-2, production Rekor, RFC 3161.
+        row(
+            "a DHI bundle fails with one flipped artifact byte",
+            keyed(&dhi_bundle, &dhi2, &s(&flipped_artifact)),
+            1,
+            "",
+        ),
+        row(
+            "a DHI bundle fails with a tampered SET",
+            keyed(&s(&tampered_set), &dhi2, &dhi_artifact),
+            1,
+            "",
+        ),
+        // Usage problems: exit 2.
+        row(
+            "an unreadable key is a usage error",
+            keyed(&dhi_bundle, "/nonexistent/key.pub", &dhi_artifact),
+            2,
+            "",
+        ),
+        row(
+            "an unparsable trusted root is a usage error",
+            args(&[
+                "--bundle",
+                &dhi_bundle,
+                "--key",
+                &dhi2,
+                "--trusted-root",
+                &dhi2,
+                &dhi_artifact,
+            ]),
+            2,
+            "",
+        ),
+        row(
+            "an artifact that is neither a file nor a digest is a usage error (no file)",
+            keyed(&dhi_bundle, &dhi2, "/nonexistent/file"),
+            2,
+            "",
+        ),
+        row(
+            "an artifact that is neither a file nor a digest is a usage error (short digest)",
+            keyed(&dhi_bundle, &dhi2, "sha256:abcd"),
+            2,
+            "",
+        ),
+        row(
+            "an artifact that is neither a file nor a digest is a usage error (sha512)",
+            keyed(&dhi_bundle, &dhi2, "sha512:00"),
+            2,
+            "",
+        ),
+        row(
+            "a key together with an identity is a usage error",
+            args(&[
+                "--bundle",
+                &dhi_bundle,
+                "--key",
+                &dhi2,
+                "--certificate-identity",
+                "x",
+                &dhi_artifact,
+            ]),
+            2,
+            "",
+        ),
+    ]
 }
 
 #[test]
-fn artifact_that_is_neither_file_nor_digest_is_a_usage_error() {
-    for bad in ["/nonexistent/file", "sha256:abcd", "sha512:00"] {
-        let (code, out) = dhi_verify(&[
-            "verify-bundle",
-            "--bundle",
-            &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
-            "--key",
-            &s(&testdata("dhi-advisories/dhi-2.pub")),
-            bad,
-        ]);
-        assert_eq!(code, 2, "{bad}: {out}");
+fn verify_bundle_runs_end_with_the_expected_exit_code() {
+    let scratch = tempfile::tempdir().unwrap();
+    for c in cli_cases(scratch.path()) {
+        let argv: Vec<&str> = c.args.iter().map(String::as_str).collect();
+        let (code, out) = dhi_verify(&argv);
+        assert_eq!(code, c.exit, "{}: {argv:?}: {out}", c.case);
+        assert!(out.contains(c.says), "{}: {out}", c.case);
     }
-}
-
-#[test]
-fn key_together_with_identity_is_a_usage_error() {
-    let (code, out) = dhi_verify(&[
-        "verify-bundle",
-        "--bundle",
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json.sig")),
-        "--key",
-        &s(&testdata("dhi-advisories/dhi-2.pub")),
-        "--certificate-identity",
-        "x",
-        &s(&testdata("dhi-advisories/CVE-2022-35929.json")),
-    ]);
-    assert_eq!(code, 2, "{out}");
 }
 
 // --- The library directly: error variants ----------------------------------

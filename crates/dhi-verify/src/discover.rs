@@ -21,7 +21,7 @@ use std::sync::Arc;
 use futures_util::future::{try_join, try_join_all};
 
 use crate::digest::Digest;
-use crate::error::{Error, Outcome, SourceError};
+use crate::error::{Error, Outcome, SourceError, SourceStep};
 use crate::limits::Limits;
 use crate::oci::{
     annotation, is_manifest_media_type, media_type, Descriptor, ImageManifest, Manifest,
@@ -204,7 +204,7 @@ pub(crate) struct SignatureEvidence {
 /// failure into an [`Error`] naming the step and the digest.
 fn keep<T>(
     r: Result<T, SourceError>,
-    step: &'static str,
+    step: SourceStep,
     subject: &Digest,
 ) -> Result<Result<T, SourceError>, Error> {
     match r {
@@ -337,8 +337,8 @@ async fn discover_cosign_tag<R: Source>(
     limits: &Limits,
 ) -> Result<Option<CosignTagEvidence>, Error> {
     let step = match kind {
-        CosignTagKind::Signatures => "resolve cosign signature tag",
-        CosignTagKind::Attestations => "resolve cosign attestation tag",
+        CosignTagKind::Signatures => SourceStep::ResolveCosignSignatureTag,
+        CosignTagKind::Attestations => SourceStep::ResolveCosignAttestationTag,
     };
     let descriptor = match keep(source.tagged(&kind.tag(subject)).await, step, subject)? {
         Ok(Some(d)) => d,
@@ -365,8 +365,13 @@ async fn discover_cosign_tag<R: Source>(
             }));
         }
     };
-    let manifest =
-        fetch_image_manifest(source, &descriptor, "fetch cosign tag manifest", limits).await?;
+    let manifest = fetch_image_manifest(
+        source,
+        &descriptor,
+        SourceStep::FetchCosignTagManifest,
+        limits,
+    )
+    .await?;
     let (content_kind, max) = match kind {
         CosignTagKind::Signatures => (ContentKind::Payload, limits.max_signatures_per_attestation),
         CosignTagKind::Attestations => (ContentKind::Statement, limits.max_referrers),
@@ -376,7 +381,7 @@ async fn discover_cosign_tag<R: Source>(
             let fetched = try_join_all(m.layers.iter().take(max).map(|l| async move {
                 let bytes = keep(
                     fetch(source, &l.digest, Some(l.size), content_kind, limits).await,
-                    "fetch cosign tag layer",
+                    SourceStep::FetchCosignTagLayer,
                     &l.digest,
                 )?;
                 Ok::<_, Error>((l.clone(), bytes))
@@ -440,7 +445,7 @@ async fn fetch_config<S: Source>(
             limits,
         )
         .await,
-        "fetch image configuration",
+        SourceStep::FetchImageConfig,
         &config.digest,
     )
 }
@@ -448,7 +453,7 @@ async fn fetch_config<S: Source>(
 async fn fetch_image_manifest<S: Source>(
     source: &S,
     d: &Descriptor,
-    step: &'static str,
+    step: SourceStep,
     limits: &Limits,
 ) -> Result<Result<ImageManifest, SourceError>, Error> {
     let bytes = keep(
@@ -497,7 +502,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
         .resolve(tag, digest)
         .await
         .map_err(|e| Error::Source {
-            step: "resolve reference",
+            step: SourceStep::ResolveReference,
             subject: image.location(),
             source: e,
         })?;
@@ -510,7 +515,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
             limits,
         )
         .await,
-        "fetch index",
+        SourceStep::FetchIndex,
         &top.digest,
     )?;
     let top_manifest = top_bytes.and_then(|b| {
@@ -612,7 +617,7 @@ pub(crate) async fn discover<S: Source, R: Source>(
         let listing = async {
             let listed = keep(
                 referrers.referrers(&top.digest).await,
-                "list referrers of the index",
+                SourceStep::ListIndexReferrers,
                 &top.digest,
             )?;
             match listed {
@@ -680,8 +685,13 @@ async fn discover_platform<S: Source, R: Source>(
     // The manifest (then its configuration) and the referrers listing (then
     // every attestation) need only the digest from the index: both at once.
     let manifest_and_config = async {
-        let manifest =
-            fetch_image_manifest(image, &descriptor, "fetch platform manifest", limits).await?;
+        let manifest = fetch_image_manifest(
+            image,
+            &descriptor,
+            SourceStep::FetchPlatformManifest,
+            limits,
+        )
+        .await?;
         let config = match &manifest {
             Ok(m) => Some(fetch_config(image, &m.config, limits).await?),
             Err(_) => None,
@@ -691,7 +701,7 @@ async fn discover_platform<S: Source, R: Source>(
     let listing_and_attestations = async {
         let listed = keep(
             referrers.referrers(&descriptor.digest).await,
-            "list referrers",
+            SourceStep::ListReferrers,
             &descriptor.digest,
         )?;
         let (attestations, signed) = match &listed {
@@ -766,8 +776,13 @@ async fn discover_attestation<S: Source, R: Source>(
     // The attestation manifest (then its statement) and its signature
     // referrers (then each signature) both need only the digest: both at once.
     let manifest_and_statement = async {
-        let manifest =
-            fetch_image_manifest(source, &descriptor, "fetch attestation manifest", limits).await?;
+        let manifest = fetch_image_manifest(
+            source,
+            &descriptor,
+            SourceStep::FetchAttestationManifest,
+            limits,
+        )
+        .await?;
         let statement = match &manifest {
             Ok(m) => match m.attestation_layer() {
                 Ok(layer) => Some(
@@ -780,7 +795,7 @@ async fn discover_attestation<S: Source, R: Source>(
                             limits,
                         )
                         .await,
-                        "fetch statement",
+                        SourceStep::FetchStatement,
                         &layer.digest,
                     )?
                     .map(Arc::new),
@@ -796,7 +811,7 @@ async fn discover_attestation<S: Source, R: Source>(
             signatures_source
                 .signature_referrers(&descriptor.digest)
                 .await,
-            "list signature referrers",
+            SourceStep::ListSignatureReferrers,
             &descriptor.digest,
         )?;
         let (listed, kept) = match listed {
@@ -846,7 +861,7 @@ async fn discover_in_index_attestation<S: Source>(
     let manifest = fetch_image_manifest(
         source,
         &descriptor,
-        "fetch in-index attestation manifest",
+        SourceStep::FetchInIndexAttestationManifest,
         limits,
     )
     .await?;
@@ -871,7 +886,7 @@ async fn discover_in_index_attestation<S: Source>(
                     limits,
                 )
                 .await,
-                "fetch in-index attestation statement",
+                SourceStep::FetchInIndexAttestationStatement,
                 &layer.digest,
             )?;
             Ok::<_, Error>((layer, bytes.map(Arc::new)))
@@ -891,8 +906,13 @@ async fn discover_signature<R: Source>(
     descriptor: Descriptor,
     limits: &Limits,
 ) -> Result<SignatureEvidence, Error> {
-    let manifest =
-        fetch_image_manifest(source, &descriptor, "fetch signature manifest", limits).await?;
+    let manifest = fetch_image_manifest(
+        source,
+        &descriptor,
+        SourceStep::FetchSignatureManifest,
+        limits,
+    )
+    .await?;
     let payload = match &manifest {
         Ok(m) => match m.layers.first() {
             Some(layer) => Some(keep(
@@ -904,7 +924,7 @@ async fn discover_signature<R: Source>(
                     limits,
                 )
                 .await,
-                "fetch signature payload",
+                SourceStep::FetchSignaturePayload,
                 &layer.digest,
             )?),
             None => None,

@@ -362,8 +362,9 @@ pub enum Error {
     /// A source failed in a way that means the check could not be made.
     #[error("{step} ({subject}): {source}")]
     Source {
-        /// The step that failed, e.g. "resolve reference", "list referrers".
-        step: &'static str,
+        /// The step that failed; its `Display` is the step's name in the
+        /// message ("resolve reference", "list referrers", …).
+        step: SourceStep,
         /// What the step was about: a reference or a digest.
         subject: String,
         /// The underlying failure.
@@ -388,6 +389,86 @@ pub enum Error {
         /// What is missing.
         what: &'static str,
     },
+}
+
+/// The step of a verification at which a source failed ([`Error::Source`]):
+/// opening a layout, resolving the reference, and each fetch or listing of the
+/// walk index → platforms → referrers → attestations → signatures, and
+/// cosign's tags. `Display` gives the step's name as it appears in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SourceStep {
+    /// Opening an OCI image layout (`oci:<dir>`). Shown as "open layout".
+    OpenLayout,
+    /// Resolving the reference's tag or digest to the top manifest. Shown as "resolve reference".
+    ResolveReference,
+    /// Fetching the top manifest (an index or a single-platform manifest). Shown as "fetch index".
+    FetchIndex,
+    /// Listing the referrers of the index. Shown as "list referrers of the index".
+    ListIndexReferrers,
+    /// Fetching a selected platform's manifest. Shown as "fetch platform manifest".
+    FetchPlatformManifest,
+    /// Fetching a platform's image configuration. Shown as "fetch image configuration".
+    FetchImageConfig,
+    /// Listing the referrers of a platform manifest. Shown as "list referrers".
+    ListReferrers,
+    /// Fetching an attestation manifest. Shown as "fetch attestation manifest".
+    FetchAttestationManifest,
+    /// Fetching an attestation manifest's statement layer. Shown as "fetch statement".
+    FetchStatement,
+    /// Listing the referrers (signatures) of an attestation manifest. Shown as "list signature referrers".
+    ListSignatureReferrers,
+    /// Fetching a signature manifest. Shown as "fetch signature manifest".
+    FetchSignatureManifest,
+    /// Fetching a signature manifest's payload layer. Shown as "fetch signature payload".
+    FetchSignaturePayload,
+    /// Fetching a BuildKit attestation manifest held in the index. Shown as "fetch in-index attestation manifest".
+    FetchInIndexAttestationManifest,
+    /// Fetching a statement layer of a BuildKit in-index attestation manifest. Shown as "fetch in-index attestation statement".
+    FetchInIndexAttestationStatement,
+    /// Resolving cosign's `sha256-<hex>.sig` tag. Shown as "resolve cosign signature tag".
+    ResolveCosignSignatureTag,
+    /// Resolving cosign's `sha256-<hex>.att` tag. Shown as "resolve cosign attestation tag".
+    ResolveCosignAttestationTag,
+    /// Fetching the manifest a cosign `.sig` or `.att` tag names. Shown as "fetch cosign tag manifest".
+    FetchCosignTagManifest,
+    /// Fetching a layer of a cosign tag's manifest. Shown as "fetch cosign tag layer".
+    FetchCosignTagLayer,
+    /// Reading within the verification's byte budget ([`crate::Limits`]' `max_total_bytes`). Shown as "read within max_total_bytes".
+    ReadWithinBudget,
+}
+
+impl SourceStep {
+    /// The step's name as it appears in messages, e.g. "resolve reference".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStep::OpenLayout => "open layout",
+            SourceStep::ResolveReference => "resolve reference",
+            SourceStep::FetchIndex => "fetch index",
+            SourceStep::ListIndexReferrers => "list referrers of the index",
+            SourceStep::FetchPlatformManifest => "fetch platform manifest",
+            SourceStep::FetchImageConfig => "fetch image configuration",
+            SourceStep::ListReferrers => "list referrers",
+            SourceStep::FetchAttestationManifest => "fetch attestation manifest",
+            SourceStep::FetchStatement => "fetch statement",
+            SourceStep::ListSignatureReferrers => "list signature referrers",
+            SourceStep::FetchSignatureManifest => "fetch signature manifest",
+            SourceStep::FetchSignaturePayload => "fetch signature payload",
+            SourceStep::FetchInIndexAttestationManifest => "fetch in-index attestation manifest",
+            SourceStep::FetchInIndexAttestationStatement => "fetch in-index attestation statement",
+            SourceStep::ResolveCosignSignatureTag => "resolve cosign signature tag",
+            SourceStep::ResolveCosignAttestationTag => "resolve cosign attestation tag",
+            SourceStep::FetchCosignTagManifest => "fetch cosign tag manifest",
+            SourceStep::FetchCosignTagLayer => "fetch cosign tag layer",
+            SourceStep::ReadWithinBudget => "read within max_total_bytes",
+        }
+    }
+}
+
+impl std::fmt::Display for SourceStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Whose problem an error is, so a caller maps every error of this crate to
@@ -685,4 +766,34 @@ pub enum KeyUnusable {
         /// End of the window, Unix seconds.
         not_after: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_error_names_its_step_as_the_message_always_did() {
+        let e = Error::Source {
+            step: SourceStep::ResolveReference,
+            subject: "oci:layout:9.99".to_owned(),
+            source: SourceError::TagNotFound {
+                tag: "9.99".to_owned(),
+                location: "layout".to_owned(),
+            },
+        };
+        assert!(
+            e.to_string()
+                .starts_with("resolve reference (oci:layout:9.99): "),
+            "{e}"
+        );
+        assert_eq!(
+            SourceStep::ListIndexReferrers.to_string(),
+            "list referrers of the index"
+        );
+        assert_eq!(
+            SourceStep::ReadWithinBudget.to_string(),
+            "read within max_total_bytes"
+        );
+    }
 }

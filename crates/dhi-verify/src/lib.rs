@@ -41,8 +41,6 @@ pub mod policy;
 pub mod predicate;
 pub mod reference;
 pub mod requirement;
-pub mod signature;
-pub mod sigstore;
 pub mod source;
 mod verify;
 pub mod workload;
@@ -53,7 +51,7 @@ mod verifier;
 
 pub use digest::Digest;
 pub use discover::PlatformSelection;
-pub use error::{ConfigError, Error, ErrorClass, Outcome, SourceError, VerifyError};
+pub use error::{ConfigError, Error, ErrorClass, Outcome, SourceError, SourceStep, VerifyError};
 pub use limits::Limits;
 pub use platform::Platform;
 pub use policy::{Policy, TlogMode};
@@ -65,6 +63,10 @@ pub use verdict::{
     PlatformVerdict, SignatureReport, TlogStatus, Verdict, VerifiedAttestation,
 };
 pub use verifier::{Verifier, VerifierBuilder, DEFAULT_DEADLINE};
+// The signature formats belong to the verify stage (`verify/signature`,
+// `verify/sigstore`); their public paths stay `dhi_verify::signature` and
+// `dhi_verify::sigstore`.
+pub use verify::{signature, sigstore};
 
 /// Internals for the fuzz targets (`fuzz/`), behind the `fuzzing` feature:
 /// not part of the API.

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::digest::Digest;
 use crate::discover::{discover, Evidence, PlatformSelection};
-use crate::error::{ConfigError, Error, SourceError};
+use crate::error::{ConfigError, Error, SourceError, SourceStep};
 use crate::limits::Limits;
 use crate::platform::Platform;
 use crate::policy::evaluate::{evaluate, Judged};
@@ -120,7 +120,7 @@ impl Verifier {
         let parsed = Reference::parse(reference)?;
         let budget = Budget::new(self.limits.max_total_bytes, self.deadline);
         let work = budget.scope(async {
-            let step = "resolve the reference";
+            let step = SourceStep::ResolveReference;
             let subject = parsed.to_string();
             let found = match &parsed {
                 Reference::Layout(r) => {
@@ -293,7 +293,7 @@ impl Verifier {
 impl Verifier {
     fn open_layout(&self, path: &std::path::Path) -> Result<LayoutSource, Error> {
         LayoutSource::open(path, self.limits.clone()).map_err(|e| Error::Source {
-            step: "open layout",
+            step: SourceStep::OpenLayout,
             subject: path.display().to_string(),
             source: e,
         })
@@ -449,7 +449,7 @@ fn settle(
             Err(deadline(what, deadline_ms))
         }
         Some(refusal) => Err(Error::Source {
-            step: "read within max_total_bytes",
+            step: SourceStep::ReadWithinBudget,
             subject: reference.to_string(),
             source: refusal,
         }),

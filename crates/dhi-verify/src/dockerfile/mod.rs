@@ -34,6 +34,7 @@
 mod args;
 mod lexer;
 mod pin;
+mod rules;
 mod stages;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -42,6 +43,9 @@ use crate::digest::Digest;
 use crate::reference::ReferenceError;
 
 pub use args::{EXPANSION_BUDGET, MAX_EXPANSION_DEPTH};
+pub use rules::{
+    stage_checks, DockerfileRules, DHI_IMAGE_CHECK, NON_ROOT_CHECK, RUNTIME_VARIANT_CHECK,
+};
 
 /// Why a Dockerfile could not be read. Every variant carries the 1-based
 /// `line` of the instruction at fault and says what was expected and what

@@ -7,6 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Deserialize;
 
+use super::deploy::{DeployRules, Exemption, ImageRule};
 use super::glob::Glob;
 use super::time::parse_date_or_time;
 use super::{
@@ -83,6 +84,11 @@ pub struct LoadedPolicy {
     pub policy: Policy,
     /// Whose signatures count.
     pub trust: TrustRoot,
+    /// Per-image and per-namespace rules for deployments (`[[deploy.rules]]`, `[[deploy.exempt]]`).
+    pub deploy: DeployRules,
+    /// The stage rules of `dhi-verify dockerfile` (`[dockerfile]`, and
+    /// `[image] non-root` for the final stage).
+    pub dockerfile: crate::dockerfile::DockerfileRules,
 }
 
 #[derive(Deserialize, Default)]
@@ -103,6 +109,36 @@ struct File {
     image: ImageSection,
     #[serde(default)]
     dockerfile: DockerfileSection,
+    #[serde(default)]
+    deploy: DeploySection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DeploySection {
+    #[serde(default)]
+    rules: Vec<DeployRuleSpec>,
+    #[serde(default)]
+    exempt: Vec<ExemptSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DeployRuleSpec {
+    images: Vec<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    require: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ExemptSpec {
+    images: Vec<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    expires: String,
+    reason: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -542,18 +578,23 @@ pub fn parse_policy(
         not_end_of_life: file.image.not_end_of_life.unwrap_or(false),
         max_age_days: file.image.max_age_days,
     };
-    let defaults = super::DockerfileRules::default();
-    let dockerfile = super::DockerfileRules {
+    let defaults = crate::dockerfile::DockerfileRules::default();
+    let dockerfile = crate::dockerfile::DockerfileRules {
         final_stage_runtime_variant: file
             .dockerfile
             .final_stage_runtime_variant
             .unwrap_or(defaults.final_stage_runtime_variant),
+        // The image rule, lifted from the base images, judges the final stage.
+        final_stage_non_root: image.non_root,
         require_dhi_images: file
             .dockerfile
             .require_dhi_images
             .unwrap_or(defaults.require_dhi_images),
     };
+    let deploy = deploy_rules(&file.deploy, &invalid)?;
     Ok(LoadedPolicy {
+        deploy,
+        dockerfile,
         policy: Policy {
             requirements,
             tlog,
@@ -566,10 +607,79 @@ pub fn parse_policy(
                 allow,
             },
             image,
-            dockerfile,
         },
         trust,
     })
+}
+
+/// `[[deploy.rules]]` and `[[deploy.exempt]]`: patterns compiled, every
+/// rule requiring something, every exemption ending.
+fn deploy_rules(
+    section: &DeploySection,
+    invalid: &dyn Fn(String, &str, String) -> PolicyError,
+) -> Result<DeployRules, PolicyError> {
+    let globs = |field: String, patterns: &[String], what: &str| {
+        if patterns.is_empty() {
+            return Err(invalid(
+                field,
+                "deploy",
+                format!("expected at least one {what} pattern, found none"),
+            ));
+        }
+        patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Glob::new(p).map_err(|e| invalid(format!("{field}[{i}]"), p, e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let namespaces = |field: String, patterns: &[String]| {
+        if patterns.is_empty() {
+            Ok(Vec::new())
+        } else {
+            globs(field, patterns, "namespace")
+        }
+    };
+    let mut rules = Vec::new();
+    for (i, r) in section.rules.iter().enumerate() {
+        let field = format!("deploy.rules[{i}]");
+        if r.require.is_empty() {
+            return Err(invalid(
+                format!("{field}.require"),
+                "require",
+                "expected at least one requirement: a rule requiring nothing would pass any image"
+                    .into(),
+            ));
+        }
+        let require = r
+            .require
+            .iter()
+            .enumerate()
+            .map(|(j, q)| {
+                Requirement::parse(q)
+                    .map_err(|e| invalid(format!("{field}.require[{j}]"), q, e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rules.push(ImageRule {
+            images: globs(format!("{field}.images"), &r.images, "image")?,
+            namespaces: namespaces(format!("{field}.namespaces"), &r.namespaces)?,
+            require,
+        });
+    }
+    let mut exemptions = Vec::new();
+    for (i, e) in section.exempt.iter().enumerate() {
+        let field = format!("deploy.exempt[{i}]");
+        let expires_unix = parse_date_or_time(&e.expires)
+            .map_err(|m| invalid(format!("{field}.expires"), &e.expires, m.to_string()))?;
+        exemptions.push(Exemption {
+            images: globs(format!("{field}.images"), &e.images, "image")?,
+            namespaces: namespaces(format!("{field}.namespaces"), &e.namespaces)?,
+            expires_unix,
+            reason: e.reason.clone(),
+        });
+    }
+    Ok(DeployRules { rules, exemptions })
 }
 
 /// Reads and parses a policy file (capped at [`MAX_POLICY_BYTES`]).
@@ -697,5 +807,64 @@ mod tests {
         assert!(!m.matches(
             "https://evil.example/?https://github.com/org/app/.github/workflows/r@refs/tags/v1"
         ));
+    }
+
+    #[test]
+    fn deploy_rules_and_exemptions_are_read() {
+        let loaded = policy(
+            "version = 1\n\
+             [[deploy.rules]]\nimages = [\"dhi.io/*\"]\nnamespaces = [\"prod-*\"]\nrequire = [\"provenance\", \"vex\"]\n\
+             [[deploy.exempt]]\nimages = [\"docker.io/library/busybox:*\"]\nexpires = \"2027-01-31\"\nreason = \"debug\"\n",
+        )
+        .unwrap();
+        let d = &loaded.deploy;
+        assert_eq!(d.rules.len(), 1);
+        assert_eq!(d.rules[0].images[0].as_str(), "dhi.io/*");
+        assert_eq!(d.rules[0].namespaces[0].as_str(), "prod-*");
+        assert_eq!(d.rules[0].require.len(), 2);
+        assert_eq!(d.exemptions[0].expires_unix, 1_801_353_600);
+        assert_eq!(d.exemptions[0].reason.as_deref(), Some("debug"));
+        assert!(policy("version = 1\n").unwrap().deploy.is_empty());
+    }
+
+    #[test]
+    fn deploy_rules_that_would_pass_anything_are_refused() {
+        let cases = [
+            (
+                "[[deploy.rules]]\nimages = [\"*\"]\nrequire = []\n",
+                "deploy.rules[0].require",
+            ),
+            (
+                "[[deploy.rules]]\nimages = []\nrequire = [\"sbom\"]\n",
+                "deploy.rules[0].images",
+            ),
+            (
+                "[[deploy.rules]]\nimages = [\"\"]\nrequire = [\"sbom\"]\n",
+                "deploy.rules[0].images[0]",
+            ),
+            (
+                "[[deploy.rules]]\nimages = [\"*\"]\nrequire = [\"nonsense\"]\n",
+                "deploy.rules[0].require[0]",
+            ),
+            (
+                "[[deploy.exempt]]\nimages = [\"*\"]\nexpires = \"someday\"\n",
+                "deploy.exempt[0].expires",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = policy(&format!("version = 1\n{text}")).unwrap_err();
+            assert!(
+                matches!(&err, PolicyError::Invalid { field, .. } if field == expected),
+                "{text}: {err:?}"
+            );
+        }
+        // An exemption must end; an unknown field is refused.
+        for text in [
+            "[[deploy.exempt]]\nimages = [\"*\"]\n",
+            "[[deploy.rules]]\nimages = [\"*\"]\nrequire = [\"sbom\"]\nimage = \"x\"\n",
+        ] {
+            let err = policy(&format!("version = 1\n{text}")).unwrap_err();
+            assert!(matches!(err, PolicyError::Syntax { .. }), "{text}: {err:?}");
+        }
     }
 }

@@ -3,12 +3,17 @@
 //! vulnerability report, VEX and image configuration. [`file`](mod@file) reads a policy
 //! file; `rules` evaluates the rules over verified evidence.
 
+pub mod deploy;
 pub(crate) mod evaluate;
 pub mod file;
 mod glob;
 pub(crate) mod rules;
 mod time;
 
+/// The Dockerfile stage rules are not part of a [`Policy`]: a policy file's
+/// `[dockerfile]` section is read into [`LoadedPolicy::dockerfile`] and
+/// judged by [`crate::dockerfile::stage_checks`].
+pub use crate::dockerfile::DockerfileRules;
 pub use file::{
     load_policy, parse_policy, LoadedPolicy, PolicyError, DEFAULT_POLICY_TOML, MAX_POLICY_BYTES,
 };
@@ -151,27 +156,6 @@ pub struct ImageRules {
     pub max_age_days: Option<u32>,
 }
 
-/// Stage rules for `dhi-verify dockerfile` (the library does not read
-/// Dockerfiles' intent; the command applies these).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DockerfileRules {
-    /// The final stage (or `--target`) must run on a runtime variant.
-    pub final_stage_runtime_variant: bool,
-    /// Every base image must be a DHI image (`org.opencontainers.image.title`
-    /// starting `dhi/` and a `com.docker.dhi.name` annotation on the verified index).
-    pub require_dhi_images: bool,
-}
-
-impl Default for DockerfileRules {
-    fn default() -> Self {
-        DockerfileRules {
-            final_stage_runtime_variant: true,
-            require_dhi_images: false,
-        }
-    }
-}
-
 /// The rules a verified image must meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -182,7 +166,6 @@ pub struct Policy {
     pub(crate) sbom: SbomRules,
     pub(crate) vulnerabilities: VulnerabilityRules,
     pub(crate) image: ImageRules,
-    pub(crate) dockerfile: DockerfileRules,
 }
 
 impl Policy {
@@ -204,7 +187,6 @@ impl Policy {
                 non_root: true,
                 ..ImageRules::default()
             },
-            dockerfile: DockerfileRules::default(),
         }
     }
 
@@ -226,7 +208,6 @@ impl Policy {
             sbom: SbomRules::default(),
             vulnerabilities: VulnerabilityRules::default(),
             image: ImageRules::default(),
-            dockerfile: DockerfileRules::default(),
         })
     }
 
@@ -241,6 +222,14 @@ impl Policy {
             .map(|r| Requirement::parse(r.as_ref()))
             .collect::<Result<_, _>>()?;
         Ok(self)
+    }
+
+    /// Replaces the required predicate types with parsed ones (a deployment
+    /// rule's, [`deploy::ImageRule::require`]). An empty list is refused
+    /// when verifying, as for [`Policy::requiring`].
+    pub fn with_requirement_list(mut self, requirements: Vec<Requirement>) -> Self {
+        self.requirements = requirements;
+        self
     }
 
     /// Sets whether all selected platforms must pass or any.
@@ -276,17 +265,6 @@ impl Policy {
     /// The image rules.
     pub fn image_rules(&self) -> &ImageRules {
         &self.image
-    }
-
-    /// The Dockerfile stage rules.
-    pub fn dockerfile_rules(&self) -> &DockerfileRules {
-        &self.dockerfile
-    }
-
-    /// Sets the Dockerfile stage rules.
-    pub fn with_dockerfile_rules(mut self, rules: DockerfileRules) -> Self {
-        self.dockerfile = rules;
-        self
     }
 
     /// Whether all selected platforms must pass, or any.

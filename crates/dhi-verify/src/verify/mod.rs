@@ -9,7 +9,9 @@
 //! policy. Nothing here reads the network, the disk or the clock.
 
 mod in_index;
+pub mod signature;
 mod signed;
+pub mod sigstore;
 pub(crate) mod statement;
 
 use std::sync::Arc;

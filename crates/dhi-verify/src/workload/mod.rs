@@ -10,7 +10,14 @@
 //! we cannot see is an image we cannot verify).
 
 mod json;
+mod pin;
 mod walk;
+mod yaml;
+
+pub use pin::{pin, PinError};
+pub use yaml::{
+    read_manifests, read_manifests_with, ManifestError, ManifestErrorKind, ManifestLimits,
+};
 
 use std::ops::Range;
 
@@ -189,3 +196,5 @@ fn escape_token(token: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_yaml;

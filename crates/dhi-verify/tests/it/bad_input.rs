@@ -59,7 +59,7 @@ fn a_garbage_index_json_is_an_error_naming_the_layout() {
         matches!(
             err,
             Error::Source {
-                step: "open layout",
+                step: dhi_verify::SourceStep::OpenLayout,
                 source: SourceError::InvalidLayout { .. },
                 ..
             }

@@ -59,18 +59,6 @@ fn bare() -> (DhiImage, Written) {
     (image, w)
 }
 
-/// Adds a `.sig` tag on `subject` whose single layer is built by `layer`.
-fn with_sig_tag(
-    w: &Written,
-    subject: &str,
-    layer: impl FnOnce(&mut LayoutEditor) -> serde_json::Value,
-) {
-    let mut ed = LayoutEditor::open(&w.fixture.dir);
-    let l = layer(&mut ed);
-    sig_tag(&mut ed, subject, vec![l]);
-    ed.finish();
-}
-
 fn signed_layer(ed: &mut LayoutEditor, key: &TestKey, signs: &str) -> serde_json::Value {
     let payload = simple_signing_payload(signs, SIGNED);
     let sig = key.sign_b64(&payload);
@@ -84,240 +72,333 @@ fn image_signature_error(v: &Verdict) -> VerifyError {
     sigs[0].signature.error.clone().unwrap()
 }
 
-#[test]
-fn a_cosign_sig_tag_on_the_index_satisfies_the_signature_requirement() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
-    with_sig_tag(&w, &index, |ed| signed_layer(ed, &image.key, &index));
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
-    let sigs = &v.platforms[0].image_signatures;
-    assert_eq!(sigs.len(), 1);
-    assert_eq!(sigs[0].subject.to_string(), index);
-    assert_eq!(sigs[0].source, EvidenceSource::CosignTag);
-    assert_eq!(sigs[0].signature.key.as_deref(), Some("dhi-test"));
-    assert_eq!(sigs[0].signature.tlog, TlogStatus::Absent);
-    assert_eq!(check(&v, "require.signature").status, CheckStatus::Pass);
+/// Which manifest of the image: the index or the linux/amd64 platform manifest.
+#[derive(Clone, Copy, Debug)]
+enum On {
+    Index,
+    Platform,
 }
 
-#[test]
-fn a_cosign_sig_tag_on_the_platform_manifest_satisfies_the_signature_requirement() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let platform = amd64(&w);
-    with_sig_tag(&w, &platform, |ed| signed_layer(ed, &image.key, &platform));
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
-    assert_eq!(
-        v.platforms[0].image_signatures[0].subject.to_string(),
-        platform
-    );
+impl On {
+    fn digest(self, w: &Written) -> String {
+        match self {
+            On::Index => w.fixture.index_digest.clone(),
+            On::Platform => amd64(w),
+        }
+    }
 }
 
-#[test]
-fn an_unsigned_image_fails_the_signature_requirement() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Fail);
-    let c = check(&v, "require.signature");
-    assert_eq!(c.status, CheckStatus::Fail);
-    assert!(c.message.contains("no signature found"), "{}", c.message);
+/// How a signature is attached to the manifest it hangs on.
+#[derive(Clone, Copy, Debug)]
+enum Attach {
+    /// No signature at all.
+    Nothing,
+    /// cosign's `sha256-<digest>.sig` tag, one simple-signing layer.
+    SigTag,
+    /// A cosign signature manifest among the referrers.
+    SignatureReferrer,
+    /// A keyed Sigstore bundle over the signed manifest, among the referrers.
+    Bundle(BundleForgery),
 }
 
-#[test]
-fn sig_tags_are_not_looked_up_unless_an_image_signature_is_required() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
-    with_sig_tag(&w, &index, |ed| signed_layer(ed, &image.key, &index));
-    let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
-    assert!(v.platforms[0].image_signatures.is_empty());
+/// What the simple-signing layer holds (ignored for bundles but `signs`).
+#[derive(Clone, Copy, Debug)]
+enum Layer {
+    /// A genuine signature by the image's key (or by an untrusted one).
+    Signed { untrusted: bool },
+    /// A payload of another `critical.type`.
+    PayloadType(&'static str),
+    /// The right payload, signed over other bytes.
+    SignatureOverOtherBytes,
+    /// A genuine layer stripped of its signature annotation.
+    WithoutSignatureAnnotation,
 }
 
-#[test]
-fn a_sig_tag_signed_by_an_untrusted_key_fails() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
-    with_sig_tag(&w, &index, |ed| {
-        signed_layer(ed, &TestKey::new("mallory"), &index)
-    });
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Fail);
-    assert!(matches!(
-        image_signature_error(&v),
-        VerifyError::UntrustedSignature { .. }
-    ));
+/// What the verdict's image signatures must be.
+enum Found {
+    /// None (not looked up, or none there).
+    Nothing,
+    /// One, verified by `dhi-test`, about `On`, from this source, with this log status.
+    Verified(On, EvidenceSource, TlogStatus),
+    /// One, not verified, for this reason.
+    Rejected(fn(&VerifyError) -> bool),
 }
 
-#[test]
-fn a_sig_tag_whose_payload_signs_another_manifest_fails() {
-    // The `.sig` tag of the index holds a genuine signature of the platform
-    // manifest: the payload, not the tag name, says what is signed.
-    let image = DhiImage::python();
-    let w = write(&image);
-    let (index, platform) = (w.fixture.index_digest.clone(), amd64(&w));
-    with_sig_tag(&w, &index, |ed| signed_layer(ed, &image.key, &platform));
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Fail);
-    assert!(matches!(
-        image_signature_error(&v),
-        VerifyError::PayloadDigest { .. }
-    ));
+/// One image-signature case: where the signature hangs and how, what it signs
+/// and holds, what the policy requires, and what the verdict must say.
+struct SigCase {
+    case: &'static str,
+    attach: Attach,
+    on: On,
+    signs: On,
+    layer: Layer,
+    requirements: &'static [&'static str],
+    tlog: TlogMode,
+    outcome: Outcome,
+    found: Found,
+    /// A check (id, status, text in its message) the verdict must hold.
+    check: Option<(&'static str, CheckStatus, &'static str)>,
 }
 
-#[test]
-fn a_sig_tag_payload_of_another_type_fails() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
-    with_sig_tag(&w, &index, |ed| {
-        let payload = simple_signing_payload(&index, "atomic container signature");
-        let sig = image.key.sign_b64(&payload);
-        simple_signing_layer(ed, &payload, &sig)
-    });
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert!(matches!(
-        image_signature_error(&v),
-        VerifyError::PayloadType { .. }
-    ));
+fn sig_cases() -> Vec<SigCase> {
+    use Attach::{Bundle, Nothing, SigTag, SignatureReferrer};
+    use Found::{Rejected, Verified};
+    use On::{Index, Platform};
+    const GENUINE: Layer = Layer::Signed { untrusted: false };
+    let row = |case: &'static str, attach, on, signs, layer, outcome, found| SigCase {
+        case,
+        attach,
+        on,
+        signs,
+        layer,
+        requirements: &["signature"],
+        tlog: TlogMode::IfPresent,
+        outcome,
+        found,
+        check: None,
+    };
+    let rejected = |case, attach, on, signs, layer, why: fn(&VerifyError) -> bool| {
+        row(case, attach, on, signs, layer, Outcome::Fail, Rejected(why))
+    };
+    vec![
+        SigCase {
+            check: Some(("require.signature", CheckStatus::Pass, "")),
+            ..row(
+                "a cosign .sig tag on the index satisfies the signature requirement",
+                SigTag,
+                Index,
+                Index,
+                GENUINE,
+                Outcome::Pass,
+                Verified(Index, EvidenceSource::CosignTag, TlogStatus::Absent),
+            )
+        },
+        row(
+            "a cosign .sig tag on the platform manifest satisfies the signature requirement",
+            SigTag,
+            Platform,
+            Platform,
+            GENUINE,
+            Outcome::Pass,
+            Verified(Platform, EvidenceSource::CosignTag, TlogStatus::Absent),
+        ),
+        SigCase {
+            check: Some((
+                "require.signature",
+                CheckStatus::Fail,
+                "no signature found",
+            )),
+            ..row(
+                "an unsigned image fails the signature requirement",
+                Nothing,
+                Index,
+                Index,
+                GENUINE,
+                Outcome::Fail,
+                Found::Nothing,
+            )
+        },
+        SigCase {
+            requirements: &["provenance"],
+            ..row(
+                ".sig tags are not looked up unless an image signature is required",
+                SigTag,
+                Index,
+                Index,
+                GENUINE,
+                Outcome::Pass,
+                Found::Nothing,
+            )
+        },
+        rejected(
+            "a .sig tag signed by an untrusted key fails",
+            SigTag,
+            Index,
+            Index,
+            Layer::Signed { untrusted: true },
+            |e| matches!(e, VerifyError::UntrustedSignature { .. }),
+        ),
+        // The `.sig` tag of the index holds a genuine signature of the
+        // platform manifest: the payload, not the tag name, says what is signed.
+        rejected(
+            "a .sig tag whose payload signs another manifest fails",
+            SigTag,
+            Index,
+            Platform,
+            GENUINE,
+            |e| matches!(e, VerifyError::PayloadDigest { .. }),
+        ),
+        rejected(
+            "a .sig tag payload of another type fails",
+            SigTag,
+            Index,
+            Index,
+            Layer::PayloadType("atomic container signature"),
+            |e| matches!(e, VerifyError::PayloadType { .. }),
+        ),
+        rejected(
+            "a .sig tag signature over other bytes fails",
+            SigTag,
+            Index,
+            Index,
+            Layer::SignatureOverOtherBytes,
+            |e| matches!(e, VerifyError::UntrustedSignature { .. }),
+        ),
+        rejected(
+            "a .sig tag layer without its signature annotation fails",
+            SigTag,
+            Index,
+            Index,
+            Layer::WithoutSignatureAnnotation,
+            |e| matches!(e, VerifyError::MissingSignature),
+        ),
+        SigCase {
+            tlog: TlogMode::Always,
+            ..rejected(
+                "a .sig tag requires its log entry under tlog = always",
+                SigTag,
+                Index,
+                Index,
+                GENUINE,
+                |e| matches!(e, VerifyError::TransparencyLogRequired),
+            )
+        },
+        // Found among the referrers whatever the policy requires.
+        SigCase {
+            requirements: &["provenance"],
+            ..row(
+                "a cosign signature referrer of the index is found when only provenance is required",
+                SignatureReferrer,
+                Index,
+                Index,
+                GENUINE,
+                Outcome::Pass,
+                Verified(Index, EvidenceSource::Referrer, TlogStatus::Absent),
+            )
+        },
+        row(
+            "a cosign signature referrer of the index satisfies the signature requirement",
+            SignatureReferrer,
+            Index,
+            Index,
+            GENUINE,
+            Outcome::Pass,
+            Verified(Index, EvidenceSource::Referrer, TlogStatus::Absent),
+        ),
+        rejected(
+            "a signature referrer whose payload signs another manifest fails",
+            SignatureReferrer,
+            Index,
+            Platform,
+            GENUINE,
+            |e| matches!(e, VerifyError::PayloadDigest { .. }),
+        ),
+        SigCase {
+            tlog: TlogMode::Always,
+            ..row(
+                "a keyed Sigstore bundle on the platform manifest is a logged image signature",
+                Bundle(BundleForgery::None),
+                Platform,
+                Platform,
+                GENUINE,
+                Outcome::Pass,
+                Verified(Platform, EvidenceSource::Referrer, TlogStatus::Verified),
+            )
+        },
+        rejected(
+            "a Sigstore bundle over other bytes is not an image signature",
+            Bundle(BundleForgery::SignatureOverOtherBytes),
+            Platform,
+            Platform,
+            GENUINE,
+            |e| matches!(e, VerifyError::Bundle(_)),
+        ),
+        // A genuine bundle over the platform manifest, attached to the index.
+        rejected(
+            "a Sigstore bundle on the index does not sign the platform manifest",
+            Bundle(BundleForgery::None),
+            Index,
+            Platform,
+            GENUINE,
+            |e| matches!(e, VerifyError::Bundle(_)),
+        ),
+    ]
 }
 
-#[test]
-fn a_sig_tag_signature_over_other_bytes_fails() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
-    with_sig_tag(&w, &index, |ed| {
-        let payload = simple_signing_payload(&index, SIGNED);
-        let sig = image.key.sign_b64(b"something else");
-        simple_signing_layer(ed, &payload, &sig)
-    });
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert!(matches!(
-        image_signature_error(&v),
-        VerifyError::UntrustedSignature { .. }
-    ));
-}
-
-#[test]
-fn a_sig_tag_layer_without_its_signature_annotation_fails() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
-    with_sig_tag(&w, &index, |ed| {
-        let mut layer = signed_layer(ed, &image.key, &index);
-        layer["annotations"] = json!({});
-        layer
-    });
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert!(matches!(
-        image_signature_error(&v),
-        VerifyError::MissingSignature
-    ));
-}
-
-#[test]
-fn a_sig_tag_requires_its_log_entry_under_tlog_always() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
-    with_sig_tag(&w, &index, |ed| signed_layer(ed, &image.key, &index));
-    let v = run(&image, &w, &["signature"], TlogMode::Always);
-    assert!(matches!(
-        image_signature_error(&v),
-        VerifyError::TransparencyLogRequired
-    ));
-}
-
-#[test]
-fn a_cosign_signature_referrer_of_the_index_is_an_image_signature() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let index = w.fixture.index_digest.clone();
+/// Writes the image and attaches the case's signature.
+fn sign(image: &DhiImage, c: &SigCase) -> Written {
+    let w = write(image);
+    let (on, signs) = (c.on.digest(&w), c.signs.digest(&w));
     let mut ed = LayoutEditor::open(&w.fixture.dir);
-    let layer = signed_layer(&mut ed, &image.key, &index);
-    signature_referrer(&mut ed, &index, layer);
+    let layer = |ed: &mut LayoutEditor| match c.layer {
+        Layer::Signed { untrusted: false } => signed_layer(ed, &image.key, &signs),
+        Layer::Signed { untrusted: true } => signed_layer(ed, &TestKey::new("mallory"), &signs),
+        Layer::PayloadType(kind) => {
+            let payload = simple_signing_payload(&signs, kind);
+            let sig = image.key.sign_b64(&payload);
+            simple_signing_layer(ed, &payload, &sig)
+        }
+        Layer::SignatureOverOtherBytes => {
+            let payload = simple_signing_payload(&signs, SIGNED);
+            let sig = image.key.sign_b64(b"something else");
+            simple_signing_layer(ed, &payload, &sig)
+        }
+        Layer::WithoutSignatureAnnotation => {
+            let mut layer = signed_layer(ed, &image.key, &signs);
+            layer["annotations"] = json!({});
+            layer
+        }
+    };
+    match c.attach {
+        Attach::Nothing => {}
+        Attach::SigTag => {
+            let l = layer(&mut ed);
+            sig_tag(&mut ed, &on, vec![l]);
+        }
+        Attach::SignatureReferrer => {
+            let l = layer(&mut ed);
+            signature_referrer(&mut ed, &on, l);
+        }
+        Attach::Bundle(forgery) => {
+            let manifest = ed.read(&signs);
+            let bundle = TestRekor::default().keyed_bundle(&manifest, &image.key, forgery);
+            bundle_referrer(&mut ed, &on, bundle.as_bytes(), None);
+        }
+    }
     ed.finish();
-    // Found among the referrers whatever the policy requires.
-    let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
-    let sigs = &v.platforms[0].image_signatures;
-    assert_eq!(sigs.len(), 1, "{sigs:#?}");
-    assert_eq!(sigs[0].source, EvidenceSource::Referrer);
-    assert!(sigs[0].signature.verified);
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+    w
 }
 
 #[test]
-fn a_signature_referrer_whose_payload_signs_another_manifest_fails() {
+fn image_signature_cases_give_the_expected_verdict() {
     let image = DhiImage::python();
-    let w = write(&image);
-    let (index, platform) = (w.fixture.index_digest.clone(), amd64(&w));
-    let mut ed = LayoutEditor::open(&w.fixture.dir);
-    let layer = signed_layer(&mut ed, &image.key, &platform);
-    signature_referrer(&mut ed, &index, layer);
-    ed.finish();
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Fail);
-    assert!(matches!(
-        image_signature_error(&v),
-        VerifyError::PayloadDigest { .. }
-    ));
-}
-
-#[test]
-fn a_keyed_sigstore_bundle_on_the_platform_manifest_is_a_logged_image_signature() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let platform = amd64(&w);
-    let mut ed = LayoutEditor::open(&w.fixture.dir);
-    let manifest = ed.read(&platform);
-    let bundle = TestRekor::default().keyed_bundle(&manifest, &image.key, BundleForgery::None);
-    bundle_referrer(&mut ed, &platform, bundle.as_bytes(), None);
-    ed.finish();
-    let v = run(&image, &w, &["signature"], TlogMode::Always);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
-    let s = &v.platforms[0].image_signatures[0];
-    assert_eq!(s.signature.tlog, TlogStatus::Verified);
-}
-
-#[test]
-fn a_sigstore_bundle_over_other_bytes_is_not_an_image_signature() {
-    let image = DhiImage::python();
-    let w = write(&image);
-    let platform = amd64(&w);
-    let mut ed = LayoutEditor::open(&w.fixture.dir);
-    let manifest = ed.read(&platform);
-    let bundle = TestRekor::default().keyed_bundle(
-        &manifest,
-        &image.key,
-        BundleForgery::SignatureOverOtherBytes,
-    );
-    bundle_referrer(&mut ed, &platform, bundle.as_bytes(), None);
-    ed.finish();
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Fail);
-    assert!(matches!(image_signature_error(&v), VerifyError::Bundle(_)));
-}
-
-#[test]
-fn a_sigstore_bundle_of_the_index_manifest_does_not_sign_the_platform_manifest() {
-    // A genuine bundle over the platform manifest, attached to the index.
-    let image = DhiImage::python();
-    let w = write(&image);
-    let (index, platform) = (w.fixture.index_digest.clone(), amd64(&w));
-    let mut ed = LayoutEditor::open(&w.fixture.dir);
-    let manifest = ed.read(&platform);
-    let bundle = TestRekor::default().keyed_bundle(&manifest, &image.key, BundleForgery::None);
-    bundle_referrer(&mut ed, &index, bundle.as_bytes(), None);
-    ed.finish();
-    let v = run(&image, &w, &["signature"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Fail);
-    assert!(matches!(image_signature_error(&v), VerifyError::Bundle(_)));
+    for c in sig_cases() {
+        let case = c.case;
+        let w = sign(&image, &c);
+        let v = run(&image, &w, c.requirements, c.tlog);
+        assert_eq!(v.outcome, c.outcome, "{case}: {v:#?}");
+        let sigs = &v.platforms[0].image_signatures;
+        match c.found {
+            Found::Nothing => assert!(sigs.is_empty(), "{case}: {sigs:#?}"),
+            Found::Verified(subject, source, tlog) => {
+                assert_eq!(sigs.len(), 1, "{case}: {sigs:#?}");
+                assert_eq!(sigs[0].subject.to_string(), subject.digest(&w), "{case}");
+                assert_eq!(sigs[0].source, source, "{case}");
+                assert!(sigs[0].signature.verified, "{case}: {sigs:#?}");
+                assert_eq!(sigs[0].signature.key.as_deref(), Some("dhi-test"), "{case}");
+                assert_eq!(sigs[0].signature.tlog, tlog, "{case}");
+            }
+            Found::Rejected(why) => {
+                let e = image_signature_error(&v);
+                assert!(why(&e), "{case}: {e:?}");
+            }
+        }
+        if let Some((id, status, says)) = c.check {
+            let check = check(&v, id);
+            assert_eq!(check.status, status, "{case}");
+            assert!(check.message.contains(says), "{case}: {}", check.message);
+        }
+    }
 }
 
 /// Adds a `.att` tag on `subject` with one envelope.
@@ -346,112 +427,127 @@ fn provenance_report(v: &Verdict) -> &dhi_verify::AttestationReport {
     atts[0]
 }
 
-#[test]
-fn a_cosign_att_tag_on_the_platform_is_an_attestation_when_there_are_no_referrers() {
-    let (image, w) = bare();
-    let platform = amd64(&w);
-    with_att_tag(
-        &w,
-        &platform,
-        dsse_envelope(IN_TOTO, &provenance_about(&platform), &image.key, None),
-    );
-    let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
-    let a = provenance_report(&v);
-    assert_eq!(a.source, EvidenceSource::CosignTag);
-    assert!(a.verified);
-    assert_eq!(a.signatures[0].key.as_deref(), Some("dhi-test"));
+/// One `.att` tag case: where the tag hangs, the envelope it holds (built
+/// from the image and the tag's subject), the tlog mode, and the verdict:
+/// pass, or fail with the provenance attestation rejected for this reason.
+struct AttCase {
+    case: &'static str,
+    on: On,
+    envelope: fn(&DhiImage, &str) -> Vec<u8>,
+    tlog: TlogMode,
+    rejected: Option<fn(&VerifyError) -> bool>,
+}
+
+/// A genuine provenance envelope about `subject`, signed by the image's key.
+fn genuine(image: &DhiImage, subject: &str) -> Vec<u8> {
+    dsse_envelope(IN_TOTO, &provenance_about(subject), &image.key, None)
+}
+
+fn att_cases() -> Vec<AttCase> {
+    use On::{Index, Platform};
+    let row = |case, on, envelope, tlog, rejected| AttCase {
+        case,
+        on,
+        envelope,
+        tlog,
+        rejected,
+    };
+    vec![
+        row(
+            "a cosign .att tag on the platform is an attestation when there are no referrers",
+            Platform,
+            genuine,
+            TlogMode::IfPresent,
+            None,
+        ),
+        row(
+            "a cosign .att tag on the index covers its platforms",
+            Index,
+            genuine,
+            TlogMode::IfPresent,
+            None,
+        ),
+        row(
+            "a cosign .att statement about another manifest fails",
+            Platform,
+            |image, _| {
+                let other = "sha256:".to_owned() + &"ab".repeat(32);
+                dsse_envelope(IN_TOTO, &provenance_about(&other), &image.key, None)
+            },
+            TlogMode::IfPresent,
+            Some(|e| matches!(e, VerifyError::SubjectMismatch { .. })),
+        ),
+        row(
+            "a cosign .att signature over other bytes fails",
+            Platform,
+            |image, platform| {
+                // Signed over the bare statement, not over DSSE's PAE.
+                let st = provenance_about(platform);
+                dsse_envelope(IN_TOTO, &st, &image.key, Some(&st))
+            },
+            TlogMode::IfPresent,
+            Some(|e| matches!(e, VerifyError::NoValidSignature { .. })),
+        ),
+        row(
+            "a cosign .att signed by an untrusted key fails",
+            Platform,
+            |_, platform| {
+                let mallory = TestKey::new("mallory");
+                dsse_envelope(IN_TOTO, &provenance_about(platform), &mallory, None)
+            },
+            TlogMode::IfPresent,
+            Some(|e| matches!(e, VerifyError::NoValidSignature { .. })),
+        ),
+        row(
+            "a cosign .att of another payload type fails",
+            Platform,
+            |image, platform| {
+                dsse_envelope("text/plain", &provenance_about(platform), &image.key, None)
+            },
+            TlogMode::IfPresent,
+            Some(|e| matches!(e, VerifyError::DssePayloadType { .. })),
+        ),
+        row(
+            "a cosign .att that is not an envelope fails",
+            Platform,
+            |_, _| b"{\"payload\": 1}".to_vec(),
+            TlogMode::IfPresent,
+            Some(|e| matches!(e, VerifyError::DsseEnvelope { .. })),
+        ),
+        row(
+            "a cosign .att needs a log entry under tlog = always",
+            Platform,
+            genuine,
+            TlogMode::Always,
+            Some(|e| matches!(e, VerifyError::TransparencyLogRequired)),
+        ),
+    ]
 }
 
 #[test]
-fn a_cosign_att_tag_on_the_index_covers_its_platforms() {
-    let (image, w) = bare();
-    let index = w.fixture.index_digest.clone();
-    with_att_tag(
-        &w,
-        &index,
-        dsse_envelope(IN_TOTO, &provenance_about(&index), &image.key, None),
-    );
-    let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
-}
-
-fn att_error(envelope_for: impl FnOnce(&DhiImage, &str) -> Vec<u8>, tlog: TlogMode) -> VerifyError {
-    let (image, w) = bare();
-    let platform = amd64(&w);
-    with_att_tag(&w, &platform, envelope_for(&image, &platform));
-    let v = run(&image, &w, &["provenance"], tlog);
-    assert_eq!(v.outcome, Outcome::Fail);
-    let a = provenance_report(&v);
-    assert!(!a.verified);
-    a.error.clone().unwrap()
-}
-
-#[test]
-fn a_cosign_att_statement_about_another_manifest_fails() {
-    let e = att_error(
-        |image, _| {
-            let other = "sha256:".to_owned() + &"ab".repeat(32);
-            dsse_envelope(IN_TOTO, &provenance_about(&other), &image.key, None)
-        },
-        TlogMode::IfPresent,
-    );
-    assert!(matches!(e, VerifyError::SubjectMismatch { .. }), "{e:?}");
-}
-
-#[test]
-fn a_cosign_att_signature_over_other_bytes_fails() {
-    let e = att_error(
-        |image, platform| {
-            // Signed over the bare statement, not over DSSE's PAE.
-            let st = provenance_about(platform);
-            dsse_envelope(IN_TOTO, &st, &image.key, Some(&st))
-        },
-        TlogMode::IfPresent,
-    );
-    assert!(matches!(e, VerifyError::NoValidSignature { .. }), "{e:?}");
-}
-
-#[test]
-fn a_cosign_att_signed_by_an_untrusted_key_fails() {
-    let e = att_error(
-        |_, platform| {
-            dsse_envelope(
-                IN_TOTO,
-                &provenance_about(platform),
-                &TestKey::new("mallory"),
-                None,
-            )
-        },
-        TlogMode::IfPresent,
-    );
-    assert!(matches!(e, VerifyError::NoValidSignature { .. }), "{e:?}");
-}
-
-#[test]
-fn a_cosign_att_of_another_payload_type_fails() {
-    let e = att_error(
-        |image, platform| {
-            dsse_envelope("text/plain", &provenance_about(platform), &image.key, None)
-        },
-        TlogMode::IfPresent,
-    );
-    assert!(matches!(e, VerifyError::DssePayloadType { .. }), "{e:?}");
-}
-
-#[test]
-fn a_cosign_att_that_is_not_an_envelope_fails() {
-    let e = att_error(|_, _| b"{\"payload\": 1}".to_vec(), TlogMode::IfPresent);
-    assert!(matches!(e, VerifyError::DsseEnvelope { .. }), "{e:?}");
-}
-
-#[test]
-fn a_cosign_att_needs_a_log_entry_under_tlog_always() {
-    let e = att_error(
-        |image, platform| dsse_envelope(IN_TOTO, &provenance_about(platform), &image.key, None),
-        TlogMode::Always,
-    );
-    assert!(matches!(e, VerifyError::TransparencyLogRequired), "{e:?}");
+fn cosign_att_tag_cases_give_the_expected_verdict() {
+    for c in att_cases() {
+        let case = c.case;
+        let (image, w) = bare();
+        let on = c.on.digest(&w);
+        with_att_tag(&w, &on, (c.envelope)(&image, &on));
+        let v = run(&image, &w, &["provenance"], c.tlog);
+        let a = provenance_report(&v);
+        match c.rejected {
+            None => {
+                assert_eq!(v.outcome, Outcome::Pass, "{case}: {v:#?}");
+                assert_eq!(a.source, EvidenceSource::CosignTag, "{case}");
+                assert!(a.verified, "{case}: {a:#?}");
+                assert_eq!(a.signatures[0].key.as_deref(), Some("dhi-test"), "{case}");
+            }
+            Some(why) => {
+                assert_eq!(v.outcome, Outcome::Fail, "{case}: {v:#?}");
+                assert!(!a.verified, "{case}: {a:#?}");
+                let e = a.error.clone().unwrap();
+                assert!(why(&e), "{case}: {e:?}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -459,11 +555,7 @@ fn att_tags_are_not_looked_up_when_the_referrers_hold_attestations() {
     let image = DhiImage::python();
     let w = write(&image);
     let platform = amd64(&w);
-    with_att_tag(
-        &w,
-        &platform,
-        dsse_envelope(IN_TOTO, &provenance_about(&platform), &image.key, None),
-    );
+    with_att_tag(&w, &platform, genuine(&image, &platform));
     let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
     assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
     assert!(v.platforms[0]
@@ -472,51 +564,60 @@ fn att_tags_are_not_looked_up_when_the_referrers_hold_attestations() {
         .all(|a| a.source == EvidenceSource::Referrer));
 }
 
-#[test]
-fn a_dsse_bundle_referrer_is_an_attestation_of_the_platform() {
-    let (image, w) = bare();
-    let platform = amd64(&w);
-    let mut ed = LayoutEditor::open(&w.fixture.dir);
-    let bundle = unlogged_dsse_bundle(&provenance_about(&platform), &image.key);
-    bundle_referrer(&mut ed, &platform, &bundle, Some(PROVENANCE));
-    ed.finish();
-    let v = run(&image, &w, &["provenance"], TlogMode::Never);
-    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
-    let a = provenance_report(&v);
-    assert_eq!(a.source, EvidenceSource::Referrer);
-    assert_eq!(
-        a.signatures[0].artifact_type.as_deref(),
-        Some(dhi_verify_testkit::cosign::SIGSTORE_BUNDLE)
-    );
-    // Without a log entry the bundle does not verify unless the policy says `never`.
-    let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
-    assert_eq!(v.outcome, Outcome::Fail);
-    assert!(!provenance_report(&v).verified);
-}
+/// DSSE bundle referrers of the platform manifest (no log entry): what the
+/// statement is about, the tlog mode, and whether the image passes.
+const DSSE_BUNDLE_CASES: &[(&str, On, TlogMode, Outcome)] = &[
+    (
+        "a DSSE bundle referrer is an attestation of the platform",
+        On::Platform,
+        TlogMode::Never,
+        Outcome::Pass,
+    ),
+    (
+        // Without a log entry the bundle does not verify unless the policy says `never`.
+        "a DSSE bundle without a log entry does not verify unless tlog = never",
+        On::Platform,
+        TlogMode::IfPresent,
+        Outcome::Fail,
+    ),
+    (
+        // A genuine statement about the index, attached to the platform manifest.
+        "a DSSE bundle about another manifest is not an attestation of the platform",
+        On::Index,
+        TlogMode::Never,
+        Outcome::Fail,
+    ),
+];
 
 #[test]
-fn a_dsse_bundle_about_another_manifest_is_not_an_attestation_of_the_platform() {
-    let (image, w) = bare();
-    let (index, platform) = (w.fixture.index_digest.clone(), amd64(&w));
-    let mut ed = LayoutEditor::open(&w.fixture.dir);
-    // A genuine statement about the index, attached to the platform manifest.
-    let bundle = unlogged_dsse_bundle(&provenance_about(&index), &image.key);
-    bundle_referrer(&mut ed, &platform, &bundle, Some(PROVENANCE));
-    ed.finish();
-    let v = run(&image, &w, &["provenance"], TlogMode::Never);
-    assert_eq!(v.outcome, Outcome::Fail);
-    assert!(!provenance_report(&v).verified);
+fn dsse_bundle_referrer_cases_give_the_expected_verdict() {
+    for &(case, about, tlog, outcome) in DSSE_BUNDLE_CASES {
+        let (image, w) = bare();
+        let platform = amd64(&w);
+        let mut ed = LayoutEditor::open(&w.fixture.dir);
+        let bundle = unlogged_dsse_bundle(&provenance_about(&about.digest(&w)), &image.key);
+        bundle_referrer(&mut ed, &platform, &bundle, Some(PROVENANCE));
+        ed.finish();
+        let v = run(&image, &w, &["provenance"], tlog);
+        assert_eq!(v.outcome, outcome, "{case}: {v:#?}");
+        let a = provenance_report(&v);
+        assert_eq!(a.verified, outcome == Outcome::Pass, "{case}: {a:#?}");
+        if outcome == Outcome::Pass {
+            assert_eq!(a.source, EvidenceSource::Referrer, "{case}");
+            assert_eq!(
+                a.signatures[0].artifact_type.as_deref(),
+                Some(dhi_verify_testkit::cosign::SIGSTORE_BUNDLE),
+                "{case}"
+            );
+        }
+    }
 }
 
 #[test]
 fn the_verdict_of_an_image_with_cosign_evidence_still_names_the_image_digest() {
     let (image, w) = bare();
     let platform = amd64(&w);
-    with_att_tag(
-        &w,
-        &platform,
-        dsse_envelope(IN_TOTO, &provenance_about(&platform), &image.key, None),
-    );
+    with_att_tag(&w, &platform, genuine(&image, &platform));
     let v = run(&image, &w, &["provenance"], TlogMode::IfPresent);
     assert_eq!(v.digest.to_string(), w.fixture.index_digest);
     let verified: Vec<_> = v.verified_attestations().collect();

@@ -165,85 +165,9 @@ fn cosign_sig_and_att_tags_in_docker_registry_verify() {
 }
 
 #[test]
-fn docker_registry_with_htpasswd_basic_auth() {
+fn a_token_is_cached_per_registry_and_scope_across_verifications() {
     let image = DhiImage::python();
-    let auth = RegistryAuth::Basic {
-        user: "alice".into(),
-        pass: "s3cret".into(),
-    };
-    let (registry, _dir) = pushed(auth, &image);
-    let reference = format!("{}/{REPO}:3.13", registry.addr);
-    let good = options().with_credentials(&registry.addr, Credentials::new("alice", "s3cret"));
-    assert_pass(run(&verifier(&image, good, Limits::default()), &reference));
-
-    let wrong = options().with_credentials(&registry.addr, Credentials::new("alice", "wrong"));
-    let e = assert_error(run(&verifier(&image, wrong, Limits::default()), &reference));
-    let msg = e.to_string();
-    assert!(
-        matches!(
-            source_error(&e),
-            SourceError::Unauthorized {
-                status: 401,
-                credentials: true,
-                ..
-            }
-        ),
-        "{msg}"
-    );
-    assert!(
-        msg.contains(&registry.addr) && msg.contains("repository:dhi/python:pull"),
-        "{msg}"
-    );
-
-    let anonymous = assert_error(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference,
-    ));
-    assert!(
-        matches!(
-            source_error(&anonymous),
-            SourceError::Unauthorized {
-                credentials: false,
-                ..
-            }
-        ),
-        "{anonymous}"
-    );
-}
-
-#[test]
-fn docker_registry_credentials_come_from_a_docker_config_file() {
-    let image = DhiImage::python();
-    let auth = RegistryAuth::Basic {
-        user: "bob".into(),
-        pass: "pw".into(),
-    };
-    let (registry, dir) = pushed(auth, &image);
-    let config = dir.path().join("config.json");
-    let encoded = base64::engine::general_purpose::STANDARD.encode("bob:pw");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{"auths":{{"{}":{{"auth":"{encoded}"}}}}}}"#,
-            registry.addr
-        ),
-    )
-    .unwrap();
-    let opts = options().with_docker_config(DockerConfig::File(config));
-    assert_pass(run(
-        &verifier(&image, opts, Limits::default()),
-        &format!("{}/{REPO}:3.13", registry.addr),
-    ));
-}
-
-#[test]
-fn docker_registry_with_token_auth() {
-    let image = DhiImage::python();
-    let auth = RegistryAuth::Token {
-        user: "carol".into(),
-        pass: "tok".into(),
-    };
-    let (registry, _dir) = pushed(auth, &image);
+    let (registry, _dir) = pushed(token("carol", "tok"), &image);
     let reference = format!("{}/{REPO}:3.13", registry.addr);
     let good = options().with_credentials(&registry.addr, Credentials::new("carol", "tok"));
     let v = verifier(&image, good, Limits::default());
@@ -253,38 +177,215 @@ fn docker_registry_with_token_auth() {
     // …and the verifier's cache outlives one verification.
     assert_pass(run(&v, &reference));
     assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
+}
 
-    let wrong = options().with_credentials(&registry.addr, Credentials::new("carol", "nope"));
-    let e = assert_error(run(&verifier(&image, wrong, Limits::default()), &reference));
-    let msg = e.to_string();
-    assert!(
-        msg.contains("token server") && msg.contains("repository:dhi/python:pull"),
-        "{msg}"
-    );
+/// What a verification in a table row must end in.
+enum Expect {
+    /// A passing verdict.
+    Pass,
+    /// A failing verdict whose text says this ("": anything).
+    Fail(&'static str),
+    /// An error (exit 3) whose source error matches, and whose message says
+    /// each of these (`{addr}` is the registry; see [`FaultCase`] for more).
+    Error(fn(&SourceError) -> bool, &'static [&'static str]),
+}
+
+/// Asserts that `result` is what `expect` says; `fill` puts the case's
+/// values into the expected texts.
+fn expect(
+    case: &str,
+    result: Result<Verdict, Error>,
+    expect: &Expect,
+    fill: &dyn Fn(&str) -> String,
+) {
+    match expect {
+        Expect::Pass => {
+            assert_pass(result);
+        }
+        Expect::Fail(says) => {
+            let v = assert_fail(result);
+            assert!(verdict_text(&v).contains(says), "{case}: {v:#?}");
+        }
+        Expect::Error(is, says) => {
+            let e = assert_error(result);
+            assert!(is(source_error(&e)), "{case}: {e}");
+            let msg = e.to_string();
+            for s in *says {
+                assert!(msg.contains(&fill(s)), "{case}: {msg}");
+            }
+        }
+    }
+}
+
+/// What a client sends to a registry that may want credentials.
+enum Client {
+    Anonymous,
+    /// `--registry-credentials`-style credentials for the registry's host.
+    Credentials(&'static str, &'static str),
+    /// The same, from a Docker `config.json` (`auths.<host>.auth`).
+    DockerConfig(&'static str, &'static str),
+}
+
+/// One scenario against Debian's docker-registry: the image pushed, how the
+/// registry authenticates, what the client sends, the tag asked for, the
+/// expected outcome and how many tokens the token server issued.
+struct PushedCase {
+    case: &'static str,
+    image: DhiImage,
+    auth: RegistryAuth,
+    client: Client,
+    tag: &'static str,
+    expect: Expect,
+    tokens: Option<usize>,
+}
+
+fn basic(user: &str, pass: &str) -> RegistryAuth {
+    RegistryAuth::Basic {
+        user: user.into(),
+        pass: pass.into(),
+    }
+}
+
+fn token(user: &str, pass: &str) -> RegistryAuth {
+    RegistryAuth::Token {
+        user: user.into(),
+        pass: pass.into(),
+    }
+}
+
+fn pushed_cases() -> Vec<PushedCase> {
+    use Client::{Anonymous, Credentials as Sends, DockerConfig as ConfigFile};
+    use Expect::{Error, Fail, Pass};
+    let case = |case, auth, client, expect| PushedCase {
+        case,
+        image: DhiImage::python(),
+        auth,
+        client,
+        tag: "3.13",
+        expect,
+        tokens: None,
+    };
+    vec![
+        case(
+            "htpasswd Basic auth with the right credentials passes",
+            basic("alice", "s3cret"),
+            Sends("alice", "s3cret"),
+            Pass,
+        ),
+        case(
+            "htpasswd Basic auth with a wrong password is an error naming registry and scope",
+            basic("alice", "s3cret"),
+            Sends("alice", "wrong"),
+            Error(
+                |e| {
+                    matches!(
+                        e,
+                        SourceError::Unauthorized {
+                            status: 401,
+                            credentials: true,
+                            ..
+                        }
+                    )
+                },
+                &["{addr}", "repository:dhi/python:pull"],
+            ),
+        ),
+        case(
+            "htpasswd Basic auth without credentials is an error",
+            basic("alice", "s3cret"),
+            Anonymous,
+            Error(
+                |e| {
+                    matches!(
+                        e,
+                        SourceError::Unauthorized {
+                            credentials: false,
+                            ..
+                        }
+                    )
+                },
+                &[],
+            ),
+        ),
+        case(
+            "credentials come from a Docker config file",
+            basic("bob", "pw"),
+            ConfigFile("bob", "pw"),
+            Pass,
+        ),
+        PushedCase {
+            // Concurrent requests meeting the challenge share one token.
+            tokens: Some(1),
+            ..case(
+                "token auth with the right credentials passes with one token",
+                token("dan", "pw"),
+                Sends("dan", "pw"),
+                Pass,
+            )
+        },
+        case(
+            "token auth with a wrong password is an error naming the token server and scope",
+            token("carol", "tok"),
+            Sends("carol", "nope"),
+            Error(|_| true, &["token server", "repository:dhi/python:pull"]),
+        ),
+        PushedCase {
+            image: DhiImage::python().tamper(Tamper::WrongKey),
+            ..case(
+                "a tampered image fails",
+                RegistryAuth::None,
+                Anonymous,
+                Fail(""),
+            )
+        },
+        PushedCase {
+            tag: "9.99",
+            ..case(
+                "an unknown tag is an error, not a failure",
+                RegistryAuth::None,
+                Anonymous,
+                Error(|e| matches!(e, SourceError::TagNotFound { .. }), &[]),
+            )
+        },
+    ]
 }
 
 #[test]
-fn a_tampered_image_in_docker_registry_fails() {
-    let image = DhiImage::python().tamper(Tamper::WrongKey);
-    let (registry, _dir) = pushed(RegistryAuth::None, &image);
-    assert_fail(run(
-        &verifier(&image, options(), Limits::default()),
-        &format!("{}/{REPO}:3.13", registry.addr),
-    ));
-}
-
-#[test]
-fn an_unknown_tag_is_an_error_not_a_failure() {
-    let image = DhiImage::python();
-    let (registry, _dir) = pushed(RegistryAuth::None, &image);
-    let e = assert_error(run(
-        &verifier(&image, options(), Limits::default()),
-        &format!("{}/{REPO}:9.99", registry.addr),
-    ));
-    assert!(
-        matches!(source_error(&e), SourceError::TagNotFound { .. }),
-        "{e}"
-    );
+fn docker_registry_scenarios_give_the_expected_outcome() {
+    for c in pushed_cases() {
+        let case = c.case;
+        let (registry, dir) = pushed(c.auth, &c.image);
+        let opts = match c.client {
+            Client::Anonymous => options(),
+            Client::Credentials(user, pass) => {
+                options().with_credentials(&registry.addr, Credentials::new(user, pass))
+            }
+            Client::DockerConfig(user, pass) => {
+                let config = dir.path().join("config.json");
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                std::fs::write(
+                    &config,
+                    format!(
+                        r#"{{"auths":{{"{}":{{"auth":"{encoded}"}}}}}}"#,
+                        registry.addr
+                    ),
+                )
+                .unwrap();
+                options().with_docker_config(DockerConfig::File(config))
+            }
+        };
+        let result = run(
+            &verifier(&c.image, opts, Limits::default()),
+            &format!("{}/{REPO}:{}", registry.addr, c.tag),
+        );
+        expect(case, result, &c.expect, &|s| {
+            s.replace("{addr}", &registry.addr)
+        });
+        if let Some(n) = c.tokens {
+            assert_eq!(registry.token.as_ref().unwrap().issued(), n, "{case}");
+        }
+    }
 }
 
 // --- The in-process registry: the referrers API and faults ---
@@ -450,242 +551,6 @@ fn the_fallback_tag_is_used_only_when_the_api_answers_404() {
 }
 
 #[test]
-fn server_errors_are_retried_then_pass() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, _f, _d) = serve(&image);
-    let registry = registry
-        .fault(Fault::new(
-            "/manifests/3.13",
-            FaultKind::Status(500, None),
-            2,
-        ))
-        .fault(Fault::new("/blobs/", FaultKind::Status(503, None), 1));
-    assert_pass(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    let tag_requests = registry
-        .requests()
-        .iter()
-        .filter(|l| l.contains("/manifests/3.13"))
-        .count();
-    assert_eq!(tag_requests, 3);
-}
-
-#[test]
-fn too_many_requests_honours_retry_after() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, _f, _d) = serve(&image);
-    let registry = registry.fault(Fault::new(
-        "/manifests/3.13",
-        FaultKind::Status(429, Some(1)),
-        1,
-    ));
-    let start = Instant::now();
-    assert_pass(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        start.elapsed() >= Duration::from_secs(1),
-        "waited {:?}",
-        start.elapsed()
-    );
-}
-
-#[test]
-fn errors_that_persist_after_retries_name_registry_repository_and_status() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, _f, _d) = serve(&image);
-    let registry = registry.fault(Fault::new(
-        "/manifests/3.13",
-        FaultKind::Status(503, None),
-        usize::MAX,
-    ));
-    let e = assert_error(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    let msg = e.to_string();
-    assert!(
-        msg.contains(&registry.addr)
-            && msg.contains(REPO)
-            && msg.contains("503")
-            && msg.contains("4 attempts"),
-        "{msg}"
-    );
-}
-
-#[test]
-fn a_referrers_endpoint_error_is_an_error_never_no_attestations() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, _f, _d) = serve(&image);
-    let registry = registry.fault(Fault::new(
-        "/referrers/",
-        FaultKind::Status(500, None),
-        usize::MAX,
-    ));
-    let e = assert_error(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        matches!(source_error(&e), SourceError::Http { status: 500, .. }),
-        "{e}"
-    );
-    assert!(e.to_string().contains("referrers of sha256:"), "{e}");
-}
-
-#[test]
-fn a_body_that_does_not_match_its_digest_fails() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, fixture, _d) = serve(&image);
-    let statement = fixture
-        .attestation("linux/amd64", PredicateKind::ProvenanceV1)
-        .statement_digest
-        .clone();
-    let registry = registry.fault(Fault::new(
-        &format!("/blobs/{statement}"),
-        FaultKind::WrongBody,
-        usize::MAX,
-    ));
-    let v = assert_fail(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        verdict_text(&v).contains("does not match its digest"),
-        "{v:#?}"
-    );
-}
-
-#[test]
-fn a_tag_whose_manifest_does_not_match_docker_content_digest_fails() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, _f, _d) = serve(&image);
-    let registry = registry.fault(Fault::new("/manifests/", FaultKind::WrongBody, usize::MAX));
-    let v = assert_fail(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        verdict_text(&v).contains("does not match its digest"),
-        "{v:#?}"
-    );
-}
-
-#[test]
-fn a_truncated_body_is_retried_and_then_an_error() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, fixture, _d) = serve(&image);
-    let statement = fixture
-        .attestation("linux/amd64", PredicateKind::ProvenanceV1)
-        .statement_digest
-        .clone();
-    let once = TestRegistry::start(REPO, Content::from_layout(&fixture.dir)).fault(Fault::new(
-        &format!("/blobs/{statement}"),
-        FaultKind::Truncated,
-        1,
-    ));
-    assert_pass(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&once),
-    ));
-    let registry = registry.fault(Fault::new(
-        &format!("/blobs/{statement}"),
-        FaultKind::Truncated,
-        usize::MAX,
-    ));
-    let e = assert_error(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        matches!(source_error(&e), SourceError::Transport { attempts: 4, .. }),
-        "{e}"
-    );
-}
-
-#[test]
-fn bodies_over_the_limit_are_refused_whatever_content_length_says() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, fixture, _d) = serve(&image);
-    let statement = fixture
-        .attestation("linux/amd64", PredicateKind::ProvenanceV1)
-        .statement_digest
-        .clone();
-    let limits = Limits::default().with_max_statement_bytes(64 * 1024);
-    // No Content-Length, an endless-looking body: cut at the limit.
-    let r = registry.fault(Fault::new(
-        &format!("/blobs/{statement}"),
-        FaultKind::Unbounded(1024 * 1024),
-        usize::MAX,
-    ));
-    let v = assert_fail(run(
-        &verifier(&image, options(), limits.clone()),
-        &reference(&r),
-    ));
-    assert!(verdict_text(&v).contains("TooLarge"), "{v:#?}");
-    // A declared length over the limit: refused before reading.
-    let (registry, _f2, _d2) = serve(&image);
-    let r = registry.fault(Fault::new(
-        &format!("/blobs/{statement}"),
-        FaultKind::DeclaredLength(1 << 40),
-        usize::MAX,
-    ));
-    let v = assert_fail(run(&verifier(&image, options(), limits), &reference(&r)));
-    assert!(verdict_text(&v).contains("1099511627776"), "{v:#?}");
-}
-
-#[test]
-fn a_registry_that_stalls_past_the_timeout_is_an_error() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, _f, _d) = serve(&image);
-    let registry = registry.fault(Fault::new(
-        "/manifests/3.13",
-        FaultKind::Stall(Duration::from_secs(5)),
-        usize::MAX,
-    ));
-    let opts = options().with_timeouts(Duration::from_secs(1), Duration::from_secs(1));
-    let start = Instant::now();
-    let e = assert_error(run(
-        &verifier(&image, opts, Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        matches!(
-            source_error(&e),
-            SourceError::Timeout {
-                which: "request",
-                ..
-            }
-        ),
-        "{e}"
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        start.elapsed()
-    );
-}
-
-#[test]
-fn wrong_basic_credentials_on_the_test_registry_are_an_error() {
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, _f, _d) = serve(&image);
-    let registry = registry.with_credentials("u", "p");
-    let opts = options().with_credentials(&registry.addr, Credentials::new("u", "x"));
-    let e = assert_error(run(
-        &verifier(&image, opts, Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        matches!(source_error(&e), SourceError::Unauthorized { .. }),
-        "{e}"
-    );
-}
-
-#[test]
 fn a_registry_that_is_not_there_is_an_error_after_retries() {
     let image = DhiImage::python();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -705,6 +570,225 @@ fn a_registry_that_is_not_there_is_an_error_after_retries() {
         e.to_string().contains(&format!("127.0.0.1:{port}/{REPO}")),
         "{e}"
     );
+}
+
+// --- Faults on the in-process registry, one row a case ---
+
+/// A user name and password.
+type UserPass = (&'static str, &'static str);
+
+/// One fault scenario: the faults injected (a path part, where `{statement}`
+/// is the provenance statement's digest and `{attestation}` the CycloneDX
+/// attestation manifest's; the kind; how many times), the client and
+/// registry set-up, and the expected outcome.
+struct FaultCase {
+    case: &'static str,
+    faults: Vec<(&'static str, FaultKind, usize)>,
+    /// Connect and request timeout, if not the fast defaults.
+    timeout: Option<Duration>,
+    /// The registry wants Basic (user, password); the client sends (user, password).
+    basic: Option<(UserPass, UserPass)>,
+    max_statement_bytes: Option<u64>,
+    expect: Expect,
+    /// How many requests to paths containing this there must have been.
+    requests: Option<(&'static str, usize)>,
+    /// The verification took at least / less than this long.
+    at_least: Option<Duration>,
+    under: Option<Duration>,
+}
+
+impl FaultCase {
+    fn new(
+        case: &'static str,
+        faults: Vec<(&'static str, FaultKind, usize)>,
+        expect: Expect,
+    ) -> Self {
+        FaultCase {
+            case,
+            faults,
+            timeout: None,
+            basic: None,
+            max_statement_bytes: None,
+            expect,
+            requests: None,
+            at_least: None,
+            under: None,
+        }
+    }
+}
+
+fn fault_cases() -> Vec<FaultCase> {
+    use Expect::{Error, Fail, Pass};
+    use FaultKind::{DeclaredLength, Stall, Status, Truncated, Unbounded, WrongBody};
+    const ALWAYS: usize = usize::MAX;
+    vec![
+        FaultCase {
+            requests: Some(("/manifests/3.13", 3)),
+            ..FaultCase::new(
+                "server errors are retried, then pass",
+                vec![
+                    ("/manifests/3.13", Status(500, None), 2),
+                    ("/blobs/", Status(503, None), 1),
+                ],
+                Pass,
+            )
+        },
+        FaultCase {
+            at_least: Some(Duration::from_secs(1)),
+            ..FaultCase::new(
+                "too many requests honours Retry-After",
+                vec![("/manifests/3.13", Status(429, Some(1)), 1)],
+                Pass,
+            )
+        },
+        FaultCase::new(
+            "errors that persist after retries name registry, repository and status",
+            vec![("/manifests/3.13", Status(503, None), ALWAYS)],
+            Error(|_| true, &["{addr}", REPO, "503", "4 attempts"]),
+        ),
+        FaultCase::new(
+            "a referrers endpoint error is an error, never no attestations",
+            vec![("/referrers/", Status(500, None), ALWAYS)],
+            Error(
+                |e| matches!(e, SourceError::Http { status: 500, .. }),
+                &["referrers of sha256:"],
+            ),
+        ),
+        FaultCase::new(
+            // Signature listings run beside statement fetches: the one that
+            // fails must end verification with an error, whatever else succeeded.
+            "a failing referrers listing among parallel fetches is still an error",
+            vec![("/referrers/{attestation}", Status(503, None), ALWAYS)],
+            Error(
+                |e| matches!(e, SourceError::Http { status: 503, .. }),
+                &["{attestation}"],
+            ),
+        ),
+        FaultCase::new(
+            "a body that does not match its digest fails",
+            vec![("/blobs/{statement}", WrongBody, ALWAYS)],
+            Fail("does not match its digest"),
+        ),
+        FaultCase::new(
+            "a tag whose manifest does not match Docker-Content-Digest fails",
+            vec![("/manifests/", WrongBody, ALWAYS)],
+            Fail("does not match its digest"),
+        ),
+        FaultCase::new(
+            "a body truncated once is retried",
+            vec![("/blobs/{statement}", Truncated, 1)],
+            Pass,
+        ),
+        FaultCase::new(
+            "a body truncated every time is an error after the retries",
+            vec![("/blobs/{statement}", Truncated, ALWAYS)],
+            Error(
+                |e| matches!(e, SourceError::Transport { attempts: 4, .. }),
+                &[],
+            ),
+        ),
+        FaultCase {
+            max_statement_bytes: Some(64 * 1024),
+            // No Content-Length, an endless-looking body: cut at the limit.
+            ..FaultCase::new(
+                "a body over the limit without Content-Length is cut at the limit",
+                vec![("/blobs/{statement}", Unbounded(1024 * 1024), ALWAYS)],
+                Fail("TooLarge"),
+            )
+        },
+        FaultCase {
+            max_statement_bytes: Some(64 * 1024),
+            ..FaultCase::new(
+                "a declared length over the limit is refused before reading",
+                vec![("/blobs/{statement}", DeclaredLength(1 << 40), ALWAYS)],
+                Fail("1099511627776"),
+            )
+        },
+        FaultCase {
+            timeout: Some(Duration::from_secs(1)),
+            under: Some(Duration::from_secs(4)),
+            ..FaultCase::new(
+                "a registry that stalls past the timeout is an error",
+                vec![("/manifests/3.13", Stall(Duration::from_secs(5)), ALWAYS)],
+                Error(
+                    |e| {
+                        matches!(
+                            e,
+                            SourceError::Timeout {
+                                which: "request",
+                                ..
+                            }
+                        )
+                    },
+                    &[],
+                ),
+            )
+        },
+        FaultCase {
+            basic: Some((("u", "p"), ("u", "x"))),
+            ..FaultCase::new(
+                "wrong Basic credentials on the test registry are an error",
+                vec![],
+                Error(|e| matches!(e, SourceError::Unauthorized { .. }), &[]),
+            )
+        },
+    ]
+}
+
+#[test]
+fn registry_faults_give_the_expected_outcome() {
+    let image = DhiImage::python().without_fallback_tags();
+    for c in fault_cases() {
+        let (registry, fixture, _d) = serve(&image);
+        let statement = fixture
+            .attestation("linux/amd64", PredicateKind::ProvenanceV1)
+            .statement_digest
+            .clone();
+        let attestation = fixture
+            .attestation("linux/amd64", PredicateKind::CycloneDx16)
+            .manifest_digest
+            .clone();
+        let fill = |s: &str, addr: &str| {
+            s.replace("{statement}", &statement)
+                .replace("{attestation}", &attestation)
+                .replace("{addr}", addr)
+        };
+        let mut registry = registry;
+        for (path, kind, times) in &c.faults {
+            registry = registry.fault(Fault::new(&fill(path, ""), kind.clone(), *times));
+        }
+        let mut opts = options();
+        if let Some(t) = c.timeout {
+            opts = opts.with_timeouts(t, t);
+        }
+        if let Some(((user, pass), (sent_user, sent_pass))) = c.basic {
+            registry = registry.with_credentials(user, pass);
+            opts = opts.with_credentials(&registry.addr, Credentials::new(sent_user, sent_pass));
+        }
+        let mut limits = Limits::default();
+        if let Some(max) = c.max_statement_bytes {
+            limits = limits.with_max_statement_bytes(max);
+        }
+        let case = c.case;
+        let start = Instant::now();
+        let result = run(&verifier(&image, opts, limits), &reference(&registry));
+        let took = start.elapsed();
+        expect(case, result, &c.expect, &|s| fill(s, &registry.addr));
+        if let Some((path, n)) = c.requests {
+            let seen = registry
+                .requests()
+                .iter()
+                .filter(|l| l.contains(path))
+                .count();
+            assert_eq!(seen, n, "{case}");
+        }
+        if let Some(min) = c.at_least {
+            assert!(took >= min, "{case}: waited {took:?}");
+        }
+        if let Some(max) = c.under {
+            assert!(took < max, "{case}: {took:?}");
+        }
+    }
 }
 
 // --- Concurrency ---
@@ -766,48 +850,6 @@ fn one_fetch_at_a_time_gives_the_same_verdict() {
             .collect::<Vec<_>>()
     };
     assert_eq!(names(&sequential), names(&parallel));
-}
-
-#[test]
-fn a_failing_referrers_listing_among_parallel_fetches_is_still_an_error() {
-    // Signature listings run beside statement fetches: the one that fails
-    // must end verification with an error, whatever else succeeded.
-    let image = DhiImage::python().without_fallback_tags();
-    let (registry, fixture, _d) = serve(&image);
-    let attestation = fixture
-        .attestation("linux/amd64", PredicateKind::CycloneDx16)
-        .manifest_digest
-        .clone();
-    let registry = registry.fault(Fault::new(
-        &format!("/referrers/{attestation}"),
-        FaultKind::Status(503, None),
-        usize::MAX,
-    ));
-    let e = assert_error(run(
-        &verifier(&image, options(), Limits::default()),
-        &reference(&registry),
-    ));
-    assert!(
-        matches!(source_error(&e), SourceError::Http { status: 503, .. }),
-        "{e}"
-    );
-    assert!(e.to_string().contains(&attestation), "{e}");
-}
-
-#[test]
-fn concurrent_requests_meeting_a_challenge_share_one_token() {
-    let image = DhiImage::python();
-    let auth = RegistryAuth::Token {
-        user: "dan".into(),
-        pass: "pw".into(),
-    };
-    let (registry, _dir) = pushed(auth, &image);
-    let opts = options().with_credentials(&registry.addr, Credentials::new("dan", "pw"));
-    assert_pass(run(
-        &verifier(&image, opts, Limits::default()),
-        &format!("{}/{REPO}:3.13", registry.addr),
-    ));
-    assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
 }
 
 // --- Other signing schemes ---

@@ -252,12 +252,12 @@ pub(super) mod tests {
     use sha2::{Digest as _, Sha256};
 
     const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-    pub(in crate::sigstore) const VERSIONS: [&str; 3] = ["v1.4.0", "v1.7.0", "v2.0.0"];
+    pub(in crate::verify::sigstore) const VERSIONS: [&str; 3] = ["v1.4.0", "v1.7.0", "v2.0.0"];
     const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
     /// One real cosign `.att` layer of slsa-github-generator's container workflow.
     #[derive(Clone)]
-    pub(in crate::sigstore) struct Real {
+    pub(in crate::verify::sigstore) struct Real {
         pub envelope: Vec<u8>,
         pub certificate: String,
         pub chain: String,
@@ -269,7 +269,7 @@ pub(super) mod tests {
         std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    pub(in crate::sigstore) fn real(version: &str) -> Real {
+    pub(in crate::verify::sigstore) fn real(version: &str) -> Real {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../testdata/real/slsa-github-generator")
             .join(version);
@@ -311,11 +311,11 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::sigstore) fn identity(version: &str) -> String {
+    pub(in crate::verify::sigstore) fn identity(version: &str) -> String {
         format!("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/{version}")
     }
 
-    pub(in crate::sigstore) fn policy(version: &str) -> BundlePolicy {
+    pub(in crate::verify::sigstore) fn policy(version: &str) -> BundlePolicy {
         BundlePolicy::Identity {
             issuer: Matcher::exact(ISSUER),
             subject: Matcher::exact(identity(version)).into(),
@@ -354,7 +354,7 @@ pub(super) mod tests {
 
     /// The public-good root plus `rekor` as one more trusted log (and, when
     /// given, a change to the root before it is loaded).
-    pub(in crate::sigstore) fn public_good_and(
+    pub(in crate::verify::sigstore) fn public_good_and(
         rekor: &TestRekor,
         edit: impl FnOnce(&mut serde_json::Value),
     ) -> SigstoreTrust {
@@ -370,7 +370,7 @@ pub(super) mod tests {
     }
 
     /// `r` logged by `rekor` instead, with the entry body `body` (JSON) at `time`.
-    pub(in crate::sigstore) fn relogged(
+    pub(in crate::verify::sigstore) fn relogged(
         rekor: &TestRekor,
         r: &Real,
         body: &serde_json::Value,
@@ -383,7 +383,7 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::sigstore) fn real_body(r: &Real) -> serde_json::Value {
+    pub(in crate::verify::sigstore) fn real_body(r: &Real) -> serde_json::Value {
         let b = bundle_json(r);
         serde_json::from_slice(&B64.decode(b["Payload"]["body"].as_str().unwrap()).unwrap())
             .unwrap()
@@ -890,13 +890,13 @@ pub(super) mod tests {
     }
 
     /// A key-signed envelope, and the bodies `cosign attest --key` has Rekor store for it.
-    pub(in crate::sigstore) struct Keyed {
+    pub(in crate::verify::sigstore) struct Keyed {
         pub key: dhi_verify_testkit::TestKey,
         pub envelope: Vec<u8>,
         pub signature: Vec<u8>,
     }
 
-    pub(in crate::sigstore) fn keyed() -> Keyed {
+    pub(in crate::verify::sigstore) fn keyed() -> Keyed {
         let key = dhi_verify_testkit::TestKey::new("attester");
         let payload = br#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":"x","digest":{"sha256":"aa"}}],"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{}}"#;
         let payload_type = "application/vnd.in-toto+json";
@@ -920,7 +920,7 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::sigstore) fn keyed_body(
+    pub(in crate::verify::sigstore) fn keyed_body(
         k: &Keyed,
         kind: &str,
         version: &str,
