@@ -772,3 +772,94 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_sigterm_stops_cle
     let status = status.unwrap_or_else(|| panic!("still running after SIGTERM: {}", server.log()));
     assert_eq!(status.code(), Some(0), "{}", server.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policys_deployment_rules_choose_requirements_per_namespace_and_exemptions_allow_with_a_warning(
+) {
+    let p = pushed();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n\n[require]\nattestations = [\"provenance\", \"sbom\"]\n\n\
+         [[deploy.rules]]\nimages = [\"*/dhi/python\"]\nnamespaces = [\"strict\"]\nrequire = [\"fips\"]\n\n\
+         [[deploy.exempt]]\nimages = [\"*/dhi/tampered:*\"]\nnamespaces = [\"shop\"]\nexpires = \"2099-01-01\"\nreason = \"OPS-1\"\n\n\
+         [[deploy.exempt]]\nimages = [\"*/dhi/tampered:*\"]\nnamespaces = [\"legacy\"]\nexpires = \"2020-01-01\"\n",
+    )
+    .unwrap();
+    let server = Server::start(&p.image.key, &["--policy", policy.to_str().unwrap()]);
+    let images = [
+        ("APP", p.good.clone()),
+        ("SIDECAR", p.good.clone()),
+        ("INIT", p.bad.clone()),
+    ];
+    let in_namespace = |ns: &str| {
+        let mut b = body("pod-create.json", &pairs(&images));
+        b["request"]["namespace"] = ns.into();
+        b["request"]["object"]["metadata"]["namespace"] = ns.into();
+        b
+    };
+    // shop: the tampered image is exempt (allowed, said in a warning, not
+    // pinned); the good one is verified and pinned.
+    let r = server.review("/mutate", &in_namespace("shop")).await;
+    assert_eq!(r["allowed"], true, "{r}");
+    let warning = r["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains("exempt") && warning.contains("2099-01-01") && warning.contains("OPS-1"),
+        "{warning}"
+    );
+    let object = patched(&in_namespace("shop"), &r);
+    let uses = images_in_object(&object).unwrap().uses;
+    let at = |pointer: &str| {
+        uses.iter()
+            .find(|u| u.pointer == pointer)
+            .unwrap()
+            .image
+            .clone()
+    };
+    assert_eq!(
+        at("/spec/containers/0/image"),
+        format!("{}@{}", p.good, p.digest)
+    );
+    assert_eq!(
+        at("/spec/initContainers/0/image"),
+        p.bad,
+        "an exempt image is left as written"
+    );
+    // legacy: the exemption has expired: verified, denied, and said so.
+    let r = server.review("/validate", &in_namespace("legacy")).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(
+        r["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("expired on 2020-01-01"),
+        "{r}"
+    );
+    // strict: the rule requires FIPS, which the good image does not have.
+    let r = server.review("/validate", &in_namespace("strict")).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("under [[deploy.rules]] entry 1"),
+        "{message}"
+    );
+    assert!(message.contains(&p.good), "{message}");
+    // Elsewhere the good image passes [require] and the tampered one fails.
+    let r = server.review("/validate", &in_namespace("default")).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&p.bad) && !message.contains("deploy.rules"),
+        "{message}"
+    );
+    // The provider has no namespace: namespace-scoped exemptions do not apply.
+    let (status, text) = server
+        .post(
+            "/external-data",
+            serde_json::json!({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": [p.bad]}}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("failed verification"), "{text}");
+}

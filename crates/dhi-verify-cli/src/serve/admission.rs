@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use dhi_verify::workload::{images_in_object, ImageUse};
 
 use super::verdicts::Answer;
-use super::State;
+use super::{State, Treatment};
 
 /// Which webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,30 +141,60 @@ async fn decide(
     // new ephemeral container must not fail on them). If the old object
     // cannot be read, every image is checked.
     let admitted = admitted_before(request);
-    let uses: Vec<&ImageUse> = workload
+    let judged: Vec<&ImageUse> = workload
         .uses
         .iter()
         .filter(|u| !admitted.contains(u.image.as_str()))
         .collect();
+    // The policy's deployment rules: which requirements, or an exemption.
+    let mut warnings = Vec::new();
+    let mut uses: Vec<(&ImageUse, Option<usize>)> = Vec::new();
+    for u in judged {
+        let namespace = u.namespace.as_deref().or(request.namespace.as_deref());
+        match state.treatment(&u.image, namespace) {
+            Treatment::Exempt(why) => warnings.push(format!("dhi-verify: {why}")),
+            Treatment::Verify { rule, expired } => {
+                if let Some(note) = expired {
+                    warnings.push(format!("dhi-verify: {note}"));
+                }
+                uses.push((u, rule));
+            }
+        }
+    }
+    warnings.sort();
+    warnings.dedup();
+    let with_warnings = |mut r: AdmissionResponse| {
+        if !warnings.is_empty() {
+            r.warnings = Some(warnings.clone());
+        }
+        r
+    };
     if uses.is_empty() {
-        return base;
+        return with_warnings(base);
     }
     let budget = state.settings.admission_deadline;
     let deadline = Instant::now() + budget;
     let answers = state
-        .answers(uses.iter().map(|u| u.image.as_str()), deadline, budget)
+        .answers(
+            uses.iter().map(|(u, rule)| (u.image.as_str(), *rule)),
+            deadline,
+            budget,
+        )
         .await;
     let mut reasons: Vec<String> = uses
         .iter()
-        .filter_map(|u| {
-            let reason = match answers.get(u.image.as_str()) {
+        .filter_map(|(u, rule)| {
+            let reason = match answers.get(&(u.image.as_str(), *rule)) {
                 Some(answer) => answer.reason(&u.image)?,
                 // One answer per distinct image is the contract; a missing
                 // one would be a bug here, and is a denial too.
                 None => format!("{} was not checked", u.image),
             };
+            let by_rule = rule
+                .map(|i| format!(" under [[deploy.rules]] entry {}", i + 1))
+                .unwrap_or_default();
             Some(format!(
-                "{} {:?} ({}): {reason}",
+                "{} {:?} ({}){by_rule}: {reason}",
                 u.container_kind.as_str(),
                 u.container,
                 u.pointer
@@ -173,9 +203,11 @@ async fn decide(
         .collect();
     if !reasons.is_empty() {
         reasons.dedup();
-        return base.deny(format!("dhi-verify denied {what}: {}", reasons.join("; ")));
+        return with_warnings(
+            base.deny(format!("dhi-verify denied {what}: {}", reasons.join("; "))),
+        );
     }
-    match mode {
+    let response = match mode {
         Mode::Validate => base,
         Mode::Mutate => match pin_patch(&uses, &answers) {
             Ok(ops) if ops.is_empty() => base,
@@ -185,7 +217,8 @@ async fn decide(
             },
             Err(e) => base.deny(format!("dhi-verify: {what}: {e}")),
         },
-    }
+    };
+    with_warnings(response)
 }
 
 /// The images of an UPDATE's old object (empty for a CREATE, or when the
@@ -225,16 +258,16 @@ fn describe(request: &AdmissionRequest<DynamicObject>) -> String {
 
 /// A `replace` of each image not written with a digest by
 /// `<image as written>@<verified digest>`; images written with a digest
-/// need no operation. Every image must have verified (the caller denies
+/// need no operation, exempt images (not in `uses`) none either. Every image must have verified (the caller denies
 /// otherwise); one that did not is an error here too.
 pub(crate) fn pin_patch(
-    uses: &[&ImageUse],
-    answers: &BTreeMap<&str, Answer>,
+    uses: &[(&ImageUse, Option<usize>)],
+    answers: &BTreeMap<(&str, Option<usize>), Answer>,
 ) -> Result<Vec<PatchOperation>, String> {
     let mut ops = Vec::new();
-    for u in uses {
+    for (u, rule) in uses {
         let digest = answers
-            .get(u.image.as_str())
+            .get(&(u.image.as_str(), *rule))
             .and_then(Answer::verified)
             .ok_or_else(|| format!("{} was not verified: not pinning it", u.image))?;
         if u.image.contains('@') {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::State;
+use super::{State, Treatment};
 
 /// The API version Gatekeeper sends and expects back.
 pub(crate) const API_VERSION: &str = "externaldata.gatekeeper.sh/v1beta1";
@@ -103,33 +103,58 @@ pub(crate) async fn answer(
     } else {
         let budget = state.settings.external_data_deadline;
         let deadline = Instant::now() + budget;
+        // No namespace here: rules and exemptions scoped to namespaces do
+        // not apply; an exempt key is answered as written, not pinned.
+        let treatments: Vec<Treatment> = keys.iter().map(|k| state.treatment(k, None)).collect();
         let answers = state
-            .answers(keys.iter().map(String::as_str), deadline, budget)
+            .answers(
+                keys.iter().zip(&treatments).filter_map(|(k, t)| match t {
+                    Treatment::Verify { rule, .. } => Some((k.as_str(), *rule)),
+                    Treatment::Exempt(_) => None,
+                }),
+                deadline,
+                budget,
+            )
             .await;
         let items = keys
             .iter()
-            .map(|key| match answers.get(key.as_str()) {
-                Some(a) => match (a.verified(), a.reason(key)) {
-                    (Some(digest), _) => Item {
-                        key: key.clone(),
-                        value: Some(if key.contains('@') {
-                            key.clone()
-                        } else {
-                            format!("{key}@{digest}")
-                        }),
-                        error: None,
+            .zip(&treatments)
+            .map(|(key, treatment)| {
+                let rule = match treatment {
+                    Treatment::Exempt(_) => {
+                        return Item {
+                            key: key.clone(),
+                            value: Some(key.clone()),
+                            error: None,
+                        }
+                    }
+                    Treatment::Verify { rule, .. } => *rule,
+                };
+                match answers.get(&(key.as_str(), rule)) {
+                    Some(a) => match (a.verified(), a.reason(key)) {
+                        (Some(digest), _) => Item {
+                            key: key.clone(),
+                            value: Some(if key.contains('@') {
+                                key.clone()
+                            } else {
+                                format!("{key}@{digest}")
+                            }),
+                            error: None,
+                        },
+                        (None, reason) => Item {
+                            key: key.clone(),
+                            value: None,
+                            error: Some(
+                                reason.unwrap_or_else(|| format!("{key} was not verified")),
+                            ),
+                        },
                     },
-                    (None, reason) => Item {
+                    None => Item {
                         key: key.clone(),
                         value: None,
-                        error: Some(reason.unwrap_or_else(|| format!("{key} was not verified"))),
+                        error: Some(format!("{key} was not checked")),
                     },
-                },
-                None => Item {
-                    key: key.clone(),
-                    value: None,
-                    error: Some(format!("{key} was not checked")),
-                },
+                }
             })
             .collect();
         ResponseBody {

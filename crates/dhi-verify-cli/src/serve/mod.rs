@@ -30,6 +30,9 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use dhi_verify::policy::deploy::{Decision, DeployRules, Exemption};
+use dhi_verify::PlatformSelection;
+
 use crate::args::{ServeArgs, VerifyOptions};
 use crate::EXIT_USAGE;
 
@@ -71,26 +74,84 @@ pub(crate) struct Settings {
 /// What every request shares.
 pub(crate) struct State {
     verdicts: Verdicts,
+    /// The policy's `[[deploy.rules]]` and `[[deploy.exempt]]`.
+    rules: DeployRules,
     metrics: Arc<Metrics>,
     settings: Settings,
     /// False once shutdown began (readiness fails so no new traffic comes).
     ready: AtomicBool,
 }
 
+/// What to do with one image in one namespace (the policy's deployment rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Treatment {
+    /// Verify, under the policy's `[require]` (`rule: None`) or the
+    /// requirements of `[[deploy.rules]]` entry `rule`; `expired` notes an
+    /// exemption that matched but has ended.
+    Verify {
+        rule: Option<usize>,
+        expired: Option<String>,
+    },
+    /// Not verified: an exemption covers it (said in a warning).
+    Exempt(String),
+}
+
+/// `YYYY-MM-DD` of a Unix time.
+fn date(unix: u64) -> String {
+    jiff::Timestamp::from_second(i64::try_from(unix).unwrap_or(i64::MAX))
+        .map_or_else(|_| unix.to_string(), |t| t.strftime("%Y-%m-%d").to_string())
+}
+
 impl State {
-    /// One answer per distinct image, all checked at once by `deadline`.
+    /// The treatment of `image` used in `namespace`, now.
+    pub(crate) fn treatment(&self, image: &str, namespace: Option<&str>) -> Treatment {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let why = |e: &Exemption| {
+            let reason = e
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            format!("until {}{reason}", date(e.expires_unix))
+        };
+        match self.rules.decide(image, namespace, now) {
+            Decision::Exempt { index, exemption } => Treatment::Exempt(format!(
+                "{image} is exempt from verification by [[deploy.exempt]] entry {} {}",
+                index + 1,
+                why(exemption)
+            )),
+            Decision::Verify { rule, expired, .. } => Treatment::Verify {
+                rule,
+                expired: expired.map(|e| {
+                    format!(
+                        "an exemption for {image} expired on {}: it is verified again",
+                        date(e.expires_unix)
+                    )
+                }),
+            },
+            // A decision a later library adds is not an exemption: verify.
+            _ => Treatment::Verify {
+                rule: None,
+                expired: None,
+            },
+        }
+    }
+
+    /// One answer per distinct (image, rule), all checked at once by `deadline`.
     pub(crate) async fn answers<'a>(
         &self,
-        images: impl Iterator<Item = &'a str>,
+        images: impl Iterator<Item = (&'a str, Option<usize>)>,
         deadline: Instant,
         budget: Duration,
-    ) -> BTreeMap<&'a str, Answer> {
-        let mut distinct: Vec<&str> = images.collect();
+    ) -> BTreeMap<(&'a str, Option<usize>), Answer> {
+        let mut distinct: Vec<(&str, Option<usize>)> = images.collect();
         distinct.sort_unstable();
         distinct.dedup();
         let checks = distinct
             .iter()
-            .map(|image| self.verdicts.check(image, deadline, budget));
+            .map(|(image, rule)| self.verdicts.check(image, *rule, deadline, budget));
         distinct
             .iter()
             .copied()
@@ -167,15 +228,35 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let config = verdicts::config_key(
-        &format!("{:?}{:?}", verifier.policy(), verifier.platforms()),
-        &trust_bytes(&options),
-    );
+    // The deployment rules of the policy file (the verifier was built from
+    // the same file, so it loads).
+    let rules = match &options.policy {
+        Some(path) => match dhi_verify::policy::load_policy(path) {
+            Ok(loaded) => loaded.deploy,
+            Err(e) => {
+                eprintln!("dhi-verify: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => DeployRules::default(),
+    };
+    // A cluster's nodes vary: every platform of the index unless narrowed
+    // (as `deploy`).
+    let platforms = if options.platforms.is_empty() && !options.all_platforms {
+        PlatformSelection::All
+    } else {
+        verifier.platforms().clone()
+    };
+    let requirements: Vec<Vec<dhi_verify::Requirement>> =
+        rules.rules.iter().map(|r| r.require.clone()).collect();
     let metrics = Arc::new(Metrics::default());
     let state = Arc::new(State {
+        rules,
         verdicts: Verdicts::new(
             verifier,
-            config,
+            &requirements,
+            platforms,
+            &trust_bytes(&options),
             args.cache_entries,
             Ttls {
                 verdict: args.cache_ttl,

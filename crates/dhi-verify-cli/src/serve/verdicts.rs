@@ -13,7 +13,9 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
-use dhi_verify::{CheckStatus, Digest, Error, ErrorClass, Reference, Verdict, Verifier};
+use dhi_verify::{
+    CheckStatus, Digest, Error, ErrorClass, PlatformSelection, Policy, Reference, Verdict, Verifier,
+};
 
 use super::cache::{Answered, Flights};
 use super::metrics::Metrics;
@@ -153,8 +155,12 @@ type VerdictKey = (String, Arc<str>);
 /// The verifier behind the cache.
 pub(crate) struct Verdicts {
     verifier: Arc<Verifier>,
-    /// Hash of the policy and trust in force (see [`config_key`]).
-    config: Arc<str>,
+    /// The policy of each treatment with its cache key part ([`config_key`]):
+    /// index 0 the policy's `[require]`, index `i + 1` the requirements of
+    /// `[[deploy.rules]]` entry `i`.
+    policies: Vec<(Arc<Policy>, Arc<str>)>,
+    /// The platforms every image is verified for.
+    platforms: PlatformSelection,
     tags: Arc<Flights<String, TagResult>>,
     verdicts: Arc<Flights<VerdictKey, Arc<Finding>>>,
     ttls: Ttls,
@@ -176,16 +182,33 @@ pub(crate) fn config_key(policy: &str, trust: &[u8]) -> Arc<str> {
 }
 
 impl Verdicts {
+    /// `rules`: the requirements of each `[[deploy.rules]]` entry, in order;
+    /// `trust`: the trust material's bytes for the cache key.
     pub(crate) fn new(
         verifier: Verifier,
-        config: Arc<str>,
+        rules: &[Vec<dhi_verify::Requirement>],
+        platforms: PlatformSelection,
+        trust: &[u8],
         max_entries: usize,
         ttls: Ttls,
         metrics: Arc<Metrics>,
     ) -> Verdicts {
+        let base = verifier.policy().clone();
+        let policies = std::iter::once(base.clone())
+            .chain(
+                rules
+                    .iter()
+                    .map(|r| base.clone().with_requirement_list(r.clone())),
+            )
+            .map(|p| {
+                let key = config_key(&format!("{p:?}{platforms:?}"), trust);
+                (Arc::new(p), key)
+            })
+            .collect();
         Verdicts {
             verifier: Arc::new(verifier),
-            config,
+            policies,
+            platforms,
             tags: Flights::new(max_entries),
             verdicts: Flights::new(max_entries),
             ttls,
@@ -198,16 +221,33 @@ impl Verdicts {
         self.verdicts.kept()
     }
 
-    /// The answer for `image` by `deadline`.
-    pub(crate) async fn check(&self, image: &str, deadline: Instant, budget: Duration) -> Answer {
-        let answer = self.check_inner(image, deadline, budget).await;
+    /// The answer for `image` by `deadline`, under the policy's `[require]`
+    /// (`rule` `None`) or the requirements of `[[deploy.rules]]` entry `rule`.
+    pub(crate) async fn check(
+        &self,
+        image: &str,
+        rule: Option<usize>,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Answer {
+        let answer = self.check_inner(image, rule, deadline, budget).await;
         if matches!(answer, Answer::TimedOut { .. }) {
             self.metrics.verification(answer.outcome());
         }
         answer
     }
 
-    async fn check_inner(&self, image: &str, deadline: Instant, budget: Duration) -> Answer {
+    async fn check_inner(
+        &self,
+        image: &str,
+        rule: Option<usize>,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Answer {
+        let Some((policy, config)) = self.policies.get(rule.map_or(0, |i| i + 1)) else {
+            // Cannot happen (the index came from the same rules); never a pass.
+            return Answer::Error(format!("no [[deploy.rules]] entry {rule:?}"));
+        };
         let r = match Reference::parse(image) {
             Ok(Reference::Registry(r)) => r,
             Ok(_) => return Answer::Invalid("not a registry image reference".into()),
@@ -256,10 +296,11 @@ impl Verdicts {
         let (verifier, metrics) = (self.verifier.clone(), self.metrics.clone());
         let ttl = self.ttls.verdict;
         let what = pinned.clone();
+        let (policy, platforms) = (policy.clone(), self.platforms.clone());
         let (how, pending) = self.verdicts.get(
-            (pinned, self.config.clone()),
+            (pinned, config.clone()),
             move || async move {
-                let result = verifier.verify(&what).await;
+                let result = verifier.verify_with(&what, &policy, &platforms).await;
                 if let Err(e) = &result {
                     if e.class() == ErrorClass::Error {
                         metrics.registry_error();
