@@ -389,7 +389,12 @@ pub struct ServeArgs {
     /// Largest request body read, in bytes (default 3 MiB, the API server's own limit); more is 413.
     #[arg(long, value_name = "BYTES", default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// After SIGTERM or SIGINT, longest wait for open requests, in seconds.
+    /// After SIGTERM or SIGINT, how long to go on accepting connections
+    /// with /readyz failing, in seconds, so that the Service's endpoints drop
+    /// this pod before its listener closes.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = crate::serve::seconds_or_zero)]
+    pub shutdown_delay: Duration,
+    /// Then, longest wait for open requests, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = crate::serve::seconds)]
     pub shutdown_grace: Duration,
     /// How to verify each image: as for `image`. `--deadline` (one

@@ -577,13 +577,15 @@ async fn registry_down_stalled_failing_or_refusing_credentials_is_a_denial_withi
     // 5 s: room for the client's retries of the 503s and the refused
     // connections (about 2 s of backoff) to end as errors first.
     let server = Server::start(&good.key, &["--admission-deadline", "5"]);
-    let stalled_server = Server::start(&good.key, &["--admission-deadline", "2"]);
+    // The default deadline (8 s), shortened by the API server's own
+    // `?timeout=3s` (to 2.4 s).
+    let stalled_server = Server::start(&good.key, &[]);
     let request = body("pod-create.json", &pairs(&images));
     let stalled_request = body("pod-create.json", &pairs(&stalled_images));
     let started = std::time::Instant::now();
     let (r, stalled_r) = tokio::join!(
         server.review("/validate", &request),
-        stalled_server.review("/validate", &stalled_request)
+        stalled_server.review("/validate?timeout=3s", &stalled_request)
     );
     // The contract: an answer before the API server gives up on the
     // webhook (timeoutSeconds, 10 by default).
@@ -606,7 +608,7 @@ async fn registry_down_stalled_failing_or_refusing_credentials_is_a_denial_withi
     assert!(
         message.contains(&format!(
             "could not verify {stalled_addr}/{GOOD}:3.13 in time"
-        )),
+        )) && message.contains("after 2400 ms"),
         "{message}"
     );
     let mutated = server.review("/mutate", &request).await;
@@ -719,7 +721,10 @@ async fn the_external_data_provider_answers_each_key_with_a_pinned_reference_or_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewed_certificate_is_served_without_a_restart_and_sigterm_stops_cleanly() {
     let good = image(&DhiImage::python(), None);
-    let mut server = Server::start(&good.key, &["--tls-reload-interval", "0.2"]);
+    let mut server = Server::start(
+        &good.key,
+        &["--tls-reload-interval", "0.2", "--shutdown-delay", "2"],
+    );
     assert_eq!(server.get("/healthz").await.0, 200);
     // Renew: write a new pair over the files the server reads.
     let d = server.dir.path();
@@ -756,11 +761,28 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_sigterm_stops_cle
     );
     // SIGTERM (as Kubernetes stops a pod): the process ends by itself, exit 0.
     let pid = server.child.id().to_string();
+    // (The server serves the renewed certificate now.)
+    let client = trusting_new.clone();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
+    // For --shutdown-delay it still answers, not ready.
+    let mut not_ready = false;
+    for _ in 0..20 {
+        let r = client
+            .get(format!("{}/readyz", server.url))
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() == 503 {
+            not_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(not_ready, "{}", server.log());
     let mut status = None;
     for _ in 0..100 {
         if let Some(s) = server.child.try_wait().unwrap() {

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{Patch, PatchOperation, ReplaceOperation};
@@ -74,6 +75,7 @@ pub(crate) async fn review(
     state: &Arc<State>,
     body: &[u8],
     mode: Mode,
+    budget: Duration,
 ) -> Result<(serde_json::Value, bool), BadReview> {
     let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)?;
     if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
@@ -84,7 +86,7 @@ pub(crate) async fn review(
     }
     let request: AdmissionRequest<DynamicObject> =
         review.try_into().map_err(|_| BadReview::NoRequest)?;
-    let mut response = decide(state, &request, mode).await;
+    let mut response = decide(state, &request, mode, budget).await;
     let allowed = response.allowed;
     if !allowed {
         // The API server turns a denial below 400 into 400; say what it is.
@@ -105,6 +107,7 @@ async fn decide(
     state: &Arc<State>,
     request: &AdmissionRequest<DynamicObject>,
     mode: Mode,
+    budget: Duration,
 ) -> AdmissionResponse {
     let base = AdmissionResponse::from(request);
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
@@ -172,7 +175,6 @@ async fn decide(
     if uses.is_empty() {
         return with_warnings(base);
     }
-    let budget = state.settings.admission_deadline;
     let deadline = Instant::now() + budget;
     let answers = state
         .answers(

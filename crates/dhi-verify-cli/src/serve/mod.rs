@@ -171,6 +171,38 @@ pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v))
 }
 
+/// Seconds as [`seconds`], zero allowed.
+pub(crate) fn seconds_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    seconds(s)
+}
+
+/// The API server's own wait, from the `timeout` query parameter it adds to
+/// webhook URLs (`?timeout=10s`, a Go duration in seconds or milliseconds).
+fn api_server_timeout(query: Option<&str>) -> Option<Duration> {
+    let value = query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))?;
+    let (number, scale) = match value.strip_suffix("ms") {
+        Some(n) => (n, 0.001),
+        None => (value.strip_suffix('s')?, 1.0),
+    };
+    let v: f64 = number.parse().ok()?;
+    (v.is_finite() && v > 0.0).then(|| Duration::from_secs_f64(v * scale))
+}
+
+/// The admission deadline: `--admission-deadline`, or less when the API
+/// server says it waits less (its timeout minus a fifth, at most a second,
+/// for the answer's way back).
+fn admission_deadline(configured: Duration, api_server: Option<Duration>) -> Duration {
+    match api_server {
+        Some(t) => configured.min(t - (t / 5).min(Duration::from_secs(1))),
+        None => configured,
+    }
+}
+
 /// The trust material's bytes for the cache key: each file a trust or
 /// policy flag names, and the identity flags.
 fn trust_bytes(v: &VerifyOptions) -> Vec<u8> {
@@ -293,6 +325,7 @@ pub fn run(args: ServeArgs) -> u8 {
             args.listen,
             TlsAcceptor::from(tls_config),
             state,
+            args.shutdown_delay,
             args.shutdown_grace,
         )
         .await
@@ -336,6 +369,7 @@ async fn serve(
     listen: SocketAddr,
     acceptor: TlsAcceptor,
     state: Arc<State>,
+    delay: Duration,
     grace: Duration,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
@@ -347,8 +381,25 @@ async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let stop = stop_signal();
     tokio::pin!(stop);
+    // After the signal: keep accepting for `delay` with /readyz failing, so
+    // that the Service stops sending here before the listener closes (the
+    // API server would otherwise meet a refused connection: a rejection).
+    let draining = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(draining);
+    let mut stopping = false;
     loop {
         let (tcp, _peer) = tokio::select! {
+            () = &mut stop, if !stopping => {
+                stopping = true;
+                state.ready.store(false, Ordering::SeqCst);
+                eprintln!(
+                    "dhi-verify: serve: stopping: not ready; still accepting for {} ms",
+                    delay.as_millis()
+                );
+                draining.as_mut().reset(tokio::time::Instant::now() + delay);
+                continue;
+            }
+            () = &mut draining, if stopping => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 // Out of file descriptors and the like: keep serving the
@@ -359,7 +410,6 @@ async fn serve(
                     continue;
                 }
             },
-            () = &mut stop => break,
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
@@ -382,8 +432,7 @@ async fn serve(
             let _ = watcher.watch(connection).await;
         });
     }
-    eprintln!("dhi-verify: serve: stopping: no new connections, finishing those in flight");
-    state.ready.store(false, Ordering::SeqCst);
+    eprintln!("dhi-verify: serve: no new connections; finishing those in flight");
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
@@ -473,6 +522,10 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
         ),
         (Method::POST, "/validate" | "/mutate" | "/external-data") => {
             let started = std::time::Instant::now();
+            let deadline = admission_deadline(
+                state.settings.admission_deadline,
+                api_server_timeout(req.uri().query()),
+            );
             let body = match read_body(req, state.settings.max_body_bytes).await {
                 Ok(b) => b,
                 Err(reply) => {
@@ -496,7 +549,7 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
                     };
                     (
                         mode.endpoint(),
-                        admission::review(state, &body, mode)
+                        admission::review(state, &body, mode, deadline)
                             .await
                             .map(|(review, allowed)| (json(&review), allowed))
                             .map_err(|e| e.to_string()),
@@ -525,5 +578,54 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
             state.metrics.bad_request();
             text(StatusCode::NOT_FOUND, format!("{path}: not found (expected /validate, /mutate, /external-data, /healthz, /readyz or /metrics)"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_servers_timeout_parameter_shortens_the_admission_deadline() {
+        let s = Duration::from_secs;
+        assert_eq!(api_server_timeout(Some("timeout=10s")), Some(s(10)));
+        assert_eq!(
+            api_server_timeout(Some("a=b&timeout=2500ms")),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            api_server_timeout(Some("timeout=1.5s")),
+            Some(Duration::from_millis(1500))
+        );
+        for bad in [
+            "timeout=",
+            "timeout=10",
+            "timeout=-1s",
+            "timeout=xs",
+            "other=1s",
+        ] {
+            assert_eq!(api_server_timeout(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(api_server_timeout(None), None);
+        // 10 s: the configured 8 s stands; 3 s: 2.4 s; 1 s: 0.8 s.
+        assert_eq!(admission_deadline(s(8), Some(s(10))), s(8));
+        assert_eq!(
+            admission_deadline(s(8), Some(s(3))),
+            Duration::from_millis(2400)
+        );
+        assert_eq!(
+            admission_deadline(s(8), Some(s(1))),
+            Duration::from_millis(800)
+        );
+        assert_eq!(admission_deadline(s(8), None), s(8));
+    }
+
+    #[test]
+    fn seconds_are_positive_and_bounded() {
+        assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
+        for bad in ["0", "-1", "nan", "inf", "x", "100000"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(seconds_or_zero("0"), Ok(Duration::ZERO));
     }
 }
