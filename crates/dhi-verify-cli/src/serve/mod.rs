@@ -105,6 +105,12 @@ fn date(unix: u64) -> String {
 impl State {
     /// The treatment of `image` used in `namespace`, now.
     pub(crate) fn treatment(&self, image: &str, namespace: Option<&str>) -> Treatment {
+        if self.rules.is_empty() {
+            return Treatment::Verify {
+                rule: None,
+                expired: None,
+            };
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
