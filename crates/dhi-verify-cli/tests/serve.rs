@@ -885,3 +885,53 @@ async fn the_policys_deployment_rules_choose_requirements_per_namespace_and_exem
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("failed verification"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_that_outlives_its_admission_is_a_denial_and_then_warms_the_cache() {
+    let good = image(&DhiImage::python(), None);
+    // The first request for the platform manifest stalls 3 s: the admission
+    // (1 s) gives up, the verification does not.
+    let platform_manifest = good
+        .fixture
+        .platforms
+        .iter()
+        .find(|(p, _)| p == "linux/amd64")
+        .map(|(_, d)| d.clone())
+        .unwrap();
+    let registry =
+        TestRegistry::start(GOOD, Content::from_layout(&good.fixture.dir)).fault(Fault::new(
+            &format!("/manifests/{platform_manifest}"),
+            FaultKind::Stall(Duration::from_secs(3)),
+            1,
+        ));
+    let server = Server::start(&good.key, &["--admission-deadline", "1"]);
+    let request = body(
+        "pod-create.json",
+        &pairs(&all(&format!("{}/{GOOD}:3.13", registry.addr))),
+    );
+    let r = server.review("/validate", &request).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(message.contains("in time: still verifying"), "{message}");
+    // The verification finishes in the background and its verdict is kept.
+    let mut passed = 0.0;
+    for _ in 0..100 {
+        passed = server
+            .metric("dhi_verify_verifications_total{outcome=\"pass\"}")
+            .await;
+        if passed == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(passed, 1.0, "{}", server.log());
+    let requests = registry.requests().len();
+    let r = server.review("/validate", &request).await;
+    assert_eq!(r["allowed"], true, "{r}");
+    assert_eq!(
+        registry.requests().len(),
+        requests,
+        "answered from the cache (the tag too, within --tag-ttl)"
+    );
+    assert!(server.metric("dhi_verify_cache_hits_total").await >= 1.0);
+}
