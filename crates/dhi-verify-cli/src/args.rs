@@ -400,7 +400,9 @@ pub struct ServeArgs {
     /// How to verify each image: as for `image`. `--deadline` (one
     /// verification, default 60 s here) bounds the work that goes on after
     /// an admission stopped waiting; `--timeout` and `--connect-timeout`
-    /// default to 15 s and 5 s here.
+    /// default to 15 s and 5 s here; without --platform every platform of
+    /// the index is verified (a cluster's nodes vary), as for `deploy`. The
+    /// policy's [[deploy.rules]] and [[deploy.exempt]] apply per namespace.
     #[command(flatten)]
     pub verify: VerifyOptions,
 }
