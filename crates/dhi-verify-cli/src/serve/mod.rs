@@ -60,6 +60,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest a client may take to send a request's body (3 MiB at most).
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most connections open at once; past it a new connection is closed at
+/// once (the API server keeps a few per replica; this bounds a flood).
+const MAX_CONNECTIONS: usize = 4096;
+
 /// The settings of the endpoints.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -385,6 +392,7 @@ async fn serve(
         listener.local_addr()?
     );
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let stop = stop_signal();
     tokio::pin!(stop);
     // After the signal: keep accepting for `delay` with /readyz failing, so
@@ -417,6 +425,11 @@ async fn serve(
                 }
             },
         };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            // Over the bound: closing is all a flood gets.
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let state = state.clone();
@@ -436,6 +449,7 @@ async fn serve(
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), service);
             let _ = watcher.watch(connection).await;
+            drop(permit);
         });
     }
     eprintln!("dhi-verify: serve: no new connections; finishing those in flight");
@@ -532,11 +546,23 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
                 state.settings.admission_deadline,
                 api_server_timeout(req.uri().query()),
             );
-            let body = match read_body(req, state.settings.max_body_bytes).await {
-                Ok(b) => b,
-                Err(reply) => {
+            let read =
+                tokio::time::timeout(BODY_TIMEOUT, read_body(req, state.settings.max_body_bytes));
+            let body = match read.await {
+                Ok(Ok(b)) => b,
+                Ok(Err(reply)) => {
                     state.metrics.bad_request();
                     return reply;
+                }
+                Err(_) => {
+                    state.metrics.bad_request();
+                    return text(
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!(
+                            "request body: not received within {} s",
+                            BODY_TIMEOUT.as_secs()
+                        ),
+                    );
                 }
             };
             let (endpoint, result) = match path.as_str() {
