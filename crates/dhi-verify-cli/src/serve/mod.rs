@@ -50,8 +50,9 @@ const SERVE_DEFAULT_DEADLINE_SECS: u64 = 60;
 /// `serve`'s default `--timeout` (one registry request) and
 /// `--connect-timeout`, shorter than `image`'s 60 s and 10 s: the registry
 /// client lets one first request at a time meet a registry it knows nothing
-/// about yet, so a registry that stalls holds back new registries' first
-/// requests for up to this long (docs/admission.md, "Known limits").
+/// about yet, so within one registry host (each has its own client here) a
+/// first request that stalls holds back the others for up to this long
+/// (docs/admission.md, "Known limits").
 const SERVE_DEFAULT_TIMEOUTS_SECS: (u64, u64) = (15, 5);
 
 /// Longest a client may take to finish the TLS handshake.
@@ -299,13 +300,17 @@ pub fn run(args: ServeArgs) -> u8 {
         rules,
         verdicts: Verdicts::new(
             verifier,
+            {
+                let options = options.clone();
+                Box::new(move || crate::config::build(&options).ok())
+            },
             &requirements,
             platforms,
             &trust_bytes(&options),
-            args.cache_entries,
             Ttls {
                 verdict: args.cache_ttl,
                 tag: args.tag_ttl,
+                max_entries: args.cache_entries,
             },
             metrics.clone(),
         ),
