@@ -260,6 +260,7 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let loaded_at = tls::stamps(&args.tls_cert, &args.tls_key);
     let first = match tls::load(&args.tls_cert, &args.tls_key) {
         Ok(k) => k,
         Err(e) => {
@@ -338,6 +339,7 @@ pub fn run(args: ServeArgs) -> u8 {
             args.tls_cert.clone(),
             args.tls_key.clone(),
             args.tls_reload_interval,
+            loaded_at,
         ));
         match serve(
             args.listen,

@@ -134,7 +134,11 @@ pub(crate) fn server_config(
 }
 
 /// Modification times of the two files (None when unreadable).
-fn stamps(cert: &Path, key: &Path) -> (Option<SystemTime>, Option<SystemTime>) {
+pub(crate) type Stamps = (Option<SystemTime>, Option<SystemTime>);
+
+/// The files' modification times now: taken before the first load, so a
+/// change during or after it is seen by [`watch`].
+pub(crate) fn stamps(cert: &Path, key: &Path) -> Stamps {
     let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     (m(cert), m(key))
 }
@@ -143,8 +147,13 @@ fn stamps(cert: &Path, key: &Path) -> (Option<SystemTime>, Option<SystemTime>) {
 /// loads the pair again and serves it from the next handshake on. Kubernetes
 /// updates a mounted secret by swapping a symlink, which changes the
 /// modification time the path resolves to. Runs until the runtime stops.
-pub(crate) async fn watch(resolver: Arc<Reloading>, cert: PathBuf, key: PathBuf, every: Duration) {
-    let mut seen = stamps(&cert, &key);
+pub(crate) async fn watch(
+    resolver: Arc<Reloading>,
+    cert: PathBuf,
+    key: PathBuf,
+    every: Duration,
+    mut seen: Stamps,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
