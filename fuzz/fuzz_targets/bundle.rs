@@ -12,7 +12,7 @@ fn trust() -> &'static SigstoreTrust {
 
 fuzz_target!(|data: &[u8]| {
     let key =
-        PublicKey::from_pem_or_der(dhi_verify::trust::DHI_2_PEM.as_bytes()).expect("embedded key");
+        PublicKey::from_pem_or_der(dhi_verify::DHI_2_PEM.as_bytes()).expect("embedded key");
     assert!(verify_bundle(
         data,
         Artifact::Bytes(b"artifact"),

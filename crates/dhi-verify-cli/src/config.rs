@@ -65,10 +65,10 @@ pub(crate) enum FlagError {
     Config(#[from] dhi_verify::ConfigError),
     /// A `--platform` that is not `os/arch[/variant]`.
     #[error(transparent)]
-    Platform(#[from] dhi_verify::platform::PlatformParseError),
+    Platform(#[from] dhi_verify::PlatformParseError),
     /// A `--referrers` that is not a reference.
     #[error("--referrers: {0}")]
-    Referrers(dhi_verify::reference::ReferenceError),
+    Referrers(dhi_verify::ReferenceError),
     /// `--timeout 0` or `--connect-timeout 0`.
     #[error("--timeout and --connect-timeout must be at least 1 second")]
     ZeroTimeout,

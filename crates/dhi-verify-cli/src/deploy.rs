@@ -5,7 +5,6 @@
 //! verified digests. Reading is the library's (`dhi_verify::workload`).
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -76,28 +75,17 @@ struct Input {
     text: String,
 }
 
-/// Reads `path` ("-" is standard input), at most `budget` bytes, as UTF-8.
+/// Reads `path` ("-" is standard input), at most `budget` bytes.
 fn read(path: &Path, budget: u64) -> Result<Input, String> {
-    let name = if path.as_os_str() == "-" {
-        "-".to_owned()
-    } else {
-        path.display().to_string()
-    };
-    let mut bytes = Vec::new();
-    let limit = budget.saturating_add(1);
-    let result = if path.as_os_str() == "-" {
-        std::io::stdin().take(limit).read_to_end(&mut bytes)
-    } else {
-        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
-    };
-    result.map_err(|e| format!("reading {name}: {e}"))?;
-    if bytes.len() as u64 > budget {
-        return Err(format!(
-            "{name}: the input is larger than {MAX_INPUT_BYTES} bytes in all: expected manifests"
-        ));
-    }
-    let text = String::from_utf8(bytes).map_err(|e| format!("{name} is not UTF-8: {e}"))?;
-    Ok(Input { name, text })
+    let text = crate::input::read_text(
+        path,
+        budget,
+        &format!("manifests ({MAX_INPUT_BYTES} bytes in all)"),
+    )?;
+    Ok(Input {
+        name: crate::input::display_name(path),
+        text,
+    })
 }
 
 /// Every input, with the images found in them.

@@ -6,8 +6,7 @@
 //! the verified digests. Parsing is the library's (`dhi_verify::dockerfile`).
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use dhi_verify::dockerfile::{
@@ -28,22 +27,8 @@ use crate::EXIT_USAGE;
 pub const MAX_DOCKERFILE_BYTES: u64 = 4 << 20;
 
 /// Reads the Dockerfile, at most [`MAX_DOCKERFILE_BYTES`].
-fn read(path: &PathBuf) -> Result<String, String> {
-    let name = path.display();
-    let mut bytes = Vec::new();
-    let limit = MAX_DOCKERFILE_BYTES + 1;
-    let result = if path.as_os_str() == "-" {
-        std::io::stdin().take(limit).read_to_end(&mut bytes)
-    } else {
-        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
-    };
-    result.map_err(|e| format!("reading {name}: {e}"))?;
-    if bytes.len() as u64 > MAX_DOCKERFILE_BYTES {
-        return Err(format!(
-            "{name} is larger than {MAX_DOCKERFILE_BYTES} bytes: expected a Dockerfile"
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| format!("{name} is not UTF-8: {e}"))
+fn read(path: &Path) -> Result<String, String> {
+    crate::input::read_text(path, MAX_DOCKERFILE_BYTES, "a Dockerfile")
 }
 
 fn build_args(args: &[String]) -> Result<BTreeMap<String, String>, String> {

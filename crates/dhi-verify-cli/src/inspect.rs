@@ -3,8 +3,8 @@
 //! when the attestation a command prints does not verify, stdout stays empty,
 //! the reason goes to stderr and the exit code is 1.
 
+use dhi_verify::describe_predicate_type;
 use dhi_verify::predicate::{Predicate, Provenance, Sbom, Vex};
-use dhi_verify::requirement::describe_predicate_type;
 use dhi_verify::{CheckStatus, Error, Outcome, Requirement, Verdict, VerifiedAttestation};
 use serde_json::{json, Value};
 

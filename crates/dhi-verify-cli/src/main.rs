@@ -11,6 +11,7 @@ mod deploy;
 mod dockerfile;
 mod exit;
 mod image;
+mod input;
 mod inspect;
 mod keys;
 mod policy_cmd;

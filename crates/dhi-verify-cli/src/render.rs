@@ -1,6 +1,6 @@
 //! Renders verdicts: a readable summary (failing checks first) or JSON.
 
-use dhi_verify::requirement::describe_predicate_type;
+use dhi_verify::describe_predicate_type;
 use dhi_verify::{CheckStatus, Error, Verdict};
 use serde_json::json;
 
@@ -16,7 +16,7 @@ pub fn json_value(
     Ok(match result {
         Ok(v) => serde_json::to_value(v)?,
         Err(e) => json!({
-            "schemaVersion": dhi_verify::verdict::SCHEMA_VERSION,
+            "schemaVersion": dhi_verify::VERDICT_SCHEMA_VERSION,
             "reference": reference,
             "passed": false,
             "outcome": if e.exit_code() == crate::EXIT_USAGE { "usage" } else { "error" },

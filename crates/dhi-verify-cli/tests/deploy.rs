@@ -437,19 +437,19 @@ fn deploy_rules_choose_requirements_per_namespace_and_exemptions_end() {
             ),
         )
     };
-    let p = policy("");
-    let run = |ns: &str, image: &str| {
-        let file = c.write("pod.yaml", &manifest(ns, image));
+    // A Pod running `image` in namespace `ns`, under the policy with `extra`.
+    let run = |extra: &str, ns: &str, image: &str, flags: &[&str]| {
         c.command()
-            .arg(&file)
+            .arg(c.write("pod.yaml", &manifest(ns, image)))
             .arg("--policy")
-            .arg(&p)
-            .args(["--platform", "linux/amd64"])
+            .arg(policy(extra))
+            .args(flags)
             .output()
             .unwrap()
     };
+    let amd64 = ["--platform", "linux/amd64"];
     // The rule asks for a FIPS attestation the image does not carry: prod fails, dev passes.
-    let prod = run("prod", &python);
+    let prod = run("", "prod", &python, &amd64);
     assert_eq!(code(&prod), 1, "{}", stdout(&prod));
     assert!(stdout(&prod).contains("require.fips"), "{}", stdout(&prod));
     assert!(
@@ -457,46 +457,26 @@ fn deploy_rules_choose_requirements_per_namespace_and_exemptions_end() {
         "{}",
         stdout(&prod)
     );
-    assert_eq!(code(&run("dev", &python)), 0);
+    assert_eq!(code(&run("", "dev", &python, &amd64)), 0);
 
     // An exemption lets the unsigned image run until its date, and no longer.
-    let p = policy(
-        "\n[[deploy.exempt]]\nimages = [\"*/dhi/unsigned:*\"]\nexpires = \"2099-01-01\"\nreason = \"OPS-1\"\n",
-    );
-    let o = c
-        .command()
-        .arg(c.write("pod.yaml", &manifest("dev", &unsigned)))
-        .arg("--policy")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let until_2099 =
+        "\n[[deploy.exempt]]\nimages = [\"*/dhi/unsigned:*\"]\nexpires = \"2099-01-01\"\nreason = \"OPS-1\"\n";
+    let o = run(until_2099, "dev", &unsigned, &[]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(
         stdout(&o).contains(&format!("EXEMPT {unsigned} until 2099-01-01 (OPS-1)")),
         "{}",
         stdout(&o)
     );
-    let o = c
-        .command()
-        .arg(c.write("pod.yaml", &manifest("dev", &unsigned)))
-        .arg("--policy")
-        .arg(&p)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
+    let o = run(until_2099, "dev", &unsigned, &["--format", "json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_schema(&v);
     assert_eq!(v["images"][0]["outcome"], "exempt");
     assert_eq!(v["images"][0]["exemption"]["expires"], "2099-01-01");
-    let p =
-        policy("\n[[deploy.exempt]]\nimages = [\"*/dhi/unsigned:*\"]\nexpires = \"2020-01-01\"\n");
-    let o = c
-        .command()
-        .arg(c.write("pod.yaml", &manifest("dev", &unsigned)))
-        .arg("--policy")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let until_2020 =
+        "\n[[deploy.exempt]]\nimages = [\"*/dhi/unsigned:*\"]\nexpires = \"2020-01-01\"\n";
+    let o = run(until_2020, "dev", &unsigned, &[]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     assert!(
         stdout(&o).contains("an exemption for this image expired on 2020-01-01"),

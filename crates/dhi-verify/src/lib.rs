@@ -25,42 +25,51 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layers: `source` (the only I/O) → `discover` (evidence) → `chain`,
-//! `signature`, `statement` (pure checks) → `policy` → [`Verdict`].
+//! Stages: `source` (the only I/O) → `discover` (evidence, every byte
+//! digest-checked) → `verify` (signatures and statements, no policy) →
+//! `predicate` (each verified statement read once) → `policy` (evaluate) →
+//! [`Verdict`]; [`Verifier`] sequences them. Base modules (`digest`,
+//! `reference`, `trust`, `error`, …) import nothing of the walk.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod digest;
+mod claim;
+mod digest;
 mod discover;
 pub mod dockerfile;
-pub mod error;
-pub mod limits;
+mod error;
+mod limits;
 pub(crate) mod oci;
-pub mod platform;
+mod platform;
 pub mod policy;
 pub mod predicate;
-pub mod reference;
-pub mod requirement;
+mod reference;
+mod requirement;
 pub mod source;
 mod verify;
 pub mod workload;
 
-pub mod trust;
-pub mod verdict;
+mod trust;
+mod verdict;
 mod verifier;
 
-pub use digest::Digest;
+pub use digest::{Digest, DigestParseError};
 pub use discover::PlatformSelection;
-pub use error::{ConfigError, Error, ErrorClass, Outcome, SourceError, SourceStep, VerifyError};
-pub use limits::Limits;
-pub use platform::Platform;
+pub use error::{
+    ConfigError, Error, ErrorClass, KeyUnusable, Outcome, SourceError, SourceStep, VerifyError,
+};
+pub use limits::{Limits, PARSER_JSON_DEPTH};
+pub use platform::{Platform, PlatformParseError};
 pub use policy::{Policy, TlogMode};
-pub use reference::Reference;
-pub use requirement::Requirement;
-pub use trust::{KeyState, KeylessIdentity, TrustRoot, TrustedKey};
+pub use reference::{LayoutReference, Reference, ReferenceError, RegistryReference, DOCKER_HUB};
+pub use requirement::{describe_predicate_type, Requirement, IMAGE_SIGNATURE};
+pub use trust::{
+    KeyState, KeylessIdentity, TrustRoot, TrustedKey, DHI_1_PEM, DHI_2_PEM, DHI_2_VALID_FROM_UNIX,
+};
 pub use verdict::{
     AttestationReport, Check, CheckStatus, EvidenceSource, ImageConfig, ImageSignatureReport,
-    PlatformVerdict, SignatureReport, TlogStatus, Verdict, VerifiedAttestation,
+    PlatformVerdict, SignatureReport, Signer, TlogStatus, Verdict, VerifiedAttestation,
+    SCHEMA_VERSION as VERDICT_SCHEMA_VERSION,
 };
 pub use verifier::{Verifier, VerifierBuilder, DEFAULT_DEADLINE};
 // The signature formats belong to the verify stage (`verify/signature`,

@@ -15,8 +15,9 @@ use super::{
     TlogMode, UnderInvestigation, VulnerabilityRules,
 };
 use crate::requirement::Requirement;
-use crate::sigstore::{CertificateClaim, Matcher, SigstoreTrust};
-use crate::trust::{KeylessIdentity, TrustRoot, TrustedKey};
+use crate::trust::{
+    CertificateClaim, KeylessIdentity, Matcher, SigstoreTrust, TrustRoot, TrustedKey,
+};
 
 /// Largest policy file read: 1 MiB.
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
@@ -704,7 +705,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, PolicyError> {
 #[allow(clippy::unwrap_used)] // in tests a panic is a failed test
 mod tests {
     use super::{glob_to_regex, parse_policy, PolicyError};
-    use crate::sigstore::{CertificateClaim, Matcher};
+    use crate::trust::{CertificateClaim, Matcher};
 
     fn policy(text: &str) -> Result<super::LoadedPolicy, PolicyError> {
         parse_policy(text, std::path::Path::new("."), None)

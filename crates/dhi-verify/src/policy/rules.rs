@@ -42,7 +42,7 @@ fn predicates<'a, T>(
 }
 
 /// [`predicates`] for a rule family that needs at least one: `None` after
-/// pushing a failed check `id` when there is none ("no verified <what>") or
+/// pushing a failed check `id` when there is none ("no verified `<what>`") or
 /// one cannot be read — a rule with nothing verified to judge fails.
 fn judged_predicates<'a, T>(
     facts: &Facts<'a>,

@@ -4,7 +4,8 @@
 //!
 //! The same walk serves a parsed JSON object (an admission request's object,
 //! [`images_in_object`]) and YAML source text with byte spans (the `deploy`
-//! command), so the two can never disagree on what a workload runs. Kinds
+//! command: [`read_manifests`], then [`pin`] to rewrite the images in place),
+//! so the two can never disagree on what a workload runs. Kinds
 //! without a pod template are skipped and reported, never an error; a
 //! container whose image cannot be read is an error (fail closed: an image
 //! we cannot see is an image we cannot verify).

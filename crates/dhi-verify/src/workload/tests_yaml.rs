@@ -843,3 +843,36 @@ fn mutated_manifests_never_panic_and_keep_span_and_pin_properties() {
         }
     }
 }
+
+#[test]
+fn nesting_through_alias_chains_is_bounded_like_written_nesting() {
+    // Each List holds the previous one by alias: written 3 deep, read 20 000 deep.
+    let mut lists = String::from("l0: &l0 {kind: List, items: []}\n");
+    let mut merges = String::from("m0: &m0 {image: nginx}\n");
+    for i in 1..10_000 {
+        let p = i - 1;
+        lists.push_str(&format!("l{i}: &l{i} {{kind: List, items: [*l{p}]}}\n"));
+        merges.push_str(&format!("m{i}: &m{i} {{<<: *m{p}}}\n"));
+    }
+    lists.push_str("kind: List\nitems: [*l9999]\n");
+    merges.push_str("services: {web: *m9999}\n");
+    for text in [lists, merges] {
+        assert_eq!(
+            read_manifests("chain.yaml", &text).unwrap_err().kind,
+            ManifestErrorKind::TooDeep { limit: 128 }
+        );
+    }
+}
+
+#[test]
+fn plain_images_in_flow_collections_and_escaped_json_strings_are_pinned() {
+    let text = "kind: Pod\nspec: {containers: [{name: a, image: nginx:1.27}, {image: \"dhi.io\\/node:22\", name: b}]}\n";
+    let found = read_manifests("flow.yaml", text).unwrap();
+    assert_eq!(found.uses[1].image, "dhi.io/node:22");
+    let digest = Digest::of(b"flow");
+    let pins: Vec<_> = found.uses.iter().map(|u| (u, &digest)).collect();
+    assert_eq!(
+        pin(text, &pins).unwrap(),
+        format!("kind: Pod\nspec: {{containers: [{{name: a, image: nginx:1.27@{digest}}}, {{image: \"dhi.io/node:22@{digest}\", name: b}}]}}\n")
+    );
+}

@@ -26,8 +26,9 @@ pub struct ManifestLimits {
     pub max_bytes: usize,
     /// Most documents in one source, empty ones included: 100 000.
     pub max_documents: usize,
-    /// Deepest nesting of mappings and sequences: 128 (a CRD's OpenAPI
-    /// schema nests about 40 deep).
+    /// Deepest nesting of mappings and sequences, counted through aliases
+    /// (an alias nests its anchor's node where it is used): 128 (a CRD's
+    /// OpenAPI schema nests about 40 deep).
     pub max_depth: usize,
     /// Most nodes one document may hold with every alias counted as a copy
     /// of its anchor: 1 000 000. Without aliases this is the node count; the
@@ -194,6 +195,9 @@ pub(crate) struct YNode {
     pub(crate) line: usize,
     /// Nodes with aliases counted as copies (saturating).
     weight: u64,
+    /// Levels of collections below this node, through aliases: what a
+    /// reader of the node recurses through.
+    height: usize,
 }
 
 #[derive(Debug)]
@@ -456,6 +460,7 @@ struct Frame {
     anchor: usize,
     kind: FrameKind,
     weight: u64,
+    height: usize,
 }
 
 enum FrameKind {
@@ -543,6 +548,7 @@ pub(crate) fn documents(
                     span: 0..0,
                     line,
                     weight: 1,
+                    height: 0,
                 });
                 let shared = doc
                     .anchors
@@ -581,6 +587,7 @@ pub(crate) fn documents(
                     anchor,
                     kind,
                     weight: 1,
+                    height: 1,
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -604,6 +611,7 @@ pub(crate) fn documents(
                     span: frame.start..end,
                     line: frame.line,
                     weight: frame.weight,
+                    height: frame.height,
                 };
                 complete(&mut doc, node, frame.anchor, limits, line)?;
             }
@@ -620,6 +628,7 @@ pub(crate) fn documents(
                     span,
                     line,
                     weight: 1,
+                    height: 0,
                 };
                 complete(&mut doc, node, anchor, limits, line)?;
             }
@@ -632,6 +641,7 @@ pub(crate) fn documents(
                     span: bytes.byte(span.start)..bytes.byte(span.end),
                     line,
                     weight: target.weight,
+                    height: target.height,
                     value: YValue::Shared(Rc::clone(target)),
                 };
                 complete(&mut doc, node, 0, limits, line)?;
@@ -650,6 +660,19 @@ fn complete(
     limits: &ManifestLimits,
     line: usize,
 ) -> Result<(), ManifestError> {
+    // Aliases nest what they share where they are used: the depth a reader
+    // recurses through is this position plus the node's height.
+    if doc.stack.len() + node.height > limits.max_depth {
+        return Err(ManifestError {
+            file: String::new(),
+            document: doc.index,
+            line,
+            column: None,
+            kind: ManifestErrorKind::TooDeep {
+                limit: limits.max_depth,
+            },
+        });
+    }
     if node.weight > limits.max_expanded_nodes {
         return Err(ManifestError {
             file: String::new(),
@@ -663,7 +686,7 @@ fn complete(
     }
     if anchor != 0 {
         let span = node.span.clone();
-        let (line, weight) = (node.line, node.weight);
+        let (line, weight, height) = (node.line, node.weight, node.height);
         let shared = Rc::new(node);
         doc.anchors.insert(anchor, (Rc::clone(&shared), false));
         node = YNode {
@@ -671,13 +694,15 @@ fn complete(
             span,
             line,
             weight,
+            height,
         };
     }
-    let weight = node.weight;
+    let (weight, height) = (node.weight, node.height);
     match doc.stack.last_mut() {
         None => doc.root = Some(node),
         Some(frame) => {
             frame.weight = frame.weight.saturating_add(weight);
+            frame.height = frame.height.max(height + 1);
             match &mut frame.kind {
                 FrameKind::Seq(items) => items.push(node),
                 FrameKind::Map { entries, key } => match key.take() {

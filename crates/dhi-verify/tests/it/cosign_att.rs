@@ -7,8 +7,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use dhi_verify::sigstore::{BundleError, Matcher, SigstoreTrust};
-use dhi_verify::trust::KeylessIdentity;
-use dhi_verify::verdict::Signer;
+use dhi_verify::KeylessIdentity;
+use dhi_verify::Signer;
 use dhi_verify::{
     EvidenceSource, Limits, Outcome, Platform, Policy, TlogMode, TlogStatus, TrustRoot, TrustedKey,
     Verdict, Verifier, VerifyError,
@@ -577,7 +577,7 @@ fn a_keyed_att_key_validity_is_judged_at_the_logged_signing_time() {
         matches!(
             provenance(&v).signatures[0].error,
             Some(VerifyError::KeyNotUsable {
-                reason: dhi_verify::trust::KeyUnusable::Expired { .. },
+                reason: dhi_verify::KeyUnusable::Expired { .. },
                 ..
             })
         ),

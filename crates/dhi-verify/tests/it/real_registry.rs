@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dhi_verify::sigstore::{Matcher, SigstoreTrust};
 use dhi_verify::source::registry::{DockerConfig, RegistryOptions};
-use dhi_verify::trust::KeylessIdentity;
+use dhi_verify::KeylessIdentity;
 use dhi_verify::{
     CheckStatus, EvidenceSource, Limits, Outcome, Policy, TlogMode, TrustRoot, TrustedKey, Verdict,
     Verifier,

@@ -33,9 +33,7 @@ fn the_real_docker_signature_verifies_under_the_embedded_dhi_2_key() {
 fn the_real_docker_signature_does_not_verify_under_dhi_1() {
     let (artifact, sig) = sample();
     let only_dhi_1 =
-        TrustRoot::from_keys(
-            [TrustedKey::from_pem("dhi-1", dhi_verify::trust::DHI_1_PEM).unwrap()],
-        );
+        TrustRoot::from_keys([TrustedKey::from_pem("dhi-1", dhi_verify::DHI_1_PEM).unwrap()]);
     assert!(matches!(
         verify_signature(&artifact, &sig, &only_dhi_1, SystemTime::now()),
         Err(VerifyError::UntrustedSignature { keys_tried: 1 })

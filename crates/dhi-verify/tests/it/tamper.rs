@@ -306,7 +306,7 @@ fn signature_by_an_inactive_key_is_reported_and_never_trusted() {
     let signer = TrustedKey::from_pem("retired", &image.key.public_pem())
         .unwrap()
         .inactive();
-    let other = TrustedKey::from_pem("dhi-2", dhi_verify::trust::DHI_2_PEM).unwrap();
+    let other = TrustedKey::from_pem("dhi-2", dhi_verify::DHI_2_PEM).unwrap();
     let v = verify(
         &verifier_with(
             TrustRoot::from_keys([signer, other]),
@@ -322,7 +322,7 @@ fn signature_by_an_inactive_key_is_reported_and_never_trusted() {
     assert!(matches!(
         sig.error,
         Some(VerifyError::KeyNotUsable {
-            reason: dhi_verify::trust::KeyUnusable::Inactive,
+            reason: dhi_verify::KeyUnusable::Inactive,
             ..
         })
     ));
@@ -348,7 +348,7 @@ fn signature_checked_before_a_keys_validity_window_is_rejected() {
     assert!(matches!(
         v.platforms[0].attestations[0].signatures[0].error,
         Some(VerifyError::KeyNotUsable {
-            reason: dhi_verify::trust::KeyUnusable::NotYetValid { .. },
+            reason: dhi_verify::KeyUnusable::NotYetValid { .. },
             ..
         })
     ));

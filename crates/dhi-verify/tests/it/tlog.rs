@@ -162,7 +162,7 @@ fn a_keys_validity_window_is_judged_at_the_logged_signing_time() {
     assert!(matches!(
         unlogged.platforms[0].attestations[0].signatures[0].error,
         Some(VerifyError::KeyNotUsable {
-            reason: dhi_verify::trust::KeyUnusable::Expired { .. },
+            reason: dhi_verify::KeyUnusable::Expired { .. },
             ..
         })
     ));

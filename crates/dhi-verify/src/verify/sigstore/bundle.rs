@@ -5,9 +5,10 @@ use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
-use super::error::BundleError;
-use super::identity::{present_claims, CertificateClaim, Matcher, SubjectMatcher};
-use super::trusted_root::SigstoreTrust;
+use super::identity::present_claims;
+use crate::error::BundleError;
+use crate::trust::SigstoreTrust;
+use crate::trust::{CertificateClaim, Matcher, SubjectMatcher};
 
 /// Upper bound on a bundle document (bytes).
 pub const MAX_BUNDLE_SIZE: usize = 16 << 20;

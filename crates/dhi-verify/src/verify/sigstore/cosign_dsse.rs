@@ -16,10 +16,10 @@ use sigstore_verify::types::SignatureBytes;
 use super::bundle::{BundlePolicy, PublicKey, VerifiedBundle};
 use super::cosign_keyless::pem_blocks;
 use super::cosign_rekor::VerifiedLogEntry;
-use super::error::BundleError;
 use super::fulcio::verify_fulcio_certificate;
 use super::rekor_entry::{bind_dsse_entry, verify_set, DsseEntryExpectation, SignedEntry};
-use super::trusted_root::SigstoreTrust;
+use crate::error::BundleError;
+use crate::trust::SigstoreTrust;
 
 /// The media type of a cosign `.att` layer.
 pub const DSSE_ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";

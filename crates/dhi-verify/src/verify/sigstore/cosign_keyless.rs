@@ -9,9 +9,9 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use super::bundle::{verify_bundle, Artifact, BundlePolicy, VerifiedBundle};
-use super::error::BundleError;
 use super::rekor_entry::RekorBundle;
-use super::trusted_root::SigstoreTrust;
+use crate::error::BundleError;
+use crate::trust::SigstoreTrust;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 

@@ -10,9 +10,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::error::BundleError;
 use super::rekor_entry::verify_set;
-use super::trusted_root::SigstoreTrust;
+use crate::error::BundleError;
+use crate::trust::SigstoreTrust;
 
 pub use super::rekor_entry::MAX_COSIGN_REKOR_BUNDLE_SIZE;
 

@@ -10,8 +10,8 @@ use sigstore_verify::types::{
 use super::bundle::{
     parse_bundle, verify_bundle, Artifact, BundlePolicy, PublicKey, VerifiedBundle,
 };
-use super::error::BundleError;
-use super::trusted_root::SigstoreTrust;
+use crate::error::BundleError;
+use crate::trust::SigstoreTrust;
 
 /// The only DSSE payload type whose subjects can bind an artifact.
 const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";

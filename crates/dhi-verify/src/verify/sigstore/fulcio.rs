@@ -15,8 +15,8 @@ use x509_cert::der::{Decode as _, Encode as _};
 use x509_cert::ext::pkix::sct::{HashAlgorithm, SignatureAlgorithm};
 use x509_cert::ext::pkix::SignedCertificateTimestampList;
 
-use super::error::BundleError;
-use super::trusted_root::SigstoreTrust;
+use crate::error::BundleError;
+use crate::trust::SigstoreTrust;
 
 /// RFC 5280 §4.2.1.12 `id-kp-codeSigning` (1.3.6.1.5.5.7.3.3), DER value bytes.
 const ID_KP_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];

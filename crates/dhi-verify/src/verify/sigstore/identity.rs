@@ -3,187 +3,19 @@
 //! its extensions (repository, ref, commit, signer workflow, runner, trigger).
 //! [`BundlePolicy::accepts_certificate`] is the one place that decision is made.
 
-use std::fmt;
-
 use sigstore_verify::crypto::{CertificateInfo, FulcioCiClaims};
 
 use super::bundle::BundlePolicy;
-use super::error::BundleError;
-
-/// Upper bound on a compiled identity regex, so a hostile pattern cannot exhaust memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// How a certificate identity or issuer is matched.
-///
-/// A regular expression always matches the whole value: the pattern is
-/// compiled as `^(?:PATTERN)$`, so `https://github.com/org/app/.*` cannot match
-/// `https://evil.com/?https://github.com/org/app/x`.
-#[derive(Debug, Clone)]
-pub struct Matcher(Inner);
-
-#[derive(Debug, Clone)]
-enum Inner {
-    Exact(String),
-    Regex {
-        pattern: String,
-        regex: regex::Regex,
-    },
-}
-
-impl Matcher {
-    /// Matches exactly this value (byte-for-byte).
-    pub fn exact(value: impl Into<String>) -> Self {
-        Self(Inner::Exact(value.into()))
-    }
-
-    /// Matches any value the whole of which matches `pattern`.
-    ///
-    /// Fails with [`BundleError::InvalidPattern`] when the pattern does not compile.
-    pub fn regex(pattern: &str) -> Result<Self, BundleError> {
-        let anchored = format!("^(?:{pattern})$");
-        let regex = regex::RegexBuilder::new(&anchored)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| BundleError::InvalidPattern {
-                pattern: pattern.to_owned(),
-                reason: e.to_string(),
-            })?;
-        Ok(Self(Inner::Regex {
-            pattern: pattern.to_owned(),
-            regex,
-        }))
-    }
-
-    /// Whether `value` satisfies this matcher.
-    pub fn matches(&self, value: &str) -> bool {
-        match &self.0 {
-            Inner::Exact(expected) => expected == value,
-            Inner::Regex { regex, .. } => regex.is_match(value),
-        }
-    }
-}
-
-impl fmt::Display for Matcher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Inner::Exact(value) => write!(f, "{value:?}"),
-            Inner::Regex { pattern, .. } => write!(
-                f,
-                "a match of regex {pattern:?} over the whole value (anchored as ^(?:…)$; end it with .* to match a prefix)"
-            ),
-        }
-    }
-}
-
-/// The Fulcio certificate extensions a keyless identity can require, under
-/// the arc `1.3.6.1.4.1.57264.1` (Fulcio `docs/oid-info.md`).
-///
-/// The provider-neutral claims are read from their own extension only: a
-/// certificate without it fails a policy that requires it. The `GithubWorkflow*`
-/// claims are what cosign's `--certificate-github-workflow-*` flags name: they
-/// read the deprecated GitHub extension (`.1.2`–`.1.6`, the only ones in
-/// certificates issued before 2023) *and* its provider-neutral successor; at
-/// least one must be present and every one present must match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum CertificateClaim {
-    /// Build Signer URI, `.1.9`: the workflow that requested the certificate, with its ref.
-    BuildSignerUri,
-    /// Build Signer Digest, `.1.10`: the commit of that workflow.
-    BuildSignerDigest,
-    /// Runner Environment, `.1.11`: `github-hosted` or `self-hosted`.
-    RunnerEnvironment,
-    /// Source Repository URI, `.1.12`: `https://github.com/<owner>/<repo>`.
-    SourceRepositoryUri,
-    /// Source Repository Digest, `.1.13`: the commit built.
-    SourceRepositoryDigest,
-    /// Source Repository Ref, `.1.14`: `refs/heads/main`, `refs/tags/v1`.
-    SourceRepositoryRef,
-    /// Source Repository Owner URI, `.1.16`: `https://github.com/<owner>`.
-    SourceRepositoryOwnerUri,
-    /// Build Trigger, `.1.20`: `push`, `workflow_dispatch`, `release`, ….
-    BuildTrigger,
-    /// cosign's `--certificate-github-workflow-repository`: `<owner>/<repo>`,
-    /// matched against `.1.5` and against `.1.12` with its
-    /// `https://github.com/` prefix removed (a `.1.12` on another host is
-    /// matched whole, so an `owner/repo` pattern does not match it).
-    GithubWorkflowRepository,
-    /// cosign's `--certificate-github-workflow-ref`: `.1.6` and `.1.14`.
-    GithubWorkflowRef,
-    /// cosign's `--certificate-github-workflow-sha`: `.1.3` and `.1.13`.
-    GithubWorkflowSha,
-    /// cosign's `--certificate-github-workflow-trigger`: `.1.2` and `.1.20`.
-    GithubWorkflowTrigger,
-}
+use crate::claim::CertificateClaim;
+use crate::error::BundleError;
+use crate::trust::Matcher;
 
 /// GitHub's host prefix of `.1.12`, removed to compare with `.1.5`'s `owner/repo`.
 const GITHUB_PREFIX: &str = "https://github.com/";
 
+// `CertificateClaim` is a value type of the base (`claim.rs`); reading it out
+// of a certificate's extensions belongs to verification, here.
 impl CertificateClaim {
-    /// Every claim, in the order the policy file documents them.
-    pub const ALL: [CertificateClaim; 12] = [
-        Self::SourceRepositoryUri,
-        Self::SourceRepositoryRef,
-        Self::SourceRepositoryDigest,
-        Self::SourceRepositoryOwnerUri,
-        Self::BuildSignerUri,
-        Self::BuildSignerDigest,
-        Self::RunnerEnvironment,
-        Self::BuildTrigger,
-        Self::GithubWorkflowRepository,
-        Self::GithubWorkflowRef,
-        Self::GithubWorkflowSha,
-        Self::GithubWorkflowTrigger,
-    ];
-
-    /// The name of the claim in a policy file's `[trust]` identity
-    /// (`source-repository`, …; `-glob` and `-regexp` forms add to it).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SourceRepositoryUri => "source-repository",
-            Self::SourceRepositoryRef => "source-ref",
-            Self::SourceRepositoryDigest => "source-digest",
-            Self::SourceRepositoryOwnerUri => "source-repository-owner",
-            Self::BuildSignerUri => "signer-uri",
-            Self::BuildSignerDigest => "signer-digest",
-            Self::RunnerEnvironment => "runner-environment",
-            Self::BuildTrigger => "build-trigger",
-            Self::GithubWorkflowRepository => "github-workflow-repository",
-            Self::GithubWorkflowRef => "github-workflow-ref",
-            Self::GithubWorkflowSha => "github-workflow-sha",
-            Self::GithubWorkflowTrigger => "github-workflow-trigger",
-        }
-    }
-
-    /// The claim named `name` in a policy file, if any.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// Whether this is one provider-neutral Fulcio extension (`.1.9` onwards),
-    /// not one of cosign's GitHub forms that read two.
-    pub fn is_provider_neutral(self) -> bool {
-        self.oids().len() == 1
-    }
-
-    /// The extension(s) read, as OIDs (`1.3.6.1.4.1.57264.1.12`).
-    pub fn oids(self) -> &'static [&'static str] {
-        match self {
-            Self::BuildSignerUri => &["1.3.6.1.4.1.57264.1.9"],
-            Self::BuildSignerDigest => &["1.3.6.1.4.1.57264.1.10"],
-            Self::RunnerEnvironment => &["1.3.6.1.4.1.57264.1.11"],
-            Self::SourceRepositoryUri => &["1.3.6.1.4.1.57264.1.12"],
-            Self::SourceRepositoryDigest => &["1.3.6.1.4.1.57264.1.13"],
-            Self::SourceRepositoryRef => &["1.3.6.1.4.1.57264.1.14"],
-            Self::SourceRepositoryOwnerUri => &["1.3.6.1.4.1.57264.1.16"],
-            Self::BuildTrigger => &["1.3.6.1.4.1.57264.1.20"],
-            Self::GithubWorkflowRepository => &["1.3.6.1.4.1.57264.1.5", "1.3.6.1.4.1.57264.1.12"],
-            Self::GithubWorkflowRef => &["1.3.6.1.4.1.57264.1.6", "1.3.6.1.4.1.57264.1.14"],
-            Self::GithubWorkflowSha => &["1.3.6.1.4.1.57264.1.3", "1.3.6.1.4.1.57264.1.13"],
-            Self::GithubWorkflowTrigger => &["1.3.6.1.4.1.57264.1.2", "1.3.6.1.4.1.57264.1.20"],
-        }
-    }
-
     /// The values this claim compares, one per extension in [`Self::oids`]
     /// (`None` where the certificate lacks that extension).
     fn values(self, c: &FulcioCiClaims) -> Vec<Option<String>> {
@@ -245,89 +77,6 @@ impl CertificateClaim {
     }
 }
 
-impl fmt::Display for CertificateClaim {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Self::BuildSignerUri => "build signer URI",
-            Self::BuildSignerDigest => "build signer digest",
-            Self::RunnerEnvironment => "runner environment",
-            Self::SourceRepositoryUri => "source repository URI",
-            Self::SourceRepositoryDigest => "source repository digest",
-            Self::SourceRepositoryRef => "source repository ref",
-            Self::SourceRepositoryOwnerUri => "source repository owner URI",
-            Self::BuildTrigger => "build trigger",
-            Self::GithubWorkflowRepository => "GitHub workflow repository",
-            Self::GithubWorkflowRef => "GitHub workflow ref",
-            Self::GithubWorkflowSha => "GitHub workflow sha",
-            Self::GithubWorkflowTrigger => "GitHub workflow trigger",
-        };
-        write!(f, "{name} ({})", self.oids().join(" and "))
-    }
-}
-
-/// Whom a keyless certificate must have been issued to: its SAN identity and,
-/// optionally, Fulcio CI claims, each an anchored [`Matcher`]. Every claim
-/// required must be present in the certificate and match; an absent one fails.
-///
-/// ```
-/// use dhi_verify::sigstore::{CertificateClaim, Matcher, SubjectMatcher};
-/// # fn main() -> Result<(), dhi_verify::sigstore::BundleError> {
-/// let subject = SubjectMatcher::new(Matcher::regex(r"https://github\.com/org/app/\.github/workflows/.*")?)
-///     .require(CertificateClaim::SourceRepositoryRef, Matcher::regex("refs/tags/v.*")?)
-///     .require(CertificateClaim::RunnerEnvironment, Matcher::exact("github-hosted"));
-/// assert_eq!(subject.claims().len(), 2);
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SubjectMatcher {
-    identity: Matcher,
-    claims: Vec<(CertificateClaim, Matcher)>,
-}
-
-impl SubjectMatcher {
-    /// Certificates whose SAN identity (URI or email) `identity` matches, with no claim required.
-    pub fn new(identity: Matcher) -> Self {
-        Self {
-            identity,
-            claims: Vec::new(),
-        }
-    }
-
-    /// Also requires `claim` to be present and matched by `matcher` (the same
-    /// claim required twice must satisfy both).
-    #[must_use]
-    pub fn require(mut self, claim: CertificateClaim, matcher: Matcher) -> Self {
-        self.claims.push((claim, matcher));
-        self
-    }
-
-    /// The SAN identity matcher.
-    pub fn identity(&self) -> &Matcher {
-        &self.identity
-    }
-
-    /// The claims required, in the order given.
-    pub fn claims(&self) -> &[(CertificateClaim, Matcher)] {
-        &self.claims
-    }
-}
-
-impl From<Matcher> for SubjectMatcher {
-    fn from(identity: Matcher) -> Self {
-        Self::new(identity)
-    }
-}
-
-impl fmt::Display for SubjectMatcher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.identity)?;
-        for (claim, m) in &self.claims {
-            write!(f, ", {claim} {m}")?;
-        }
-        Ok(())
-    }
-}
-
 impl BundlePolicy {
     /// Whether this policy accepts a Fulcio certificate (already chain-, SCT-
     /// and signature-verified by the caller): the SAN identity, then the OIDC
@@ -344,9 +93,9 @@ impl BundlePolicy {
             BundlePolicy::Identity { issuer, subject } => (issuer, subject),
         };
         let identity = info.identity.as_ref().map(|i| i.as_str());
-        if !identity.is_some_and(|i| subject.identity.matches(i)) {
+        if !identity.is_some_and(|i| subject.identity().matches(i)) {
             return Err(BundleError::IdentityMismatch {
-                expected: subject.identity.to_string(),
+                expected: subject.identity().to_string(),
                 found: identity.map(str::to_owned),
             });
         }
@@ -356,7 +105,7 @@ impl BundlePolicy {
                 found: info.issuer.clone(),
             });
         }
-        for (claim, matcher) in &subject.claims {
+        for (claim, matcher) in subject.claims() {
             claim.check(matcher, &info.ci_claims)?;
         }
         Ok(())
@@ -381,6 +130,7 @@ pub(crate) fn present_claims(claims: &FulcioCiClaims) -> Vec<(CertificateClaim, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trust::SubjectMatcher;
 
     use sigstore_verify::crypto::parse_certificate_info;
     use sigstore_verify::types::DerCertificate;
@@ -657,47 +407,5 @@ mod tests {
             BundlePolicy::Key(key).accepts_certificate(&real_certificate("v2.0.0")),
             Err(BundleError::SignerKindMismatch { .. })
         ));
-    }
-
-    #[test]
-    fn claim_names_round_trip_and_are_unique() {
-        for c in CertificateClaim::ALL {
-            assert_eq!(CertificateClaim::from_name(c.name()), Some(c));
-        }
-        assert_eq!(CertificateClaim::from_name("subject"), None);
-    }
-
-    #[test]
-    fn regex_is_anchored_at_both_ends() {
-        let m = Matcher::regex("https://github.com/org/app/.*").unwrap();
-        assert!(m.matches("https://github.com/org/app/.github/workflows/r.yml@refs/tags/v1"));
-        assert!(!m.matches("https://evil.com/?https://github.com/org/app/"));
-        assert!(!m.matches("https://github.com/org/app/x\nhttps://evil.com"));
-        let prefix = Matcher::regex("https://github.com/org/app/").unwrap();
-        assert!(!prefix.matches("https://evil.com/?https://github.com/org/app/"));
-        assert!(!prefix.matches("https://github.com/org/app/extra"));
-        assert!(prefix.matches("https://github.com/org/app/"));
-    }
-
-    #[test]
-    fn regex_alternation_cannot_escape_the_anchors() {
-        let m = Matcher::regex("a|https://evil").unwrap();
-        assert!(!m.matches("https://evil.com"));
-        assert!(m.matches("a"));
-    }
-
-    #[test]
-    fn exact_matcher_does_not_match_prefixes_or_case_variants() {
-        let m = Matcher::exact("https://token.actions.githubusercontent.com");
-        assert!(m.matches("https://token.actions.githubusercontent.com"));
-        assert!(!m.matches("https://token.actions.githubusercontent.com/"));
-        assert!(!m.matches("HTTPS://token.actions.githubusercontent.com"));
-    }
-
-    #[test]
-    fn invalid_regex_is_a_usage_error() {
-        let err = Matcher::regex("(unclosed").unwrap_err();
-        assert!(matches!(err, BundleError::InvalidPattern { .. }));
-        assert_eq!(err.class(), crate::sigstore::ErrorClass::Usage);
     }
 }

@@ -30,11 +30,9 @@ mod cosign_dsse;
 mod cosign_keyless;
 mod cosign_rekor;
 pub mod danger;
-mod error;
 mod fulcio;
 mod identity;
 mod rekor_entry;
-mod trusted_root;
 
 pub use bundle::{
     verify_bundle, Artifact, BundlePolicy, PublicKey, Signer, VerifiedBundle, MAX_BUNDLE_SIZE,
@@ -47,6 +45,14 @@ pub use cosign_keyless::verify_cosign_keyless;
 pub use cosign_rekor::{
     verify_cosign_rekor_bundle, VerifiedLogEntry, MAX_COSIGN_REKOR_BUNDLE_SIZE,
 };
-pub use error::{BundleError, ErrorClass};
-pub use identity::{CertificateClaim, Matcher, SubjectMatcher};
-pub use trusted_root::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};
+// The error of a Sigstore verification is one of the crate's errors
+// (`error/bundle.rs`), beside the `ErrorClass` it shares; its public path
+// stays `dhi_verify::sigstore::BundleError`.
+pub use crate::error::{BundleError, ErrorClass};
+// The trusted-root material and the identity matchers are values of the trust
+// root, not verification: they live in `trust` (`trust/sigstore_root.rs`,
+// `trust/identity.rs`) and `claim`; their public paths stay `dhi_verify::sigstore`.
+pub use crate::trust::{
+    CertificateClaim, Matcher, SigstoreTrust, SubjectMatcher, MAX_TRUSTED_ROOT_SIZE,
+    PUBLIC_GOOD_TRUSTED_ROOT,
+};

@@ -11,8 +11,8 @@ use sigstore_verify::crypto::VerificationKey;
 use sigstore_verify::types::SignatureBytes;
 
 use super::cosign_keyless::pem_blocks;
-use super::error::BundleError;
-use super::trusted_root::SigstoreTrust;
+use crate::error::BundleError;
+use crate::trust::SigstoreTrust;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 

@@ -16,12 +16,18 @@ use serde::Serialize;
 use crate::digest::Digest;
 use crate::error::ConfigError;
 pub use crate::error::KeyUnusable;
-use crate::sigstore::{CertificateClaim, Matcher, SigstoreTrust, SubjectMatcher};
+
+mod identity;
+mod sigstore_root;
+
+pub use crate::claim::CertificateClaim;
+pub use identity::{Matcher, SubjectMatcher};
+pub use sigstore_root::{SigstoreTrust, MAX_TRUSTED_ROOT_SIZE, PUBLIC_GOOD_TRUSTED_ROOT};
 
 /// Docker's DHI signing key `dhi-2`, active (docker-hardened-images/keyring `publickey/dhi-2.pub`).
-pub const DHI_2_PEM: &str = include_str!("../trust/dhi-2.pub");
+pub const DHI_2_PEM: &str = include_str!("../../trust/dhi-2.pub");
 /// Docker's DHI signing key `dhi-1`, inactive (docker-hardened-images/keyring `publickey/dhi-1.pub`).
-pub const DHI_1_PEM: &str = include_str!("../trust/dhi-1.pub");
+pub const DHI_1_PEM: &str = include_str!("../../trust/dhi-1.pub");
 /// `dhi-2` is trusted from 2025-04-02T12:00:00Z, as in Docker's own verifier
 /// (moby/policy-helpers `roots/dhi`).
 pub const DHI_2_VALID_FROM_UNIX: u64 = 1_743_595_200;

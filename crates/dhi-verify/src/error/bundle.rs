@@ -2,7 +2,8 @@
 
 use thiserror::Error;
 
-pub use crate::error::ErrorClass;
+use super::ErrorClass;
+use crate::claim::CertificateClaim;
 
 /// Why a Sigstore bundle or legacy cosign Rekor bundle was rejected.
 ///
@@ -71,7 +72,7 @@ pub enum BundleError {
     #[error("certificate claim {claim} mismatch: expected {expected}, found {}", found.as_deref().unwrap_or("none (the certificate lacks the extension)"))]
     ClaimMismatch {
         /// The claim required.
-        claim: super::identity::CertificateClaim,
+        claim: CertificateClaim,
         /// The matcher, rendered.
         expected: String,
         /// The value(s) in the certificate with their OIDs; `None` when absent.

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::reference::ReferenceError;
 
+mod bundle;
+
+pub use bundle::BundleError;
+
 /// The result of verifying an image. Never conflated: "could not check" is
 /// `Error`, "checked, and it failed" is `Fail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -473,7 +477,7 @@ impl std::fmt::Display for SourceStep {
 
 /// Whose problem an error is, so a caller maps every error of this crate to
 /// an outcome in one place: [`Error::class`] is `Usage` or `Error`,
-/// [`crate::sigstore::BundleError::class`] is `Usage` or `Fail`.
+/// [`BundleError::class`] is `Usage` or `Fail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorClass {
@@ -667,10 +671,10 @@ pub enum VerifyError {
     },
     /// The signature's transparency-log entry does not verify.
     #[error("transparency-log entry does not verify: {0}")]
-    TransparencyLog(crate::sigstore::BundleError),
+    TransparencyLog(BundleError),
     /// A Sigstore signature (a bundle, or a keyless cosign signature verified as one) does not verify for any trusted key or identity.
     #[error("Sigstore signature does not verify for a trusted key or identity: {0}")]
-    Bundle(crate::sigstore::BundleError),
+    Bundle(BundleError),
     /// A keyless signature, but the trust root names no keyless identity.
     #[error("keyless signature (certificate attached), but no keyless identity is trusted: give --certificate-identity and --certificate-oidc-issuer")]
     NoKeylessIdentity,

@@ -3,7 +3,7 @@
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::Verifier;
 
-use super::error::BundleError;
+use crate::error::BundleError;
 
 /// The Sigstore public-good production trusted root, as embedded in this crate.
 ///
@@ -85,6 +85,6 @@ mod tests {
     fn garbage_trusted_root_is_a_usage_error() {
         let err = SigstoreTrust::from_trusted_root_json(b"{not json").unwrap_err();
         assert!(matches!(err, BundleError::InvalidTrustedRoot { .. }));
-        assert_eq!(err.class(), crate::sigstore::ErrorClass::Usage);
+        assert_eq!(err.class(), crate::error::ErrorClass::Usage);
     }
 }
