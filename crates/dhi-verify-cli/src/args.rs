@@ -1,7 +1,9 @@
 //! Command-line flags, parsed into plain values (converted into library
 //! objects by each command).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -34,6 +36,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Verify a Sigstore bundle for a file or a sha256 digest (Sigstore conformance protocol).
     VerifyBundle(crate::verify_bundle::Args),
+    /// Serve Kubernetes admission webhooks (/validate, /mutate) and a Gatekeeper external-data provider over HTTPS.
+    Serve(ServeArgs),
     /// Show the embedded trust material (DHI keys).
     Keys,
     /// Write or check a policy file.
@@ -343,4 +347,62 @@ pub struct DeployArgs {
     /// Output format: JSON is one report with a verdict per image and its uses.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `dhi-verify serve`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Endpoints: POST /validate and /mutate (AdmissionReview admission.k8s.io/v1), POST /external-data (Gatekeeper ProviderRequest externaldata.gatekeeper.sh/v1beta1), GET /healthz, /readyz, /metrics. Every image is verified as `dhi-verify image` would, once per digest (cached); anything but a pass in time is a denial. See docs/admission.md.\n\nExamples:\n  dhi-verify serve --tls-cert tls.crt --tls-key tls.key --policy policy.toml\n  dhi-verify serve --tls-cert tls.crt --tls-key tls.key --key cosign.pub --platform linux/amd64 --cache-dir /var/cache/dhi-verify"
+)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// The server certificate chain (PEM); read again when the file changes.
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: PathBuf,
+    /// The server's private key (PEM: PKCS#8, RSA or EC); read again when the file changes.
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: PathBuf,
+    /// How often to look for a changed certificate or key, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = crate::serve::seconds)]
+    pub tls_reload_interval: Duration,
+    /// Longest one admission review waits for its images' verdicts, in
+    /// seconds (below the webhook's timeoutSeconds, 10 by default); an image
+    /// not verified by then is denied, and its verification goes on.
+    #[arg(long, value_name = "SECONDS", default_value = "8", value_parser = crate::serve::seconds)]
+    pub admission_deadline: Duration,
+    /// Longest one external-data request waits, in seconds (below the
+    /// Gatekeeper Provider's timeout, 3 by default).
+    #[arg(long, value_name = "SECONDS", default_value = "2.5", value_parser = crate::serve::seconds)]
+    pub external_data_deadline: Duration,
+    /// How long a verdict (pass or fail) for a digest is kept, in seconds.
+    /// Errors are never kept.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = crate::serve::seconds)]
+    pub cache_ttl: Duration,
+    /// How long a tag's digest is kept, in seconds (tags can move).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = crate::serve::seconds)]
+    pub tag_ttl: Duration,
+    /// Most verdicts (and, separately, tags) kept; the one expiring first goes.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub cache_entries: usize,
+    /// Largest request body read, in bytes (default 3 MiB, the API server's own limit); more is 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 3 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// After SIGTERM or SIGINT, how long to go on accepting connections
+    /// with /readyz failing, in seconds, so that the Service's endpoints drop
+    /// this pod before its listener closes.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = crate::serve::seconds_or_zero)]
+    pub shutdown_delay: Duration,
+    /// Then, longest wait for open requests, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = crate::serve::seconds)]
+    pub shutdown_grace: Duration,
+    /// How to verify each image: as for `image`. `--deadline` (one
+    /// verification, default 60 s here) bounds the work that goes on after
+    /// an admission stopped waiting; `--timeout` and `--connect-timeout`
+    /// default to 15 s and 5 s here; without --platform every platform of
+    /// the index is verified (a cluster's nodes vary), as for `deploy`. The
+    /// policy's [[deploy.rules]] and [[deploy.exempt]] apply per namespace.
+    #[command(flatten)]
+    pub verify: VerifyOptions,
 }

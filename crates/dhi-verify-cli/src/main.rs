@@ -16,6 +16,7 @@ mod inspect;
 mod keys;
 mod policy_cmd;
 mod render;
+mod serve;
 mod verify_bundle;
 
 use std::process::ExitCode;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         args::Command::Image(a) => image::run(a),
         args::Command::Dockerfile(a) => dockerfile::run(a),
         args::Command::Deploy(a) => deploy::run(a),
+        args::Command::Serve(a) => serve::run(a),
         args::Command::Keys => keys::run(),
         args::Command::Policy(c) => policy_cmd::run(c),
         args::Command::Sbom(a) => inspect::run(inspect::What::Sbom, a),

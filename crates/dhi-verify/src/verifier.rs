@@ -107,6 +107,58 @@ impl Verifier {
         self.verify_reference_with(&parsed, policy, platforms).await
     }
 
+    /// The digest `reference` names now, without verifying anything: the
+    /// digest itself when the reference has one, else what its tag resolves
+    /// to (one manifest request, whose bytes the verifier's disk cache, when
+    /// it has one, keeps: verifying that digest next does not fetch them again).
+    ///
+    /// For callers that key results by digest (an admission webhook's
+    /// verdict cache): resolve, then verify `repository@digest`, so the
+    /// digest that was verified is the one resolved. Bounded by the
+    /// verifier's [deadline](VerifierBuilder::deadline) and byte budget.
+    pub async fn resolve(&self, reference: &str) -> Result<Digest, Error> {
+        let parsed = Reference::parse(reference)?;
+        let budget = Budget::new(self.limits.max_total_bytes, self.deadline);
+        let work = budget.scope(async {
+            let step = SourceStep::ResolveReference;
+            let subject = parsed.to_string();
+            let found = match &parsed {
+                Reference::Layout(r) => {
+                    let image = self.open_layout(&r.path)?;
+                    image.resolve(r.tag.as_deref(), r.digest.as_ref()).await
+                }
+                Reference::Registry(r) => {
+                    if let Some(d) = r.digest {
+                        return Ok(d);
+                    }
+                    self.registry_source(&r.registry, &r.repository)
+                        .resolve(r.tag.as_deref(), None)
+                        .await
+                }
+            };
+            found.map(|d| d.digest).map_err(|source| Error::Source {
+                step,
+                subject,
+                source,
+            })
+        });
+        if matches!(parsed, Reference::Layout(_)) {
+            // Local reads check the deadline before each read (as in
+            // `verify_reference_with`); no timer needed.
+            return work.await;
+        }
+        let at = tokio::time::Instant::from_std(budget.deadline_at());
+        tokio::select! {
+            biased;
+            r = work => r,
+            () = tokio::time::sleep_until(at) => Err(Error::DeadlineExceeded {
+                reference: parsed.to_string(),
+                deadline_ms: millis(budget.deadline()),
+                during: budget.in_flight(),
+            }),
+        }
+    }
+
     /// The policy [`Self::verify`] applies.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -529,6 +581,38 @@ impl VerifierBuilder<Ready> {
 mod tests {
     use super::*;
     use crate::trust::TrustedKey;
+
+    /// A server verifies on many tasks of a multi-threaded runtime: the
+    /// verifier is shared between them and its futures move across threads.
+    #[test]
+    fn the_verifier_is_send_and_sync_and_its_futures_are_send() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        let v = Verifier::builder()
+            .trust(TrustRoot::dhi_embedded())
+            .policy(Policy::dhi_default())
+            .build()
+            .unwrap();
+        send_sync(&v);
+        let (policy, platforms) = (v.policy().clone(), v.platforms().clone());
+        send(v.verify("dhi.io/python:3.13"));
+        send(v.verify_with("dhi.io/python:3.13", &policy, &platforms));
+        send(v.resolve("dhi.io/python:3.13"));
+    }
+
+    #[tokio::test]
+    async fn resolving_a_reference_with_a_digest_needs_no_request() {
+        let v = Verifier::builder()
+            .trust(TrustRoot::dhi_embedded())
+            .policy(Policy::dhi_default())
+            .build()
+            .unwrap();
+        let d = format!("sha256:{}", "ab".repeat(32));
+        // 127.0.0.1:9 (discard) is never asked: the digest is the answer.
+        let got = v.resolve(&format!("127.0.0.1:9/x/y:1@{d}")).await.unwrap();
+        assert_eq!(got.to_string(), d);
+        assert!(v.resolve("Not A Reference!").await.is_err());
+    }
 
     #[test]
     fn a_trust_root_with_only_inactive_keys_is_rejected_at_build() {

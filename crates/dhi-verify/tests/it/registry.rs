@@ -889,3 +889,39 @@ fn a_buildkit_in_index_attestation_is_reported_unverified_and_the_image_still_pa
     assert!(report.signatures.is_empty(), "{report:#?}");
     drop(dir);
 }
+
+#[test]
+fn resolving_a_tag_fetches_its_manifest_once_and_verifying_the_digest_reuses_the_cached_bytes() {
+    let image = DhiImage::python();
+    let (registry, fixture, _d) = serve(&image);
+    let cache = tempfile::tempdir().unwrap();
+    let v = verifier(
+        &image,
+        options().with_cache_dir(cache.path().to_owned()),
+        Limits::default(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let digest = rt.block_on(v.resolve(&reference(&registry))).unwrap();
+    assert_eq!(digest.to_string(), fixture.index_digest);
+    let by_tag = |log: &[String]| log.iter().filter(|l| l.contains("/manifests/3.13")).count();
+    assert_eq!(by_tag(&registry.requests()), 1);
+    let pinned = format!("{}/{REPO}@{digest}", registry.addr);
+    let verdict = assert_pass(rt.block_on(v.verify(&pinned)));
+    assert_eq!(verdict.digest, digest);
+    let log = registry.requests();
+    assert_eq!(by_tag(&log), 1, "{log:#?}");
+    assert!(
+        !log.iter()
+            .any(|l| l.contains(&format!("/manifests/{digest}"))),
+        "the index was fetched again: {log:#?}"
+    );
+    // An unknown tag is an error naming the step.
+    let missing = rt
+        .block_on(v.resolve(&format!("{}/{REPO}:nope", registry.addr)))
+        .unwrap_err();
+    assert_eq!(missing.class(), ErrorClass::Error, "{missing}");
+    assert!(missing.to_string().contains("resolve"), "{missing}");
+}

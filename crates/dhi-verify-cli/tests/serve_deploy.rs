@@ -1,0 +1,327 @@
+//! `deploy/`: the kustomize base's manifests parse as YAML and hold what the
+//! webhook needs (fail closed, the webhook's own namespace and kube-system
+//! left out, the service path and port the server answers on, a deadline
+//! below the API server's timeout, a hardened Deployment with a
+//! PodDisruptionBudget, cert-manager's CA injection). When `kubectl` is on
+//! the PATH the base is also rendered with `kubectl kustomize` and the
+//! rendered objects checked the same way. The Helm chart cannot be rendered
+//! here (no `helm` binary): its YAML files parse, every `.Values.…` a
+//! template uses exists in `values.yaml`, and the defaults are checked.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize as _;
+use serde_json::Value;
+
+fn deploy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+/// Every YAML document of `text` as JSON values (empty documents dropped).
+fn documents(text: &str, what: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(text)
+        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{what}: {e}")))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["kind"] == kind).collect()
+}
+
+fn one<'a>(objects: &'a [Value], k: &str) -> &'a Value {
+    let found = kind(objects, k);
+    assert_eq!(found.len(), 1, "expected one {k}, found {}", found.len());
+    found[0]
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The checks a webhook installation must pass, on parsed objects.
+fn check_installation(objects: &[Value], namespace: &str) {
+    let service = one(objects, "Service");
+    let service_port = &service["spec"]["ports"][0];
+    let deployment = one(objects, "Deployment");
+    let pod = &deployment["spec"]["template"];
+    let container = &pod["spec"]["containers"][0];
+    let args = strings(&container["args"]);
+    assert_eq!(args.first(), Some(&"serve"), "{args:?}");
+    let deadline: f64 = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--admission-deadline="))
+        .expect("--admission-deadline in the Deployment's args")
+        .parse()
+        .unwrap();
+    let listen_port: u64 = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--listen=0.0.0.0:"))
+        .expect("--listen in the Deployment's args")
+        .parse()
+        .unwrap();
+    assert_eq!(container["ports"][0]["containerPort"], listen_port);
+    assert_eq!(service_port["targetPort"], container["ports"][0]["name"]);
+
+    for (k, path) in [
+        ("ValidatingWebhookConfiguration", "/validate"),
+        ("MutatingWebhookConfiguration", "/mutate"),
+    ] {
+        let configuration = one(objects, k);
+        let injected = configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k}: no cert-manager CA injection"));
+        let (ca_ns, certificate) = injected.split_once('/').unwrap();
+        assert_eq!(ca_ns, namespace, "{k}");
+        let cert = kind(objects, "Certificate")
+            .into_iter()
+            .find(|c| c["metadata"]["name"] == certificate)
+            .unwrap_or_else(|| panic!("{k}: no Certificate {certificate}"));
+        let secret = cert["spec"]["secretName"].as_str().unwrap();
+        let tls_volume = pod["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "tls")
+            .unwrap();
+        assert_eq!(tls_volume["secret"]["secretName"], secret, "{k}");
+        let service_name = service["metadata"]["name"].as_str().unwrap();
+        let dns = strings(&cert["spec"]["dnsNames"]);
+        assert!(
+            dns.contains(&format!("{service_name}.{namespace}.svc").as_str()),
+            "{dns:?}"
+        );
+        for webhook in configuration["webhooks"].as_array().unwrap() {
+            let name = webhook["name"].as_str().unwrap();
+            assert_eq!(webhook["failurePolicy"], "Fail", "{name}");
+            assert_eq!(webhook["sideEffects"], "None", "{name}");
+            assert_eq!(
+                strings(&webhook["admissionReviewVersions"]),
+                ["v1"],
+                "{name}"
+            );
+            let timeout = webhook["timeoutSeconds"].as_f64().unwrap();
+            assert!(
+                deadline < timeout,
+                "{name}: deadline {deadline} s, timeout {timeout} s"
+            );
+            let target = &webhook["clientConfig"]["service"];
+            assert_eq!(target["path"], path, "{name}");
+            assert_eq!(target["name"], service_name, "{name}");
+            assert_eq!(target["namespace"], namespace, "{name}");
+            assert_eq!(target["port"], service_port["port"], "{name}");
+            let expressions = webhook["namespaceSelector"]["matchExpressions"]
+                .as_array()
+                .unwrap();
+            assert!(
+                expressions
+                    .iter()
+                    .any(|e| e["key"] == "kubernetes.io/metadata.name"
+                        && e["operator"] == "NotIn"
+                        && strings(&e["values"]).contains(&namespace)
+                        && strings(&e["values"]).contains(&"kube-system")),
+                "{name}: {expressions:?}"
+            );
+            let resources: Vec<&str> = webhook["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| strings(&r["resources"]))
+                .collect();
+            assert!(resources.contains(&"pods"), "{name}: {resources:?}");
+            if path == "/validate" {
+                for r in [
+                    "pods/ephemeralcontainers",
+                    "deployments",
+                    "statefulsets",
+                    "daemonsets",
+                    "jobs",
+                    "cronjobs",
+                ] {
+                    assert!(resources.contains(&r), "{name}: {r} not covered");
+                }
+            }
+        }
+    }
+
+    assert!(deployment["spec"]["replicas"].as_u64().unwrap() >= 2);
+    assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        container["securityContext"]["allowPrivilegeEscalation"],
+        false
+    );
+    assert!(container["resources"]["limits"]["memory"].is_string());
+    assert!(container["resources"]["limits"]["cpu"].is_string());
+    let cache_dir = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--cache-dir="))
+        .expect("a --cache-dir on a writable volume (the root filesystem is read-only)");
+    assert!(
+        container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mountPath"] == cache_dir),
+        "{cache_dir} is not a volume"
+    );
+    let pdb = one(objects, "PodDisruptionBudget");
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"], pod["metadata"]["labels"],
+        "the selector selects the pods"
+    );
+}
+
+#[test]
+fn the_kustomize_base_is_a_fail_closed_webhook_installation() {
+    let base = deploy().join("kustomize");
+    let kustomization = &documents(
+        &std::fs::read_to_string(base.join("kustomization.yaml")).unwrap(),
+        "kustomization.yaml",
+    )[0];
+    let namespace = kustomization["namespace"].as_str().unwrap();
+    let mut objects = Vec::new();
+    for resource in strings(&kustomization["resources"]) {
+        let text = std::fs::read_to_string(base.join(resource))
+            .unwrap_or_else(|e| panic!("{resource}: {e}"));
+        objects.extend(documents(&text, resource));
+    }
+    // Every file of the base is listed.
+    for entry in std::fs::read_dir(&base).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name != "kustomization.yaml" {
+            assert!(
+                strings(&kustomization["resources"]).contains(&name.as_str()),
+                "{name} not in resources"
+            );
+        }
+    }
+    check_installation(&objects, namespace);
+    // The image the Deployment names is the one kustomize rewrites.
+    let image =
+        one(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert_eq!(kustomization["images"][0]["name"], image);
+
+    // Rendered, when kubectl is here (it bundles kustomize).
+    match std::process::Command::new("kubectl")
+        .args(["kustomize"])
+        .arg(&base)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let rendered = documents(&String::from_utf8(out.stdout).unwrap(), "kubectl kustomize");
+            assert_eq!(rendered.len(), objects.len());
+            check_installation(&rendered, namespace);
+            for o in rendered.iter().filter(|o| {
+                o["kind"] != "Namespace"
+                    && !o["kind"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("WebhookConfiguration")
+            }) {
+                assert_eq!(o["metadata"]["namespace"], namespace, "{}", o["kind"]);
+            }
+        }
+        Err(e) => {
+            eprintln!("kubectl not found ({e}): the base was checked as written, not rendered")
+        }
+    }
+}
+
+/// Every `.Values.a.b…` path a template uses.
+fn value_paths(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find(".Values.") {
+        rest = &rest[at + ".Values.".len()..];
+        let path: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+            .collect();
+        out.push(path.trim_end_matches('.').to_owned());
+    }
+    out
+}
+
+#[test]
+fn the_helm_chart_parses_and_its_templates_use_only_values_that_exist() {
+    let chart = deploy().join("helm/dhi-verify");
+    let meta = &documents(
+        &std::fs::read_to_string(chart.join("Chart.yaml")).unwrap(),
+        "Chart.yaml",
+    )[0];
+    assert_eq!(meta["apiVersion"], "v2");
+    assert_eq!(meta["name"], "dhi-verify");
+    let values = &documents(
+        &std::fs::read_to_string(chart.join("values.yaml")).unwrap(),
+        "values.yaml",
+    )[0];
+    assert_eq!(values["webhook"]["failurePolicy"], "Fail");
+    assert!(values["replicaCount"].as_u64().unwrap() >= 2);
+    assert!(
+        values["admissionDeadline"].as_f64().unwrap()
+            < values["webhook"]["timeoutSeconds"].as_f64().unwrap()
+    );
+    assert!(values["tls"]["certManager"]["enabled"].as_bool().unwrap());
+    assert!(strings(&values["webhook"]["excludedNamespaces"]).contains(&"kube-system"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(chart.join("templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for p in value_paths(&text) {
+            let pointer = format!("/{}", p.replace('.', "/"));
+            assert!(
+                values.pointer(&pointer).is_some(),
+                "{}: .Values.{p} is not in values.yaml",
+                path.display()
+            );
+            checked += 1;
+        }
+        // The parts a webhook must have are written into the templates.
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("webhookconfiguration.yaml") {
+            assert!(text.contains("dhi-verify.webhookCommon"), "{name}");
+            assert!(text.contains("cert-manager.io/inject-ca-from"), "{name}");
+        }
+        if name == "_helpers.tpl" {
+            for needle in [
+                "kubernetes.io/metadata.name",
+                "NotIn",
+                ".root.Release.Namespace",
+                "path: {{ .path }}",
+                "failurePolicy",
+            ] {
+                assert!(text.contains(needle), "_helpers.tpl: {needle}");
+            }
+        }
+        if name == "deployment.yaml" {
+            for needle in [
+                "runAsNonRoot: true",
+                "readOnlyRootFilesystem: true",
+                "--admission-deadline=",
+                "--cache-dir=",
+                "/readyz",
+                "/healthz",
+            ] {
+                assert!(text.contains(needle), "deployment.yaml: {needle}");
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} value references found");
+}
