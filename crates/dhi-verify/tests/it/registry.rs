@@ -925,3 +925,41 @@ fn resolving_a_tag_fetches_its_manifest_once_and_verifying_the_digest_reuses_the
     assert_eq!(missing.class(), ErrorClass::Error, "{missing}");
     assert!(missing.to_string().contains("resolve"), "{missing}");
 }
+
+#[test]
+fn a_stalled_registry_does_not_hold_back_first_requests_to_another() {
+    // A registry that accepts connections and never answers.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalled_ref = format!("{}/{REPO}:3.13", stalled.local_addr().unwrap());
+    let image = DhiImage::python();
+    let (registry, _f, _d) = serve(&image);
+    let v = verifier(
+        &image,
+        options().with_timeouts(Duration::from_secs(2), Duration::from_secs(4)),
+        Limits::default(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Both verifications start together on one verifier; the stalled one's
+    // first request is in flight when the good one's first request is made.
+    let first_done = rt.block_on(async {
+        let stalled = v.verify(&stalled_ref);
+        let good = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            v.verify(&reference(&registry)).await
+        };
+        tokio::pin!(stalled, good);
+        tokio::select! {
+            biased;
+            r = &mut good => ("good", r.map(|v| v.passed)),
+            r = &mut stalled => ("stalled", r.map(|v| v.passed)),
+        }
+    });
+    assert!(
+        matches!(first_done, ("good", Ok(true))),
+        "the good registry waited for the stalled one: {first_done:?}"
+    );
+    drop(stalled);
+}

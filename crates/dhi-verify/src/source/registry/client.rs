@@ -173,12 +173,15 @@ struct Inner {
     creds: Mutex<HashMap<String, Option<Credentials>>>,
     /// Bounds the requests in flight.
     permits: tokio::sync::Semaphore,
-    /// Held while answering a challenge, so concurrent 401s share one answer.
-    auth_lock: tokio::sync::Mutex<()>,
-    /// Held by the first request to a (registry, scope) nothing is known
-    /// about yet, so that concurrent first requests do not each meet the
-    /// challenge: the others wait for its answer (one round trip).
-    first_lock: tokio::sync::Mutex<()>,
+    /// Per (registry, scope): held while answering a challenge, so
+    /// concurrent 401s share one answer. One lock per key, so a stalled
+    /// token server holds back only its own registry's requests.
+    auth_locks: KeyedLocks,
+    /// Per (registry, scope): held by the first request to a key nothing is
+    /// known about yet, so that concurrent first requests do not each meet
+    /// the challenge: the others wait for its answer (one round trip). One
+    /// lock per key, so a stalled registry holds back only itself.
+    first_locks: KeyedLocks,
     /// (registry, scope)s that answered something other than 401.
     known: Mutex<HashSet<(String, String)>>,
     /// `registry/repository`s whose referrers endpoint answered 404: their
@@ -196,6 +199,14 @@ impl std::fmt::Debug for Inner {
             .field("cached_tokens", &lock(&self.tokens).len())
             .finish_non_exhaustive()
     }
+}
+
+/// Async locks by (registry, scope).
+type KeyedLocks = Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>;
+
+/// The lock for `key`, made on first use.
+fn keyed(locks: &KeyedLocks, key: &(String, String)) -> Arc<tokio::sync::Mutex<()>> {
+    lock(locks).entry(key.clone()).or_default().clone()
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -229,8 +240,8 @@ impl RegistryClient {
                 basic: Mutex::new(HashSet::new()),
                 creds: Mutex::new(HashMap::new()),
                 permits: tokio::sync::Semaphore::new(permits),
-                auth_lock: tokio::sync::Mutex::new(()),
-                first_lock: tokio::sync::Mutex::new(()),
+                auth_locks: Mutex::new(HashMap::new()),
+                first_locks: Mutex::new(HashMap::new()),
                 known: Mutex::new(HashSet::new()),
                 no_referrers_api: Mutex::new(HashSet::new()),
                 cache,
@@ -408,7 +419,7 @@ impl RegistryClient {
     async fn first_request(
         &self,
         req: &Request<'_>,
-    ) -> (Option<String>, Option<tokio::sync::MutexGuard<'_, ()>>) {
+    ) -> (Option<String>, Option<tokio::sync::OwnedMutexGuard<()>>) {
         let t = req.t;
         let key = (t.registry.to_owned(), req.scope.clone());
         let mut auth = self.cached_auth(t.registry, &req.scope);
@@ -417,7 +428,7 @@ impl RegistryClient {
         let first = if is_known(&auth) {
             None
         } else {
-            let guard = self.inner.first_lock.lock().await;
+            let guard = keyed(&self.inner.first_locks, &key).lock_owned().await;
             auth = self.cached_auth(t.registry, &req.scope);
             (!is_known(&auth)).then_some(guard)
         };
@@ -503,7 +514,8 @@ impl RegistryClient {
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let _answering = self.inner.auth_lock.lock().await;
+        let key = (req.t.registry.to_owned(), req.scope.clone());
+        let _answering = keyed(&self.inner.auth_locks, &key).lock_owned().await;
         match self.cached_auth(req.t.registry, &req.scope) {
             Some(fresh) if Some(&fresh) != auth => Ok(fresh),
             _ => {
