@@ -48,11 +48,11 @@ const EXIT_ERROR: u8 = 3;
 const SERVE_DEFAULT_DEADLINE_SECS: u64 = 60;
 
 /// `serve`'s default `--timeout` (one registry request) and
-/// `--connect-timeout`, shorter than `image`'s 60 s and 10 s: the registry
-/// client lets one first request at a time meet a registry it knows nothing
-/// about yet, so within one registry host (each has its own client here) a
-/// first request that stalls holds back the others for up to this long
-/// (docs/admission.md, "Known limits").
+/// `--connect-timeout`, shorter than `image`'s 60 s and 10 s: the first
+/// request to a registry and scope goes alone (the others share its
+/// authentication), so a first request that stalls holds back the other
+/// admissions of that repository for up to this long (docs/admission.md,
+/// "Known limits").
 const SERVE_DEFAULT_TIMEOUTS_SECS: (u64, u64) = (15, 5);
 
 /// Longest a client may take to finish the TLS handshake.
@@ -301,10 +301,6 @@ pub fn run(args: ServeArgs) -> u8 {
         rules,
         verdicts: Verdicts::new(
             verifier,
-            {
-                let options = options.clone();
-                Box::new(move || crate::config::build(&options).ok())
-            },
             &requirements,
             platforms,
             &trust_bytes(&options),

@@ -154,24 +154,13 @@ type TagResult = Arc<Result<Digest, String>>;
 /// A verdict's key: `registry/repository@digest` and [`config_key`].
 type VerdictKey = (String, Arc<str>);
 
-/// Makes another verifier from the same flags (one per registry host).
-pub(crate) type MakeVerifier = Box<dyn Fn() -> Option<Verifier> + Send + Sync>;
-
-/// Most registry hosts that get a verifier of their own; images of further
-/// hosts share the first verifier.
-const MAX_REGISTRY_VERIFIERS: usize = 256;
-
 /// The verifier behind the cache.
 pub(crate) struct Verdicts {
-    /// The verifier built at start: its policy is the base policy; it serves
-    /// hosts beyond [`MAX_REGISTRY_VERIFIERS`].
+    /// The one verifier (trust, registry client, connections, tokens, disk
+    /// cache); its policy is the base policy. The client's first-request
+    /// locks are per (registry, scope), so a stalled registry holds back
+    /// only its own images.
     verifier: Arc<Verifier>,
-    /// A verifier per registry host, built on first use from the same flags.
-    /// The library's registry client lets one first request at a time meet
-    /// a registry it does not know yet; one client per host keeps a stalled
-    /// registry from holding back first requests to the others.
-    per_registry: std::sync::Mutex<std::collections::HashMap<String, Arc<Verifier>>>,
-    make: MakeVerifier,
     /// The policy of each treatment with its cache key part ([`config_key`]):
     /// index 0 the policy's `[require]`, index `i + 1` the requirements of
     /// `[[deploy.rules]]` entry `i`.
@@ -203,7 +192,6 @@ impl Verdicts {
     /// `trust`: the trust material's bytes for the cache key.
     pub(crate) fn new(
         verifier: Verifier,
-        make: MakeVerifier,
         rules: &[Vec<dhi_verify::Requirement>],
         platforms: PlatformSelection,
         trust: &[u8],
@@ -224,8 +212,6 @@ impl Verdicts {
             .collect();
         Verdicts {
             verifier: Arc::new(verifier),
-            per_registry: std::sync::Mutex::new(std::collections::HashMap::new()),
-            make,
             policies,
             platforms,
             tags: Flights::new(ttls.max_entries),
@@ -233,25 +219,6 @@ impl Verdicts {
             ttls,
             metrics,
         }
-    }
-
-    /// The verifier for images of `registry` (built on first use).
-    fn verifier_for(&self, registry: &str) -> Arc<Verifier> {
-        let mut map = self
-            .per_registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(v) = map.get(registry) {
-            return v.clone();
-        }
-        if map.len() >= MAX_REGISTRY_VERIFIERS {
-            return self.verifier.clone();
-        }
-        // The same flags built a verifier at start, so this succeeds; if it
-        // did not, the start-up verifier serves (same trust and policy).
-        let v = (self.make)().map_or_else(|| self.verifier.clone(), Arc::new);
-        map.insert(registry.to_owned(), v.clone());
-        v
     }
 
     /// Verdicts kept now.
@@ -291,7 +258,7 @@ impl Verdicts {
             Ok(_) => return Answer::Invalid("not a registry image reference".into()),
             Err(e) => return Answer::Invalid(e.to_string()),
         };
-        let registry_verifier = self.verifier_for(&r.registry);
+        let registry_verifier = self.verifier.clone();
         let digest = match r.digest {
             Some(d) => d,
             None => {
