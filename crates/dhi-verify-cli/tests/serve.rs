@@ -1176,6 +1176,13 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
         .await;
     assert_eq!(response["allowed"], true, "{response}");
     assert!(response["warnings"].is_null(), "{response}");
+    // The verdict is the digest's, not the credentials' (docs/admission.md,
+    // "Verdicts are shared across credentials"): the same image without the
+    // secret is now admitted from the cache (the tag too, within --tag-ttl).
+    let response = server
+        .review("/validate", &pod_in_team_a(&private, &[]))
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
 
     // The API server was asked with the ServiceAccount's bearer token, for
     // the secrets named, in the request's namespace.
