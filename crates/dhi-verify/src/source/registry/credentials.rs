@@ -84,8 +84,9 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Where Docker's configuration is looked for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Where Docker's configuration is looked for. `Debug` does not print the
+/// JSON of [`DockerConfig::AuthsOver`] (it holds credentials).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub enum DockerConfig {
     /// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
     #[default]
@@ -105,6 +106,21 @@ pub enum DockerConfig {
         /// Where credentials not in `json` are looked for.
         below: Box<DockerConfig>,
     },
+}
+
+impl fmt::Debug for DockerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DockerConfig::FromEnvironment => f.write_str("FromEnvironment"),
+            DockerConfig::File(path) => f.debug_tuple("File").field(path).finish(),
+            DockerConfig::None => f.write_str("None"),
+            DockerConfig::AuthsOver { below, .. } => f
+                .debug_struct("AuthsOver")
+                .field("json", &"<redacted>")
+                .field("below", below)
+                .finish(),
+        }
+    }
 }
 
 /// A Docker config JSON that cannot be read.
@@ -458,5 +474,8 @@ mod tests {
             DockerConfig::auths_over(r#"{"auths":{"dhi.io":{"auth":"!"}}}"#, DockerConfig::None)
                 .unwrap();
         assert!(config.lookup("dhi.io").is_err());
+        // Debug does not print the credentials.
+        let s = format!("{config:?}");
+        assert!(s.contains("AuthsOver") && !s.contains("auths"), "{s}");
     }
 }
