@@ -397,6 +397,23 @@ pub struct ServeArgs {
     /// Then, longest wait for open requests, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = crate::serve::seconds)]
     pub shutdown_grace: Duration,
+    /// The Kubernetes API server to read a pod's imagePullSecrets from
+    /// (https://…). Default: in a cluster (KUBERNETES_SERVICE_HOST/_PORT)
+    /// with a ServiceAccount token mounted, that cluster's; otherwise pull
+    /// secrets are not read.
+    #[arg(long, value_name = "URL")]
+    pub kube_api: Option<String>,
+    /// The bearer token for --kube-api, read again for every request
+    /// (default: the mounted ServiceAccount token).
+    #[arg(long, value_name = "FILE")]
+    pub kube_token_file: Option<PathBuf>,
+    /// The CA certificates (PEM) --kube-api is verified against (default:
+    /// the mounted ServiceAccount's ca.crt).
+    #[arg(long, value_name = "PEM")]
+    pub kube_ca_file: Option<PathBuf>,
+    /// Never read imagePullSecrets, even in a cluster.
+    #[arg(long, conflicts_with = "kube_api")]
+    pub no_pull_secrets: bool,
     /// How to verify each image: as for `image`. `--deadline` (one
     /// verification, default 60 s here) bounds the work that goes on after
     /// an admission stopped waiting; `--timeout` and `--connect-timeout`

@@ -939,3 +939,261 @@ async fn a_verification_that_outlives_its_admission_is_a_denial_and_then_warms_t
     );
     assert!(server.metric("dhi_verify_cache_hits_total").await >= 1.0);
 }
+
+/// What the fake Kubernetes API server saw: (path, Authorization header).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A fake Kubernetes API server over HTTPS (its CA at `<dir>/kube-ca.crt`)
+/// answering `GET /api/v1/namespaces/{ns}/secrets/{name}` with `secrets`
+/// (name → (HTTP status, body)), 404 otherwise. Returns its URL.
+async fn fake_kube_api(
+    dir: &Path,
+    secrets: std::collections::BTreeMap<String, (u16, String)>,
+    seen: Seen,
+) -> String {
+    use hyper_util::rt::TokioIo;
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    certificate(dir, "kube");
+    let chain = CertificateDer::pem_file_iter(dir.join("kube.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("kube.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let secrets = Arc::new(secrets);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, secrets, seen) = (acceptor.clone(), secrets.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
+                    let path = req.uri().path().to_owned();
+                    let auth = req
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock().unwrap().push((path.clone(), auth));
+                    let name = path
+                        .strip_prefix("/api/v1/namespaces/team-a/secrets/")
+                        .unwrap_or_default();
+                    let (status, body) = secrets
+                        .get(name)
+                        .cloned()
+                        .unwrap_or((404, r#"{"kind":"Status","code":404}"#.to_owned()));
+                    let mut response = hyper::Response::new(http_body_util::Full::new(
+                        hyper::body::Bytes::from(body),
+                    ));
+                    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                    async move { Ok::<_, std::convert::Infallible>(response) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    format!("https://{addr}")
+}
+
+/// A Pod in namespace `team-a` running `image`, naming `pull_secrets`.
+fn pod_in_team_a(image: &str, pull_secrets: &[&str]) -> Value {
+    let mut spec = serde_json::json!({"containers": [{"name": "app", "image": image}]});
+    if !pull_secrets.is_empty() {
+        spec["imagePullSecrets"] = pull_secrets
+            .iter()
+            .map(|n| serde_json::json!({ "name": n }))
+            .collect();
+    }
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": format!("pull-{}", pull_secrets.join("-")),
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "name": "app",
+            "namespace": "team-a",
+            "operation": "CREATE",
+            "userInfo": {"username": "alice"},
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "app", "namespace": "team-a"},
+                "spec": spec
+            }
+        }
+    })
+}
+
+fn dockerconfigjson_secret(data: &str) -> String {
+    use base64::Engine as _;
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": base64::engine::general_purpose::STANDARD.encode(data)}
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry_credentials() {
+    use base64::Engine as _;
+    let (user, pass) = ("puller", "s3cret-pull");
+    let registry = DistributionRegistry::start(RegistryAuth::Basic {
+        user: user.into(),
+        pass: pass.into(),
+    });
+    let good = image(&DhiImage::python(), None);
+    registry.push_layout(GOOD, &good.fixture.dir);
+    let private = format!("{}/{GOOD}:3.13", registry.addr);
+
+    let kube = tempfile::tempdir().unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    let config = serde_json::json!({"auths": {registry.addr.clone(): {"auth": auth}}}).to_string();
+    let secrets = [
+        ("regcred", (200, dockerconfigjson_secret(&config))),
+        (
+            "forbidden",
+            (
+                403,
+                r#"{"kind":"Status","code":403,"reason":"Forbidden"}"#.to_owned(),
+            ),
+        ),
+        ("broken", (200, dockerconfigjson_secret("{\"auths\": [1,"))),
+        (
+            "wrongtype",
+            (
+                200,
+                r#"{"kind":"Secret","type":"Opaque","data":{}}"#.to_owned(),
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(n, a)| (n.to_owned(), a))
+    .collect();
+    let seen: Seen = Arc::default();
+    let api = fake_kube_api(kube.path(), secrets, seen.clone()).await;
+    let token = kube.path().join("token");
+    std::fs::write(&token, "the-service-account-token\n").unwrap();
+    let (token_arg, ca_arg) = (
+        token.display().to_string(),
+        kube.path().join("kube-ca.crt").display().to_string(),
+    );
+    let server = Server::start(
+        &good.key,
+        &[
+            "--kube-api",
+            &api,
+            "--kube-token-file",
+            &token_arg,
+            "--kube-ca-file",
+            &ca_arg,
+        ],
+    );
+    assert!(
+        server
+            .log()
+            .contains("imagePullSecrets are read through the Kubernetes API"),
+        "{}",
+        server.log()
+    );
+    let denied_for_auth = |response: &Value| {
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().unwrap();
+        assert!(message.contains(&private), "{message}");
+        assert!(message.contains("401"), "{message}");
+    };
+    let warning_naming = |response: &Value, name: &str, why: &str| {
+        let warnings = response["warnings"].to_string();
+        assert!(
+            warnings.contains(&format!("imagePullSecret team-a/{name} not used")),
+            "{warnings}"
+        );
+        assert!(warnings.contains(why), "{warnings}");
+    };
+
+    // (2) No pull secret: the mounted config has no credentials: 401.
+    let response = server
+        .review("/validate", &pod_in_team_a(&private, &[]))
+        .await;
+    denied_for_auth(&response);
+    assert!(response["warnings"].is_null(), "{response}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no secret named, none read"
+    );
+
+    // (3) RBAC refuses the read: a warning naming the secret, then the usual denial.
+    let response = server
+        .review("/validate", &pod_in_team_a(&private, &["forbidden"]))
+        .await;
+    denied_for_auth(&response);
+    warning_naming(&response, "forbidden", "found 403");
+
+    // (4) Malformed or other-typed secrets and a missing one: warnings, denials, no crash.
+    for (name, why) in [
+        ("broken", "is not JSON"),
+        ("wrongtype", "Opaque"),
+        ("missing", "found 404"),
+    ] {
+        let response = server
+            .review("/validate", &pod_in_team_a(&private, &[name]))
+            .await;
+        denied_for_auth(&response);
+        warning_naming(&response, name, why);
+    }
+    assert_eq!(server.get("/healthz").await.0, 200);
+
+    // (1) The pod names the secret (after a refused one): allowed, verified
+    // with the secret's credentials; the refused one is still a warning.
+    let response = server
+        .review(
+            "/validate",
+            &pod_in_team_a(&private, &["forbidden", "regcred"]),
+        )
+        .await;
+    assert_eq!(response["allowed"], true, "{response}\n{}", server.log());
+    warning_naming(&response, "forbidden", "found 403");
+    let response = server
+        .review("/validate", &pod_in_team_a(&private, &["regcred"]))
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+    assert!(response["warnings"].is_null(), "{response}");
+    // The verdict is the digest's, not the credentials' (docs/admission.md,
+    // "Verdicts are shared across credentials"): the same image without the
+    // secret is now admitted from the cache (the tag too, within --tag-ttl).
+    let response = server
+        .review("/validate", &pod_in_team_a(&private, &[]))
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+
+    // The API server was asked with the ServiceAccount's bearer token, for
+    // the secrets named, in the request's namespace.
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for (path, auth) in &seen {
+        assert!(
+            path.starts_with("/api/v1/namespaces/team-a/secrets/"),
+            "{path}"
+        );
+        assert_eq!(auth, "Bearer the-service-account-token", "{path}");
+    }
+    assert!(seen.iter().any(|(p, _)| p.ends_with("/regcred")));
+}

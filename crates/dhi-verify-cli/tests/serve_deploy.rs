@@ -325,3 +325,118 @@ fn the_helm_chart_parses_and_its_templates_use_only_values_that_exist() {
     }
     assert!(checked > 20, "only {checked} value references found");
 }
+
+#[test]
+fn reading_pull_secrets_is_opt_in_with_get_on_secrets_and_the_token_mounted_only_then() {
+    // The base: no token, no RBAC.
+    let base = deploy().join("kustomize");
+    for file in ["serviceaccount.yaml", "deployment.yaml"] {
+        let objects = documents(&std::fs::read_to_string(base.join(file)).unwrap(), file);
+        let o = &objects[0];
+        let mount = if o["kind"] == "Deployment" {
+            &o["spec"]["template"]["spec"]["automountServiceAccountToken"]
+        } else {
+            &o["automountServiceAccountToken"]
+        };
+        assert_eq!(mount, false, "{file}");
+    }
+    // The component: `get` on secrets only, bound to the base's ServiceAccount,
+    // and the Deployment's token mounted.
+    let component = deploy().join("components/pull-secrets");
+    let kustomization = &documents(
+        &std::fs::read_to_string(component.join("kustomization.yaml")).unwrap(),
+        "kustomization.yaml",
+    )[0];
+    assert_eq!(kustomization["kind"], "Component");
+    let patch = kustomization["patches"][0]["patch"].as_str().unwrap();
+    assert!(patch.contains("/spec/template/spec/automountServiceAccountToken"));
+    assert!(patch.contains("value: true"));
+    let rbac = documents(
+        &std::fs::read_to_string(component.join("rbac.yaml")).unwrap(),
+        "rbac.yaml",
+    );
+    let role = one(&rbac, "ClusterRole");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+    );
+    let binding = one(&rbac, "ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["name"], "dhi-verify");
+    assert_eq!(binding["subjects"][0]["namespace"], "dhi-verify");
+    // Rendered over the base, when kubectl is here.
+    if std::process::Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok()
+    {
+        // An overlay (kustomize wants relative paths) in the target directory.
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let relative = |to: &Path| {
+            let (from, to) = (
+                dir.path().canonicalize().unwrap(),
+                to.canonicalize().unwrap(),
+            );
+            let common = from
+                .components()
+                .zip(to.components())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let mut path = PathBuf::new();
+            for _ in from.components().skip(common) {
+                path.push("..");
+            }
+            path.extend(to.components().skip(common));
+            path.display().to_string()
+        };
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            format!(
+                "resources:\n  - {}\ncomponents:\n  - {}\n",
+                relative(&base),
+                relative(&component)
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new("kubectl")
+            .arg("kustomize")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rendered = documents(&String::from_utf8(out.stdout).unwrap(), "rendered");
+        let deployment = one(&rendered, "Deployment");
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["automountServiceAccountToken"],
+            true
+        );
+        one(&rendered, "ClusterRoleBinding");
+        check_installation(&rendered, "dhi-verify");
+    }
+    // The chart: off by default; the Deployment mounts the token only when on.
+    let chart = deploy().join("helm/dhi-verify");
+    let values = &documents(
+        &std::fs::read_to_string(chart.join("values.yaml")).unwrap(),
+        "values.yaml",
+    )[0];
+    assert_eq!(values["pullSecrets"]["enabled"], false);
+    let deployment = std::fs::read_to_string(chart.join("templates/deployment.yaml")).unwrap();
+    assert!(deployment.contains("automountServiceAccountToken: {{ .Values.pullSecrets.enabled }}"));
+    let rbac = std::fs::read_to_string(chart.join("templates/rbac.yaml")).unwrap();
+    assert!(rbac.starts_with("{{- if .Values.pullSecrets.enabled }}"));
+    assert!(rbac.contains("verbs: [\"get\"]"));
+    let verbs: Vec<&str> = rbac
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("verbs:"))
+        .collect();
+    assert_eq!(
+        verbs, ["verbs: [\"get\"]"; 2],
+        "a Role and a ClusterRole, get only"
+    );
+}

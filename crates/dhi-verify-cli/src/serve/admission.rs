@@ -164,6 +164,23 @@ async fn decide(
             }
         }
     }
+    let deadline = Instant::now() + budget;
+    // The pod's imagePullSecrets, read through the API server when it can
+    // be asked: their credentials over the server's own, for these images.
+    let mut verifier = None;
+    if let (Some(pull), Some(namespace), false) = (
+        &state.pull_secrets,
+        request.namespace.as_deref(),
+        uses.is_empty(),
+    ) {
+        let names = super::pull_secrets::names_in(&value);
+        if !names.is_empty() {
+            let timeout = super::pull_secrets::SECRET_TIMEOUT.min(budget / 2);
+            let (found, notes) = pull.verifier_for(namespace, &names, timeout).await;
+            verifier = found;
+            warnings.extend(notes);
+        }
+    }
     warnings.sort();
     warnings.dedup();
     let with_warnings = |mut r: AdmissionResponse| {
@@ -175,12 +192,12 @@ async fn decide(
     if uses.is_empty() {
         return with_warnings(base);
     }
-    let deadline = Instant::now() + budget;
     let answers = state
         .answers(
             uses.iter().map(|(u, rule)| (u.image.as_str(), *rule)),
             deadline,
             budget,
+            verifier.as_ref(),
         )
         .await;
     let mut reasons: Vec<String> = uses

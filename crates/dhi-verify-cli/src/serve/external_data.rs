@@ -114,6 +114,8 @@ pub(crate) async fn answer(
                 }),
                 deadline,
                 budget,
+                // No pod: no pull secrets; the server's own credentials.
+                None,
             )
             .await;
         let items = keys

@@ -11,6 +11,7 @@ mod admission;
 mod cache;
 mod external_data;
 mod metrics;
+mod pull_secrets;
 mod tls;
 mod verdicts;
 
@@ -86,6 +87,8 @@ pub(crate) struct State {
     rules: DeployRules,
     metrics: Arc<Metrics>,
     settings: Settings,
+    /// Pods' `imagePullSecrets`, when the API server can be asked.
+    pull_secrets: Option<pull_secrets::PullSecrets>,
     /// False once shutdown began (readiness fails so no new traffic comes).
     ready: AtomicBool,
 }
@@ -153,19 +156,23 @@ impl State {
         }
     }
 
-    /// One answer per distinct (image, rule), all checked at once by `deadline`.
+    /// One answer per distinct (image, rule), all checked at once by
+    /// `deadline`, with `verifier` (one with a pod's pull secrets) or the
+    /// server's own.
     pub(crate) async fn answers<'a>(
         &self,
         images: impl Iterator<Item = (&'a str, Option<usize>)>,
         deadline: Instant,
         budget: Duration,
+        verifier: Option<&Arc<dhi_verify::Verifier>>,
     ) -> BTreeMap<(&'a str, Option<usize>), Answer> {
         let mut distinct: Vec<(&str, Option<usize>)> = images.collect();
         distinct.sort_unstable();
         distinct.dedup();
-        let checks = distinct
-            .iter()
-            .map(|(image, rule)| self.verdicts.check(image, *rule, deadline, budget));
+        let checks = distinct.iter().map(|(image, rule)| {
+            self.verdicts
+                .check(image, *rule, deadline, budget, verifier)
+        });
         distinct
             .iter()
             .copied()
@@ -294,6 +301,29 @@ pub fn run(args: ServeArgs) -> u8 {
     } else {
         verifier.platforms().clone()
     };
+    let pull_secrets = if args.no_pull_secrets {
+        None
+    } else {
+        match pull_secrets::kube_api(
+            args.kube_api.as_deref(),
+            args.kube_token_file.as_deref(),
+            args.kube_ca_file.as_deref(),
+        ) {
+            Ok(api) => api.map(|api| pull_secrets::PullSecrets::new(api, options.clone())),
+            Err(e) => {
+                eprintln!("dhi-verify: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    };
+    eprintln!(
+        "dhi-verify: serve: pods' imagePullSecrets are {}",
+        if pull_secrets.is_some() {
+            "read through the Kubernetes API"
+        } else {
+            "not read (no Kubernetes API or no ServiceAccount token)"
+        }
+    );
     let requirements: Vec<Vec<dhi_verify::Requirement>> =
         rules.rules.iter().map(|r| r.require.clone()).collect();
     let metrics = Arc::new(Metrics::default());
@@ -317,6 +347,7 @@ pub fn run(args: ServeArgs) -> u8 {
             external_data_deadline: args.external_data_deadline,
             max_body_bytes: args.max_body_bytes,
         },
+        pull_secrets,
         ready: AtomicBool::new(true),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()

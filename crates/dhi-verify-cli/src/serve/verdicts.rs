@@ -227,15 +227,24 @@ impl Verdicts {
     }
 
     /// The answer for `image` by `deadline`, under the policy's `[require]`
-    /// (`rule` `None`) or the requirements of `[[deploy.rules]]` entry `rule`.
+    /// (`rule` `None`) or the requirements of `[[deploy.rules]]` entry `rule`,
+    /// with `verifier` (one with a pod's pull secrets) or the server's own.
+    ///
+    /// The verdict's key does not name the credentials: a verdict is about
+    /// the digest's content (content-addressed manifests, signatures and
+    /// attestations) under the policy and trust; credentials only give
+    /// access, and a read they do not allow is an error, which is never kept.
     pub(crate) async fn check(
         &self,
         image: &str,
         rule: Option<usize>,
         deadline: Instant,
         budget: Duration,
+        verifier: Option<&Arc<Verifier>>,
     ) -> Answer {
-        let answer = self.check_inner(image, rule, deadline, budget).await;
+        let answer = self
+            .check_inner(image, rule, deadline, budget, verifier)
+            .await;
         if matches!(answer, Answer::TimedOut { .. }) {
             self.metrics.verification(answer.outcome());
         }
@@ -248,6 +257,7 @@ impl Verdicts {
         rule: Option<usize>,
         deadline: Instant,
         budget: Duration,
+        verifier: Option<&Arc<Verifier>>,
     ) -> Answer {
         let Some((policy, config)) = self.policies.get(rule.map_or(0, |i| i + 1)) else {
             // Cannot happen (the index came from the same rules); never a pass.
@@ -258,7 +268,7 @@ impl Verdicts {
             Ok(_) => return Answer::Invalid("not a registry image reference".into()),
             Err(e) => return Answer::Invalid(e.to_string()),
         };
-        let registry_verifier = self.verifier.clone();
+        let registry_verifier = verifier.unwrap_or(&self.verifier).clone();
         let digest = match r.digest {
             Some(d) => d,
             None => {

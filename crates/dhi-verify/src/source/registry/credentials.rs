@@ -11,6 +11,11 @@
 //! refresh-token grant (see `auth.rs`), never sent as Basic credentials.
 //!
 //! Docker Hub's credentials are stored under `https://index.docker.io/v1/`.
+//!
+//! [`DockerConfig::AuthsOver`] puts the `auths` of a config held in memory
+//! (a Kubernetes pull secret's `.dockerconfigjson`) before another config;
+//! its credential helpers are ignored, so that such a config cannot make the
+//! verifier run a program.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -79,8 +84,9 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Where Docker's configuration is looked for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Where Docker's configuration is looked for. `Debug` does not print the
+/// JSON of [`DockerConfig::AuthsOver`] (it holds credentials).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub enum DockerConfig {
     /// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
     #[default]
@@ -89,7 +95,38 @@ pub enum DockerConfig {
     File(PathBuf),
     /// No Docker configuration: only explicit credentials (or anonymous).
     None,
+    /// The `auths` of this Docker config JSON (`{"auths":{…}}`, as a
+    /// Kubernetes `kubernetes.io/dockerconfigjson` secret holds it) first,
+    /// then `below`. Its `credsStore` and `credHelpers` are ignored: the JSON
+    /// may come from someone who must not choose a program to run. Made by
+    /// [`DockerConfig::auths_over`], which checks the JSON.
+    AuthsOver {
+        /// The Docker config JSON.
+        json: String,
+        /// Where credentials not in `json` are looked for.
+        below: Box<DockerConfig>,
+    },
 }
+
+impl fmt::Debug for DockerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DockerConfig::FromEnvironment => f.write_str("FromEnvironment"),
+            DockerConfig::File(path) => f.debug_tuple("File").field(path).finish(),
+            DockerConfig::None => f.write_str("None"),
+            DockerConfig::AuthsOver { below, .. } => f
+                .debug_struct("AuthsOver")
+                .field("json", &"<redacted>")
+                .field("below", below)
+                .finish(),
+        }
+    }
+}
+
+/// A Docker config JSON that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a Docker config JSON ({{\"auths\":{{…}}}}), found {0}")]
+pub struct InvalidDockerConfig(String);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -122,10 +159,31 @@ struct HelperAnswer {
 }
 
 impl DockerConfig {
+    /// [`DockerConfig::AuthsOver`]: the `auths` of `json` before `below`;
+    /// `Err` when `json` is not a Docker config (its entries are decoded when
+    /// a registry's credentials are looked up, and a bad one is an error then).
+    pub fn auths_over(
+        json: impl Into<String>,
+        below: DockerConfig,
+    ) -> Result<DockerConfig, InvalidDockerConfig> {
+        let json = json.into();
+        let value: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| InvalidDockerConfig(e.to_string()))?;
+        if !value.is_object() {
+            return Err(InvalidDockerConfig("JSON that is not an object".to_owned()));
+        }
+        serde_json::from_value::<ConfigFile>(value)
+            .map_err(|e| InvalidDockerConfig(e.to_string()))?;
+        Ok(DockerConfig::AuthsOver {
+            json,
+            below: Box::new(below),
+        })
+    }
+
     fn path(&self) -> Option<PathBuf> {
         match self {
             DockerConfig::File(p) => Some(p.clone()),
-            DockerConfig::None => None,
+            DockerConfig::None | DockerConfig::AuthsOver { .. } => None,
             DockerConfig::FromEnvironment => {
                 if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
                     return Some(Path::new(&dir).join("config.json"));
@@ -139,6 +197,22 @@ impl DockerConfig {
     /// The credentials stored for `registry`, if any. A missing file means
     /// none; a malformed file or a failing helper is an error.
     pub(crate) fn lookup(&self, registry: &str) -> Result<Option<Credentials>, SourceError> {
+        if let DockerConfig::AuthsOver { json, below } = self {
+            let mut config: ConfigFile =
+                serde_json::from_str(json).map_err(|e| SourceError::Credentials {
+                    registry: registry.to_owned(),
+                    reason: InvalidDockerConfig(e.to_string()).to_string(),
+                })?;
+            config.creds_store = None;
+            config.cred_helpers.clear();
+            let never = |name: &str, _: &str| -> Result<Option<Credentials>, String> {
+                Err(format!("credential helper {name:?} is ignored here"))
+            };
+            return match lookup_in(&config, registry, &never)? {
+                Some(found) => Ok(Some(found)),
+                None => below.lookup(registry),
+            };
+        }
         let Some(path) = self.path() else {
             return Ok(None);
         };
@@ -361,5 +435,47 @@ mod tests {
     fn the_password_is_not_printed() {
         let s = format!("{:?}", Credentials::new("u", "secret"));
         assert!(!s.contains("secret"), "{s}");
+    }
+
+    #[test]
+    fn auths_over_come_first_then_the_config_below_and_never_run_helpers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.json");
+        // Below: ghcr.io a:b and dhi.io x:y. Above: dhi.io c:d, and a helper
+        // for every registry, which must not run.
+        std::fs::write(
+            &file,
+            r#"{"auths":{"ghcr.io":{"auth":"YTpi"},"dhi.io":{"auth":"eDp5"}}}"#,
+        )
+        .unwrap();
+        let config = DockerConfig::auths_over(
+            r#"{"auths":{"dhi.io":{"username":"c","password":"d"}},"credsStore":"evil","credHelpers":{"quay.io":"evil"}}"#,
+            DockerConfig::File(file),
+        )
+        .unwrap();
+        assert_eq!(
+            config.lookup("dhi.io").unwrap(),
+            Some(Credentials::new("c", "d"))
+        );
+        assert_eq!(
+            config.lookup("ghcr.io").unwrap(),
+            Some(Credentials::new("a", "b"))
+        );
+        assert_eq!(config.lookup("quay.io").unwrap(), None);
+        // Not a Docker config: refused when made.
+        for bad in ["", "[]", r#"{"auths":[]}"#, r#"{"auths":{"dhi.io":7}}"#] {
+            assert!(
+                DockerConfig::auths_over(bad, DockerConfig::None).is_err(),
+                "{bad}"
+            );
+        }
+        // A bad entry is an error when looked up, never a fallback.
+        let config =
+            DockerConfig::auths_over(r#"{"auths":{"dhi.io":{"auth":"!"}}}"#, DockerConfig::None)
+                .unwrap();
+        assert!(config.lookup("dhi.io").is_err());
+        // Debug does not print the credentials.
+        let s = format!("{config:?}");
+        assert!(s.contains("AuthsOver") && !s.contains("auths"), "{s}");
     }
 }

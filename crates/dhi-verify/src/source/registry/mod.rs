@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 pub(crate) use client::RegistryClient;
-pub use credentials::{Credentials, DockerConfig, DOCKER_HUB_CONFIG_KEY};
+pub use credentials::{Credentials, DockerConfig, InvalidDockerConfig, DOCKER_HUB_CONFIG_KEY};
 pub use options::{FetchEvent, Observer, RegistryOptions};
 
 use self::body::Cap;
