@@ -117,7 +117,10 @@ impl Server {
             .arg(&cert)
             .arg("--tls-key")
             .arg(&tls_key)
-            .args(["--platform", "linux/amd64", "--timeout", "5", "--key"])
+            // One registry request may take longer than any admission
+            // deadline in these tests, so a stalled registry always ends as
+            // "not in time", never racing the request's own timeout.
+            .args(["--platform", "linux/amd64", "--timeout", "20", "--key"])
             .arg(key)
             .args(extra)
             // Never the developer's credentials or cache.
