@@ -4,9 +4,11 @@
 //! below the API server's timeout, a hardened Deployment with a
 //! PodDisruptionBudget, cert-manager's CA injection). When `kubectl` is on
 //! the PATH the base is also rendered with `kubectl kustomize` and the
-//! rendered objects checked the same way. The Helm chart cannot be rendered
-//! here (no `helm` binary): its YAML files parse, every `.Values.…` a
-//! template uses exists in `values.yaml`, and the defaults are checked.
+//! rendered objects checked the same way. The Helm chart is rendered with
+//! the real `helm` (`$DHI_VERIFY_HELM`, which `scripts/test` fetches, or
+//! `helm` on the PATH; the tests fail without it) and checked the same way,
+//! with its settings' variants, and the rendered Deployment's arguments and
+//! files start the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a test failure
 
 use std::path::{Path, PathBuf};
@@ -42,8 +44,21 @@ fn strings(v: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// Where an installation's serving certificate comes from.
+enum Tls<'a> {
+    /// A cert-manager Certificate, its CA injected into the webhooks.
+    CertManager,
+    /// An existing Secret, and the CA bundle written into the webhooks.
+    Given { secret: &'a str, ca_bundle: &'a str },
+}
+
 /// The checks a webhook installation must pass, on parsed objects.
 fn check_installation(objects: &[Value], namespace: &str) {
+    check_installation_with(objects, namespace, Tls::CertManager)
+}
+
+/// [`check_installation`] with the TLS source `tls`.
+fn check_installation_with(objects: &[Value], namespace: &str, tls: Tls) {
     let service = one(objects, "Service");
     let service_port = &service["spec"]["ports"][0];
     let deployment = one(objects, "Deployment");
@@ -71,29 +86,45 @@ fn check_installation(objects: &[Value], namespace: &str) {
         ("MutatingWebhookConfiguration", "/mutate"),
     ] {
         let configuration = one(objects, k);
-        let injected = configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{k}: no cert-manager CA injection"));
-        let (ca_ns, certificate) = injected.split_once('/').unwrap();
-        assert_eq!(ca_ns, namespace, "{k}");
-        let cert = kind(objects, "Certificate")
-            .into_iter()
-            .find(|c| c["metadata"]["name"] == certificate)
-            .unwrap_or_else(|| panic!("{k}: no Certificate {certificate}"));
-        let secret = cert["spec"]["secretName"].as_str().unwrap();
         let tls_volume = pod["spec"]["volumes"]
             .as_array()
             .unwrap()
             .iter()
             .find(|v| v["name"] == "tls")
             .unwrap();
-        assert_eq!(tls_volume["secret"]["secretName"], secret, "{k}");
         let service_name = service["metadata"]["name"].as_str().unwrap();
-        let dns = strings(&cert["spec"]["dnsNames"]);
-        assert!(
-            dns.contains(&format!("{service_name}.{namespace}.svc").as_str()),
-            "{dns:?}"
-        );
+        match &tls {
+            Tls::CertManager => {
+                let injected = configuration["metadata"]["annotations"]
+                    ["cert-manager.io/inject-ca-from"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{k}: no cert-manager CA injection"));
+                let (ca_ns, certificate) = injected.split_once('/').unwrap();
+                assert_eq!(ca_ns, namespace, "{k}");
+                let cert = kind(objects, "Certificate")
+                    .into_iter()
+                    .find(|c| c["metadata"]["name"] == certificate)
+                    .unwrap_or_else(|| panic!("{k}: no Certificate {certificate}"));
+                let secret = cert["spec"]["secretName"].as_str().unwrap();
+                assert_eq!(tls_volume["secret"]["secretName"], secret, "{k}");
+                let dns = strings(&cert["spec"]["dnsNames"]);
+                assert!(
+                    dns.contains(&format!("{service_name}.{namespace}.svc").as_str()),
+                    "{dns:?}"
+                );
+            }
+            Tls::Given { secret, ca_bundle } => {
+                assert!(kind(objects, "Certificate").is_empty());
+                assert!(
+                    configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+                        .is_null()
+                );
+                assert_eq!(tls_volume["secret"]["secretName"], *secret, "{k}");
+                for webhook in configuration["webhooks"].as_array().unwrap() {
+                    assert_eq!(webhook["clientConfig"]["caBundle"], *ca_bundle, "{k}");
+                }
+            }
+        }
         for webhook in configuration["webhooks"].as_array().unwrap() {
             let name = webhook["name"].as_str().unwrap();
             assert_eq!(webhook["failurePolicy"], "Fail", "{name}");
@@ -439,4 +470,307 @@ fn reading_pull_secrets_is_opt_in_with_get_on_secrets_and_the_token_mounted_only
         verbs, ["verbs: [\"get\"]"; 2],
         "a Role and a ClusterRole, get only"
     );
+}
+
+/// The `helm` binary: `$DHI_VERIFY_HELM` (`scripts/test` fetches Helm and
+/// sets it), else `helm` on the PATH. A missing helm fails the test: the
+/// chart is what users install.
+fn helm() -> PathBuf {
+    if let Some(path) = std::env::var_os("DHI_VERIFY_HELM") {
+        return PathBuf::from(path);
+    }
+    match std::process::Command::new("helm")
+        .args(["version", "--short"])
+        .output()
+    {
+        Ok(out) if out.status.success() => PathBuf::from("helm"),
+        _ => panic!(
+            "no helm: run ./scripts/test (it fetches Helm {HELM_VERSION}), or set DHI_VERIFY_HELM or put helm on the PATH"
+        ),
+    }
+}
+
+/// The Helm release the tests expect `scripts/test` to fetch.
+const HELM_VERSION: &str = "3.17.3";
+
+/// `helm template` of the chart as release `dv` in `namespace`, with the
+/// extra `args`: the objects, or helm's error.
+fn helm_template(namespace: &str, args: &[&str]) -> Result<Vec<Value>, String> {
+    let out = std::process::Command::new(helm())
+        .args(["template", "dv"])
+        .arg(deploy().join("helm/dhi-verify"))
+        .args(["--namespace", namespace])
+        .args(args)
+        .output()
+        .expect("run helm");
+    if out.status.success() {
+        Ok(documents(
+            &String::from_utf8(out.stdout).unwrap(),
+            "helm template",
+        ))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_helm_chart_lints_and_renders_to_a_fail_closed_webhook_installation() {
+    let out = std::process::Command::new(helm())
+        .args(["lint", "--strict"])
+        .arg(deploy().join("helm/dhi-verify"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The defaults: cert-manager, both webhooks, no access to Secrets.
+    let objects = helm_template("dhi-verify", &[]).unwrap();
+    check_installation(&objects, "dhi-verify");
+    assert!(kind(&objects, "ClusterRole").is_empty());
+    assert!(kind(&objects, "Role").is_empty());
+    assert_eq!(
+        one(&objects, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"],
+        false
+    );
+    // Another namespace: the webhooks leave that one out instead.
+    let objects = helm_template("security", &["--set", "replicaCount=3"]).unwrap();
+    check_installation(&objects, "security");
+    assert_eq!(one(&objects, "Deployment")["spec"]["replicas"], 3);
+    // A Secret and CA bundle of one's own instead of cert-manager.
+    let objects = helm_template(
+        "dhi-verify",
+        &[
+            "--set",
+            "tls.certManager.enabled=false",
+            "--set",
+            "tls.secretName=webhook-tls",
+            "--set",
+            "tls.caBundle=Q0EK",
+        ],
+    )
+    .unwrap();
+    check_installation_with(
+        &objects,
+        "dhi-verify",
+        Tls::Given {
+            secret: "webhook-tls",
+            ca_bundle: "Q0EK",
+        },
+    );
+    // Only the validating webhook.
+    let objects = helm_template("dhi-verify", &["--set", "webhook.mutate.enabled=false"]).unwrap();
+    assert!(kind(&objects, "MutatingWebhookConfiguration").is_empty());
+    one(&objects, "ValidatingWebhookConfiguration");
+}
+
+#[test]
+fn the_helm_chart_refuses_settings_under_which_the_webhook_would_not_answer() {
+    // A deadline at or past the API server's timeout: answers that come
+    // after it gave up.
+    for deadline in ["10", "12"] {
+        let e = helm_template(
+            "dhi-verify",
+            &["--set", &format!("admissionDeadline={deadline}")],
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("admissionDeadline must be below webhook.timeoutSeconds"),
+            "{e}"
+        );
+    }
+    // No cert-manager and no certificate of one's own.
+    let e = helm_template("dhi-verify", &["--set", "tls.certManager.enabled=false"]).unwrap_err();
+    assert!(e.contains("tls.caBundle is required"), "{e}");
+    let e = helm_template(
+        "dhi-verify",
+        &[
+            "--set",
+            "tls.certManager.enabled=false",
+            "--set",
+            "tls.caBundle=Q0EK",
+        ],
+    )
+    .unwrap_err();
+    assert!(e.contains("tls.secretName is required"), "{e}");
+}
+
+#[test]
+fn the_helm_charts_pull_secret_access_is_get_on_secrets_cluster_wide_or_per_namespace() {
+    let rules =
+        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]);
+    let objects = helm_template("dhi-verify", &["--set", "pullSecrets.enabled=true"]).unwrap();
+    check_installation(&objects, "dhi-verify");
+    let deployment = one(&objects, "Deployment");
+    let account = &deployment["spec"]["template"]["spec"]["serviceAccountName"];
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["automountServiceAccountToken"],
+        true
+    );
+    let role = one(&objects, "ClusterRole");
+    assert_eq!(role["rules"], rules);
+    let binding = one(&objects, "ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["kind"], "ClusterRole");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["kind"], "ServiceAccount");
+    assert_eq!(binding["subjects"][0]["name"], *account);
+    assert_eq!(binding["subjects"][0]["namespace"], "dhi-verify");
+    assert!(kind(&objects, "Role").is_empty());
+
+    let objects = helm_template(
+        "dhi-verify",
+        &[
+            "--set",
+            "pullSecrets.enabled=true",
+            "--set",
+            "pullSecrets.namespaces={shop,payments}",
+        ],
+    )
+    .unwrap();
+    assert!(kind(&objects, "ClusterRole").is_empty());
+    assert!(kind(&objects, "ClusterRoleBinding").is_empty());
+    let mut granted = Vec::new();
+    for role in kind(&objects, "Role") {
+        assert_eq!(role["rules"], rules);
+        let namespace = role["metadata"]["namespace"].as_str().unwrap();
+        let binding = kind(&objects, "RoleBinding")
+            .into_iter()
+            .find(|b| b["metadata"]["namespace"] == namespace)
+            .unwrap_or_else(|| panic!("no RoleBinding in {namespace}"));
+        assert_eq!(binding["roleRef"]["kind"], "Role");
+        assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+        assert_eq!(binding["subjects"][0]["name"], *account);
+        assert_eq!(binding["subjects"][0]["namespace"], "dhi-verify");
+        granted.push(namespace.to_owned());
+    }
+    granted.sort();
+    assert_eq!(granted, ["payments", "shop"]);
+}
+
+/// The rendered Deployment's arguments, with its ConfigMap's files and a
+/// certificate at the paths it mounts them, start the real binary: a flag
+/// the chart writes that `serve` does not know, or a policy or key it
+/// cannot load, would be a pod in a crash loop.
+#[test]
+fn the_helm_charts_deployment_arguments_and_files_start_the_real_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "version = 1\n\n[require]\nattestations = [\"provenance\", \"sbom\"]\n\n[[deploy.rules]]\nimages = [\"registry.example/*\"]\nrequire = [\"signature\"]\n").unwrap();
+    let key =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/dhi/keys/dhi-2.pub");
+    let objects = helm_template(
+        "dhi-verify",
+        &[
+            "--set-file",
+            &format!("policy={}", policy.display()),
+            "--set-file",
+            &format!("keys.extra\\.pub={}", key.display()),
+            "--set",
+            "platforms={linux/amd64,linux/arm64}",
+            "--set",
+            "registryCredentialsSecret=pull",
+        ],
+    )
+    .unwrap();
+    check_installation(&objects, "dhi-verify");
+    let deployment = one(&objects, "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    // Every mount, under the temporary directory.
+    let root = dir.path().join("root");
+    let at = |path: &str| root.join(path.trim_start_matches('/'));
+    let volumes = pod["volumes"].as_array().unwrap();
+    for mount in container["volumeMounts"].as_array().unwrap() {
+        let target = at(mount["mountPath"].as_str().unwrap());
+        std::fs::create_dir_all(&target).unwrap();
+        let volume = volumes
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap_or_else(|| panic!("no volume {}", mount["name"]));
+        if let Some(map) = volume["configMap"]["name"].as_str() {
+            let config_map = kind(&objects, "ConfigMap")
+                .into_iter()
+                .find(|c| c["metadata"]["name"] == map)
+                .unwrap_or_else(|| panic!("no ConfigMap {map}"));
+            for (file, text) in config_map["data"].as_object().unwrap() {
+                std::fs::write(target.join(file), text.as_str().unwrap()).unwrap();
+            }
+        }
+        if volume["secret"]["secretName"] == "pull" {
+            std::fs::write(target.join("config.json"), r#"{"auths":{}}"#).unwrap();
+        }
+        if volume["name"] == "tls" {
+            let out = std::process::Command::new("openssl")
+                .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+                .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+                .args([
+                    "-subj",
+                    "/CN=dhi-verify",
+                    "-keyout",
+                    "tls.key",
+                    "-out",
+                    "tls.crt",
+                ])
+                .current_dir(&target)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let mut args = Vec::new();
+    for a in strings(&container["args"]) {
+        if a.starts_with("--listen=") {
+            // Any free port here, instead of the pod's own 8443.
+            args.push("--listen=127.0.0.1:0".to_owned());
+        } else if let Some((flag, path)) = a.split_once("=/") {
+            args.push(format!("{flag}={}", at(path).display()));
+        } else {
+            args.push(a.to_owned());
+        }
+    }
+    assert!(args.iter().any(|a| a.starts_with("--policy=")), "{args:?}");
+    assert!(args.iter().any(|a| a.ends_with("extra.pub")), "{args:?}");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dhi-verify"));
+    command.args(&args);
+    for env in container["env"].as_array().into_iter().flatten() {
+        let value = env["value"].as_str().unwrap();
+        command.env(
+            env["name"].as_str().unwrap(),
+            if value.starts_with('/') {
+                at(value).display().to_string()
+            } else {
+                value.to_owned()
+            },
+        );
+    }
+    let mut child = command
+        .env("XDG_CACHE_HOME", dir.path().join("xdg"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead as _;
+    let mut seen = String::new();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let started = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.starts_with("dhi-verify: serve: listening on https://") {
+                    break true;
+                }
+            }
+            _ => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started, "serve did not start with {args:?}: {seen}");
 }
