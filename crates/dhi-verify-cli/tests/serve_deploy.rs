@@ -239,6 +239,7 @@ fn the_kustomize_base_is_a_fail_closed_webhook_installation() {
         }
     }
     check_installation(&objects, namespace);
+    the_deployment_starts_the_real_server(&objects);
     // The image the Deployment names is the one kustomize rewrites.
     let image =
         one(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"].clone();
@@ -675,7 +676,24 @@ fn the_helm_charts_deployment_arguments_and_files_start_the_real_server() {
     )
     .unwrap();
     check_installation(&objects, "dhi-verify");
-    let deployment = one(&objects, "Deployment");
+    let args = the_deployment_starts_the_real_server(&objects);
+    assert!(args.iter().any(|a| a.starts_with("--policy=")), "{args:?}");
+    assert!(args.iter().any(|a| a.ends_with("extra.pub")), "{args:?}");
+    assert_eq!(
+        args.iter().filter(|a| a.starts_with("--platform=")).count(),
+        2,
+        "{args:?}"
+    );
+}
+
+/// Starts the real binary as the Deployment of `objects` would: its
+/// arguments and environment, with its ConfigMaps' files, a registry config
+/// for each other Secret and a certificate for `tls` written at its mount
+/// paths (under a temporary root), listening on a free port instead of
+/// 8443. Panics unless it starts serving; returns the arguments it ran with.
+fn the_deployment_starts_the_real_server(objects: &[Value]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = one(objects, "Deployment");
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
     // Every mount, under the temporary directory.
@@ -690,7 +708,7 @@ fn the_helm_charts_deployment_arguments_and_files_start_the_real_server() {
             .find(|v| v["name"] == mount["name"])
             .unwrap_or_else(|| panic!("no volume {}", mount["name"]));
         if let Some(map) = volume["configMap"]["name"].as_str() {
-            let config_map = kind(&objects, "ConfigMap")
+            let config_map = kind(objects, "ConfigMap")
                 .into_iter()
                 .find(|c| c["metadata"]["name"] == map)
                 .unwrap_or_else(|| panic!("no ConfigMap {map}"));
@@ -698,7 +716,8 @@ fn the_helm_charts_deployment_arguments_and_files_start_the_real_server() {
                 std::fs::write(target.join(file), text.as_str().unwrap()).unwrap();
             }
         }
-        if volume["secret"]["secretName"] == "pull" {
+        if volume["secret"].is_object() && volume["name"] != "tls" {
+            // Registry credentials (none here) as the Secret's config.json.
             std::fs::write(target.join("config.json"), r#"{"auths":{}}"#).unwrap();
         }
         if volume["name"] == "tls" {
@@ -734,8 +753,6 @@ fn the_helm_charts_deployment_arguments_and_files_start_the_real_server() {
             args.push(a.to_owned());
         }
     }
-    assert!(args.iter().any(|a| a.starts_with("--policy=")), "{args:?}");
-    assert!(args.iter().any(|a| a.ends_with("extra.pub")), "{args:?}");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dhi-verify"));
     command.args(&args);
     for env in container["env"].as_array().into_iter().flatten() {
@@ -773,4 +790,5 @@ fn the_helm_charts_deployment_arguments_and_files_start_the_real_server() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(started, "serve did not start with {args:?}: {seen}");
+    args
 }
