@@ -384,6 +384,9 @@ fn verify_keyless_simple_signing(
         )
     })
     .map_err(|e| e.unwrap_or(VerifyError::NoKeylessIdentity))?;
+    if let Some(t) = v.integrated_time() {
+        logged_by_then(t, ctx).map_err(VerifyError::Bundle)?;
+    }
     check_payload_claims(payload, signed, predicate_type)?;
     Ok(SignatureOk {
         signer,
@@ -434,6 +437,29 @@ fn first_keyless_signer(
     Err(first_error)
 }
 
+/// A log entry's integrated time may not be after the verification time
+/// (`sigstore-verify` checks the same for Sigstore bundles): a trusted log
+/// vouching for a time still to come is misbehaving, and a key's or a
+/// certificate's validity is judged at that time. No clock skew is allowed,
+/// as in `sigstore-verify`.
+pub(crate) fn logged_by_then(
+    integrated_time: i64,
+    ctx: &Context<'_>,
+) -> Result<(), crate::sigstore::BundleError> {
+    let then = ctx
+        .at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if integrated_time > then {
+        return Err(crate::sigstore::BundleError::TransparencyLog {
+            reason: format!(
+                "expected an integrated time at or before the verification time {then}, found {integrated_time} (in the future)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Verifies a legacy cosign Rekor bundle against the trusted logs.
 fn verify_log_entry(
     bundle: &str,
@@ -451,8 +477,10 @@ fn verify_log_entry(
             reason: "the trust root holds no transparency log".into(),
         })
     })?;
-    verify_cosign_rekor_bundle(bundle.as_bytes(), &der, payload, logs)
-        .map_err(VerifyError::TransparencyLog)
+    let entry = verify_cosign_rekor_bundle(bundle.as_bytes(), &der, payload, logs)
+        .map_err(VerifyError::TransparencyLog)?;
+    logged_by_then(entry.integrated_time(), ctx).map_err(VerifyError::TransparencyLog)?;
+    Ok(entry)
 }
 
 fn signature_report(

@@ -499,6 +499,9 @@ fn verify_keyless_dsse(
         verify_cosign_dsse_keyless(envelope, certificate, chain, rekor.as_bytes(), policy, logs)
     })
     .map_err(|e| e.unwrap_or(VerifyError::NoKeylessIdentity))?;
+    if let Some(t) = v.integrated_time() {
+        super::logged_by_then(t, ctx).map_err(VerifyError::Bundle)?;
+    }
     let statement = v.statement().map(<[u8]>::to_vec).ok_or_else(|| {
         VerifyError::Bundle(BundleError::MalformedBundle {
             reason: "a verified DSSE envelope without its payload".into(),
@@ -549,6 +552,10 @@ fn verify_keyed_dsse(
             )
         }
     };
+    if let Some(entry) = &log {
+        super::logged_by_then(entry.integrated_time(), ctx)
+            .map_err(|e| failed(VerifyError::TransparencyLog(e)))?;
+    }
     let at = match &log {
         Some(entry) => u64::try_from(entry.integrated_time())
             .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))

@@ -572,3 +572,36 @@ fn keyless_cosign_signatures_fail_for_another_identity_a_forged_or_missing_log_e
         Some(VerifyError::NoKeylessIdentity)
     );
 }
+
+#[test]
+fn a_keyless_cosign_signature_logged_after_the_verification_time_is_rejected() {
+    use dhi_verify::sigstore::Matcher;
+    use std::time::{Duration, UNIX_EPOCH};
+    let image = keyless_cosign_image(None);
+    let w = write(&image);
+    let logged = UNIX_EPOCH + Duration::from_secs(keyless::SIGNED_AT as u64);
+    let at = |time| {
+        let verifier = dhi_verify::Verifier::builder()
+            .trust(keyless_trust(
+                Matcher::exact(keyless::ISSUER),
+                Matcher::exact(keyless::IDENTITY),
+            ))
+            .policy(Policy::dhi_default())
+            .platforms([dhi_verify::Platform::linux_amd64()])
+            .at(time)
+            .build()
+            .unwrap();
+        verify(&verifier, &w.fixture.reference("3.13"))
+    };
+    assert_eq!(at(logged).outcome, Outcome::Pass);
+    let v = at(logged - Duration::from_secs(1));
+    assert_eq!(v.outcome, Outcome::Fail);
+    for a in &v.platforms[0].attestations {
+        assert!(!a.verified);
+        let error = a.signatures[0].error.as_ref().unwrap().to_string();
+        assert!(
+            error.contains(&format!("found {} (in the future)", keyless::SIGNED_AT)),
+            "{error}"
+        );
+    }
+}

@@ -137,6 +137,40 @@ fn the_real_keyless_slsa_generator_attestations_pass_in_every_tlog_mode() {
 }
 
 #[test]
+fn a_real_keyless_attestation_logged_after_the_verification_time_is_rejected() {
+    let version = "v2.0.0";
+    let (_tmp, reference) = real_layout(version);
+    let logged = real_integrated_time(version);
+    let at = |time: i64| {
+        let verifier = Verifier::builder()
+            .trust(
+                TrustRoot::from_keys([])
+                    .with_sigstore_trust(SigstoreTrust::public_good().unwrap())
+                    .with_identity(KeylessIdentity::new(
+                        Matcher::exact(ISSUER),
+                        Matcher::exact(identity(version)),
+                    )),
+            )
+            .policy(Policy::requiring(["provenance"]).unwrap())
+            .platforms([Platform::linux_amd64()])
+            .at(UNIX_EPOCH + Duration::from_secs(time as u64))
+            .build()
+            .unwrap();
+        verify(&verifier, &reference)
+    };
+    assert_eq!(at(logged).outcome, Outcome::Pass);
+    let v = at(logged - 1);
+    assert_eq!(v.outcome, Outcome::Fail);
+    let a = slsa_report(&v);
+    assert!(!a.verified);
+    let error = a.signatures[0].error.as_ref().unwrap().to_string();
+    assert!(
+        error.contains(&format!("found {logged} (in the future)")),
+        "{error}"
+    );
+}
+
+#[test]
 fn the_real_attestation_is_tried_against_every_trusted_identity() {
     let (_tmp, reference) = real_layout("v1.7.0");
     let v = verify(

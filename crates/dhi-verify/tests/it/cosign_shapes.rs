@@ -351,3 +351,80 @@ fn an_index_att_layer_counts_as_its_signed_statement_type_not_its_annotation() {
     );
     assert_eq!(v.outcome, Outcome::Pass);
 }
+
+/// The reason of the first signature of each attestation of `v` that did not
+/// verify.
+fn failed_signature_reasons(v: &Verdict) -> Vec<String> {
+    v.platforms
+        .iter()
+        .flat_map(|p| &p.attestations)
+        .filter(|a| !a.verified)
+        .map(|a| {
+            a.signatures
+                .first()
+                .and_then(|s| s.error.as_ref())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn a_log_entry_integrated_after_the_verification_time_is_rejected_on_every_keyed_path() {
+    use dhi_verify_testkit::rekor::INTEGRATED_TIME;
+    use std::time::{Duration, UNIX_EPOCH};
+    // Simple-signed attestations on each platform and a DSSE `.att` on the
+    // index, every one logged at INTEGRATED_TIME.
+    let image = index_att(EntryKind::ALL[0], EntryForgery::None);
+    let dir = tempfile::tempdir().unwrap();
+    let f = image.write_layout(&dir.path().join("layout"));
+    let logged = UNIX_EPOCH + Duration::from_secs(INTEGRATED_TIME as u64);
+    let at = |time, tlog| {
+        let verifier = Verifier::builder()
+            .trust(trust(&image))
+            .policy(
+                Policy::dhi_default()
+                    .with_requirements(["provenance", "sbom"])
+                    .unwrap()
+                    .with_tlog(tlog),
+            )
+            .all_platforms()
+            .at(time)
+            .build()
+            .unwrap();
+        verify(&verifier, &f.reference("3.13"))
+    };
+    // Judged at the logged time itself: passes.
+    let v = at(logged, TlogMode::IfPresent);
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+    // A second earlier, the log vouches for a time still to come.
+    for mode in [TlogMode::IfPresent, TlogMode::Always] {
+        let v = at(logged - Duration::from_secs(1), mode);
+        assert_eq!(v.outcome, Outcome::Fail, "{mode:?}");
+        let reasons = failed_signature_reasons(&v);
+        // The platforms' own attestations and the index's, on each platform.
+        assert!(reasons.len() >= 2 * v.platforms.len(), "{reasons:?}");
+        for reason in &reasons {
+            assert!(
+                reason.contains(&format!(
+                    "expected an integrated time at or before the verification time {}, found {INTEGRATED_TIME} (in the future)",
+                    INTEGRATED_TIME - 1
+                )),
+                "{mode:?}: {reason}"
+            );
+        }
+        for p in &v.platforms {
+            assert!(
+                p.attestations
+                    .iter()
+                    .any(|a| !a.verified && a.source == EvidenceSource::CosignTag),
+                "the index's DSSE .att fails too: {p:#?}"
+            );
+        }
+    }
+    // Ignoring the log (keys without a validity window): the entry's time
+    // is not used, and the skip is reported.
+    let v = at(logged - Duration::from_secs(1), TlogMode::Never);
+    assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
+    assert_eq!(check(&v, "tlog").status, CheckStatus::Skip);
+}
