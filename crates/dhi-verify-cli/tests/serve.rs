@@ -1200,3 +1200,58 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
     }
     assert!(seen.iter().any(|(p, _)| p.ends_with("/regcred")));
 }
+
+/// A tag's digest is kept for `--tag-ttl`, then resolved again: a tag moved
+/// to another image is verified anew (and here denied), while within the TTL
+/// the admission pins the digest that was verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_tag_is_resolved_again_after_the_tag_ttl_and_its_new_image_verified() {
+    let registry = DistributionRegistry::start(RegistryAuth::None);
+    let good = image(&DhiImage::python(), None);
+    registry.push_layout(GOOD, &good.fixture.dir);
+    // Another image: another configuration, so other manifests (the first
+    // image's attestations are not about them), signed by another key.
+    let mut moved_to = DhiImage::python().tamper(Tamper::WrongKey);
+    moved_to.user = "1000".into();
+    let other = image(&moved_to, Some(&DhiImage::python()));
+    assert_ne!(other.fixture.index_digest, good.fixture.index_digest);
+    let ttl = Duration::from_secs(3);
+    let server = Server::start(&good.key, &["--tag-ttl", "3"]);
+    let tagged = format!("{}/{GOOD}:3.13", registry.addr);
+    let request = body("pod-create.json", &pairs(&all(&tagged)));
+    let resolved = std::time::Instant::now();
+    let r = server.review("/mutate", &request).await;
+    assert_eq!(r["allowed"], true, "{r}");
+    let pinned = format!("{tagged}@{}", good.fixture.index_digest);
+    let images = |object: &Value| -> Vec<String> {
+        images_in_object(object)
+            .unwrap()
+            .uses
+            .into_iter()
+            .map(|u| u.image)
+            .collect()
+    };
+    assert!(images(&patched(&request, &r)).iter().all(|i| *i == pinned));
+
+    // The tag moves.
+    registry.push_layout(GOOD, &other.fixture.dir);
+    // Within the TTL (when the push was quick enough to tell): the digest
+    // that was verified, pinned, so the pod runs what was verified.
+    let r = server.review("/mutate", &request).await;
+    if resolved.elapsed() < ttl - Duration::from_millis(500) {
+        assert_eq!(r["allowed"], true, "{r}");
+        assert!(images(&patched(&request, &r)).iter().all(|i| *i == pinned));
+    }
+    // After it: the new image, resolved, verified and denied.
+    tokio::time::sleep(ttl.saturating_sub(resolved.elapsed()) + Duration::from_millis(200)).await;
+    let r = server.review("/validate", &request).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "{tagged} ({}) failed verification",
+            other.fixture.index_digest
+        )),
+        "{message}"
+    );
+}
