@@ -947,11 +947,12 @@ async fn a_verification_that_outlives_its_admission_is_a_denial_and_then_warms_t
 type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A fake Kubernetes API server over HTTPS (its CA at `<dir>/kube-ca.crt`)
-/// answering `GET /api/v1/namespaces/{ns}/secrets/{name}` with `secrets`
-/// (name → (HTTP status, body)), 404 otherwise. Returns its URL.
+/// answering `GET /api/v1/namespaces/team-a/{resource}/{name}` with
+/// `objects` (`{resource}/{name}` → (HTTP status, body)), 404 otherwise.
+/// Returns its URL.
 async fn fake_kube_api(
     dir: &Path,
-    secrets: std::collections::BTreeMap<String, (u16, String)>,
+    objects: std::collections::BTreeMap<String, (u16, String)>,
     seen: Seen,
 ) -> String {
     use hyper_util::rt::TokioIo;
@@ -975,10 +976,10 @@ async fn fake_kube_api(
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let secrets = Arc::new(secrets);
+    let objects = Arc::new(objects);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, secrets, seen) = (acceptor.clone(), secrets.clone(), seen.clone());
+            let (acceptor, objects, seen) = (acceptor.clone(), objects.clone(), seen.clone());
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
@@ -993,9 +994,9 @@ async fn fake_kube_api(
                         .to_owned();
                     seen.lock().unwrap().push((path.clone(), auth));
                     let name = path
-                        .strip_prefix("/api/v1/namespaces/team-a/secrets/")
+                        .strip_prefix("/api/v1/namespaces/team-a/")
                         .unwrap_or_default();
-                    let (status, body) = secrets
+                    let (status, body) = objects
                         .get(name)
                         .cloned()
                         .unwrap_or((404, r#"{"kind":"Status","code":404}"#.to_owned()));
@@ -1071,17 +1072,20 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
     let config = serde_json::json!({"auths": {registry.addr.clone(): {"auth": auth}}}).to_string();
     let secrets = [
-        ("regcred", (200, dockerconfigjson_secret(&config))),
+        ("secrets/regcred", (200, dockerconfigjson_secret(&config))),
         (
-            "forbidden",
+            "secrets/forbidden",
             (
                 403,
                 r#"{"kind":"Status","code":403,"reason":"Forbidden"}"#.to_owned(),
             ),
         ),
-        ("broken", (200, dockerconfigjson_secret("{\"auths\": [1,"))),
         (
-            "wrongtype",
+            "secrets/broken",
+            (200, dockerconfigjson_secret("{\"auths\": [1,")),
+        ),
+        (
+            "secrets/wrongtype",
             (
                 200,
                 r#"{"kind":"Secret","type":"Opaque","data":{}}"#.to_owned(),
@@ -1253,5 +1257,157 @@ async fn a_moved_tag_is_resolved_again_after_the_tag_ttl_and_its_new_image_verif
             other.fixture.index_digest
         )),
         "{message}"
+    );
+}
+
+/// A Deployment in namespace `team-a` running `image` as ServiceAccount
+/// `account` (none: the default), naming no pull secrets.
+fn deployment_in_team_a(image: &str, account: Option<&str>) -> Value {
+    let mut spec = serde_json::json!({"containers": [{"name": "app", "image": image}]});
+    if let Some(a) = account {
+        spec["serviceAccountName"] = a.into();
+    }
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": format!("deployment-{}", account.unwrap_or("default")),
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": "app",
+            "namespace": "team-a",
+            "operation": "CREATE",
+            "userInfo": {"username": "alice"},
+            "object": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "app", "namespace": "team-a"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "app"}},
+                    "template": {"metadata": {"labels": {"app": "app"}}, "spec": spec}
+                }
+            }
+        }
+    })
+}
+
+/// A pod template naming no pull secrets gets its ServiceAccount's, as its
+/// Pods will from the ServiceAccount admission plugin; a Pod's ServiceAccount
+/// is not read (the plugin has already run); an unreadable ServiceAccount is
+/// a warning and the mounted config, never an allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_templates_service_account_pull_secrets_give_registry_credentials() {
+    use base64::Engine as _;
+    let (user, pass) = ("puller", "s3cret-pull");
+    let registry = DistributionRegistry::start(RegistryAuth::Basic {
+        user: user.into(),
+        pass: pass.into(),
+    });
+    let good = image(&DhiImage::python(), None);
+    registry.push_layout(GOOD, &good.fixture.dir);
+    let private = format!("{}/{GOOD}:3.13", registry.addr);
+
+    let kube = tempfile::tempdir().unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    let config = serde_json::json!({"auths": {registry.addr.clone(): {"auth": auth}}}).to_string();
+    let objects = [
+        ("secrets/regcred", (200, dockerconfigjson_secret(&config))),
+        (
+            "serviceaccounts/builder",
+            (
+                200,
+                r#"{"kind":"ServiceAccount","metadata":{"name":"builder"},"imagePullSecrets":[{"name":"regcred"}]}"#.to_owned(),
+            ),
+        ),
+        (
+            "serviceaccounts/default",
+            (200, r#"{"kind":"ServiceAccount","metadata":{"name":"default"}}"#.to_owned()),
+        ),
+        (
+            "serviceaccounts/locked",
+            (403, r#"{"kind":"Status","code":403,"reason":"Forbidden"}"#.to_owned()),
+        ),
+    ]
+    .into_iter()
+    .map(|(n, a)| (n.to_owned(), a))
+    .collect();
+    let seen: Seen = Arc::default();
+    let api = fake_kube_api(kube.path(), objects, seen.clone()).await;
+    let token = kube.path().join("token");
+    std::fs::write(&token, "the-service-account-token\n").unwrap();
+    let (token_arg, ca_arg) = (
+        token.display().to_string(),
+        kube.path().join("kube-ca.crt").display().to_string(),
+    );
+    let server = Server::start(
+        &good.key,
+        &[
+            "--kube-api",
+            &api,
+            "--kube-token-file",
+            &token_arg,
+            "--kube-ca-file",
+            &ca_arg,
+        ],
+    );
+    let denied_for_auth = |response: &Value| {
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().unwrap();
+        assert!(message.contains(&private), "{message}");
+        assert!(message.contains("401"), "{message}");
+    };
+    let read = |seen: &Seen| -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .drain(..)
+            .map(|(path, _)| path)
+            .collect()
+    };
+
+    // A Pod naming no secrets: its ServiceAccount is not read.
+    let mut pod = pod_in_team_a(&private, &[]);
+    pod["request"]["object"]["spec"]["serviceAccountName"] = "builder".into();
+    denied_for_auth(&server.review("/validate", &pod).await);
+    assert!(read(&seen).is_empty());
+
+    // The default ServiceAccount, without pull secrets: the mounted config.
+    let response = server
+        .review("/validate", &deployment_in_team_a(&private, None))
+        .await;
+    denied_for_auth(&response);
+    assert!(response["warnings"].is_null(), "{response}");
+    assert_eq!(
+        read(&seen),
+        ["/api/v1/namespaces/team-a/serviceaccounts/default"]
+    );
+
+    // A ServiceAccount that may not be read: a warning naming it, a denial.
+    let response = server
+        .review("/validate", &deployment_in_team_a(&private, Some("locked")))
+        .await;
+    denied_for_auth(&response);
+    let warnings = response["warnings"].to_string();
+    assert!(
+        warnings.contains("imagePullSecrets of ServiceAccount team-a/locked not used")
+            && warnings.contains("found 403"),
+        "{warnings}"
+    );
+    read(&seen);
+
+    // The builder ServiceAccount names the pull secret: allowed.
+    let response = server
+        .review(
+            "/validate",
+            &deployment_in_team_a(&private, Some("builder")),
+        )
+        .await;
+    assert_eq!(response["allowed"], true, "{response}\n{}", server.log());
+    assert!(response["warnings"].is_null(), "{response}");
+    assert_eq!(
+        read(&seen),
+        [
+            "/api/v1/namespaces/team-a/serviceaccounts/builder",
+            "/api/v1/namespaces/team-a/secrets/regcred"
+        ]
     );
 }

@@ -390,7 +390,7 @@ fn reading_pull_secrets_is_opt_in_with_get_on_secrets_and_the_token_mounted_only
     let role = one(&rbac, "ClusterRole");
     assert_eq!(
         role["rules"],
-        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+        serde_json::json!([{"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}])
     );
     let binding = one(&rbac, "ClusterRoleBinding");
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
@@ -600,8 +600,7 @@ fn the_helm_chart_refuses_settings_under_which_the_webhook_would_not_answer() {
 
 #[test]
 fn the_helm_charts_pull_secret_access_is_get_on_secrets_cluster_wide_or_per_namespace() {
-    let rules =
-        serde_json::json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]);
+    let rules = serde_json::json!([{"apiGroups": [""], "resources": ["secrets", "serviceaccounts"], "verbs": ["get"]}]);
     let objects = helm_template("dhi-verify", &["--set", "pullSecrets.enabled=true"]).unwrap();
     check_installation(&objects, "dhi-verify");
     let deployment = one(&objects, "Deployment");

@@ -173,9 +173,19 @@ async fn decide(
         request.namespace.as_deref(),
         uses.is_empty(),
     ) {
-        let names = super::pull_secrets::names_in(&value);
+        // Reading the API may take at most half the admission's budget.
+        let read_by = Instant::now() + super::pull_secrets::SECRET_TIMEOUT.min(budget / 2);
+        let mut names = super::pull_secrets::names_in(&value);
+        if let Some(account) = super::pull_secrets::service_account_of_template(&value) {
+            // The secrets its Pods will get from their ServiceAccount (half
+            // the reading time, the rest for the secrets).
+            let half = read_by.saturating_duration_since(Instant::now()) / 2;
+            let (of_account, note) = pull.service_account_names(namespace, &account, half).await;
+            names = of_account;
+            warnings.extend(note);
+        }
+        let timeout = read_by.saturating_duration_since(Instant::now());
         if !names.is_empty() {
-            let timeout = super::pull_secrets::SECRET_TIMEOUT.min(budget / 2);
             let (found, notes) = pull.verifier_for(namespace, &names, timeout).await;
             verifier = found;
             warnings.extend(notes);

@@ -10,6 +10,13 @@
 //! in a small cache keyed by its SHA-256, so namespaces holding the same
 //! secret share one, and a rotated secret gets a new one.
 //!
+//! A pod template (a Deployment's, a CronJob's, …) that names no pull
+//! secrets gets those of its ServiceAccount (`spec.serviceAccountName`, else
+//! `default`), read through the API too: the ServiceAccount admission plugin
+//! adds them to the Pods it creates, so the workload is judged with the
+//! credentials its Pods will have. A Pod already has them (the plugin runs
+//! before webhooks), so its ServiceAccount is not read.
+//!
 //! Fail closed: a secret that cannot be read (RBAC's 403, 404, a timeout, a
 //! malformed or other-typed secret) is left out with a warning naming it and
 //! why; the images are then verified with the other credentials, and an
@@ -170,6 +177,18 @@ struct Secret {
     data: BTreeMap<String, String>,
 }
 
+#[derive(serde::Deserialize)]
+struct ServiceAccount {
+    #[serde(rename = "imagePullSecrets", default)]
+    image_pull_secrets: Vec<Named>,
+}
+
+#[derive(serde::Deserialize)]
+struct Named {
+    #[serde(default)]
+    name: String,
+}
+
 impl KubeApi {
     /// The `auths` object of Secret `name` in `namespace`.
     async fn auths(
@@ -178,6 +197,41 @@ impl KubeApi {
         name: &str,
         timeout: Duration,
     ) -> Result<serde_json::Map<String, serde_json::Value>, SecretError> {
+        let body = self.get(namespace, "secrets", name, timeout).await?;
+        auths_of_secret(&body)
+    }
+
+    /// The `imagePullSecrets` of ServiceAccount `name` in `namespace`.
+    async fn service_account_pull_secrets(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Vec<String>, SecretError> {
+        let body = self
+            .get(namespace, "serviceaccounts", name, timeout)
+            .await?;
+        let account: ServiceAccount = serde_json::from_slice(&body).map_err(|e| {
+            SecretError::Malformed(format!("expected a ServiceAccount as JSON: {e}"))
+        })?;
+        let mut names: Vec<String> = Vec::new();
+        for n in account.image_pull_secrets {
+            if !n.name.is_empty() && !names.contains(&n.name) {
+                names.push(n.name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// The body of `GET /api/v1/namespaces/{namespace}/{resource}/{name}`
+    /// (200 only, at most [`MAX_SECRET_BYTES`]).
+    async fn get(
+        &self,
+        namespace: &str,
+        resource: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, SecretError> {
         for n in [namespace, name] {
             if !valid_name(n) {
                 return Err(SecretError::Name(n.to_owned()));
@@ -187,7 +241,10 @@ impl KubeApi {
             path: self.token_file.clone(),
             reason: e.to_string(),
         })?;
-        let url = format!("{}/api/v1/namespaces/{namespace}/secrets/{name}", self.base);
+        let url = format!(
+            "{}/api/v1/namespaces/{namespace}/{resource}/{name}",
+            self.base
+        );
         let fetch = async {
             let mut response = self
                 .client
@@ -200,10 +257,12 @@ impl KubeApi {
                 .map_err(|e| SecretError::Request(e.to_string()))?;
             let status = response.status().as_u16();
             if status != 200 {
-                let hint = match status {
-                    401 => " (the ServiceAccount token was refused)",
-                    403 => " (this server's ServiceAccount may not get Secrets here: pullSecrets.enabled)",
-                    404 => " (no such Secret)",
+                let hint = match (status, resource) {
+                    (401, _) => " (the ServiceAccount token was refused)",
+                    (403, "secrets") => " (this server's ServiceAccount may not get Secrets here: pullSecrets.enabled)",
+                    (403, _) => " (this server's ServiceAccount may not get ServiceAccounts here: pullSecrets.enabled)",
+                    (404, "secrets") => " (no such Secret)",
+                    (404, _) => " (no such ServiceAccount)",
                     _ => "",
                 };
                 return Err(SecretError::Status { status, hint });
@@ -221,10 +280,9 @@ impl KubeApi {
             }
             Ok(body)
         };
-        let body = tokio::time::timeout(timeout, fetch).await.map_err(|_| {
+        tokio::time::timeout(timeout, fetch).await.map_err(|_| {
             SecretError::Request(format!("no answer within {} ms", timeout.as_millis()))
-        })??;
-        auths_of_secret(&body)
+        })?
     }
 }
 
@@ -266,17 +324,23 @@ fn auths_of_secret(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Va
     Ok(auths)
 }
 
-/// The pull secrets named in an object: `spec.imagePullSecrets` of a Pod, of
-/// a pod template (`spec.template.spec`) or of a CronJob's
-/// (`spec.jobTemplate.spec.template.spec`), in order, each once.
+/// Where a pod spec is: a Pod's `spec`, a pod template's
+/// (`spec.template.spec`), a CronJob's (`spec.jobTemplate.spec.template.spec`).
+const POD_SPECS: [&str; 3] = [
+    "/spec",
+    "/spec/template/spec",
+    "/spec/jobTemplate/spec/template/spec",
+];
+
+/// The pull secrets named in an object's pod spec (`imagePullSecrets`), in
+/// order, each once.
 pub(crate) fn names_in(object: &serde_json::Value) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for pointer in [
-        "/spec/imagePullSecrets",
-        "/spec/template/spec/imagePullSecrets",
-        "/spec/jobTemplate/spec/template/spec/imagePullSecrets",
-    ] {
-        let Some(list) = object.pointer(pointer).and_then(|v| v.as_array()) else {
+    for pointer in POD_SPECS {
+        let Some(list) = object
+            .pointer(&format!("{pointer}/imagePullSecrets"))
+            .and_then(|v| v.as_array())
+        else {
             continue;
         };
         for name in list.iter().filter_map(|r| r.get("name")?.as_str()) {
@@ -286,6 +350,31 @@ pub(crate) fn names_in(object: &serde_json::Value) -> Vec<String> {
         }
     }
     names
+}
+
+/// The ServiceAccount whose pull secrets a pod template's Pods will get
+/// (`serviceAccountName`, else the deprecated `serviceAccount`, else
+/// `default`): `None` for a Pod (the ServiceAccount admission plugin has
+/// already added them), for an object without a pod template, and when the
+/// template names pull secrets of its own (the plugin adds none then).
+pub(crate) fn service_account_of_template(object: &serde_json::Value) -> Option<String> {
+    if object.get("kind").and_then(|k| k.as_str()) == Some("Pod") || !names_in(object).is_empty() {
+        return None;
+    }
+    let spec = POD_SPECS[1..]
+        .iter()
+        .find_map(|p| object.pointer(p).filter(|s| s.is_object()))?;
+    let named = |key: &str| {
+        spec.get(key)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    Some(
+        named("serviceAccountName")
+            .or_else(|| named("serviceAccount"))
+            .unwrap_or_else(|| "default".to_owned()),
+    )
 }
 
 /// The pull secrets' credentials and the verifiers built with them.
@@ -303,6 +392,29 @@ impl PullSecrets {
             api,
             options,
             verifiers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The pull secrets of ServiceAccount `account` in `namespace`, and a
+    /// warning when it cannot be read (then none).
+    pub(crate) async fn service_account_names(
+        &self,
+        namespace: &str,
+        account: &str,
+        timeout: Duration,
+    ) -> (Vec<String>, Option<String>) {
+        match self
+            .api
+            .service_account_pull_secrets(namespace, account, timeout)
+            .await
+        {
+            Ok(names) => (names, None),
+            Err(e) => (
+                Vec::new(),
+                Some(format!(
+                    "dhi-verify: the imagePullSecrets of ServiceAccount {namespace}/{account} not used: {e}; its images are verified with the server's own registry credentials"
+                )),
+            ),
         }
     }
 
@@ -448,6 +560,48 @@ mod tests {
         let cronjob = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"imagePullSecrets": [{"name": "d"}]}}}}}});
         assert_eq!(names_in(&cronjob), ["d"]);
         assert!(names_in(&serde_json::json!({"spec": {}})).is_empty());
+    }
+
+    #[test]
+    fn a_templates_service_account_is_read_only_when_its_pods_would_get_its_secrets() {
+        let deployment = |spec: serde_json::Value| serde_json::json!({"kind": "Deployment", "spec": {"template": {"spec": spec}}});
+        let containers = serde_json::json!([{"name": "a", "image": "x"}]);
+        assert_eq!(
+            service_account_of_template(&deployment(
+                serde_json::json!({"containers": containers, "serviceAccountName": "builder"})
+            ))
+            .as_deref(),
+            Some("builder")
+        );
+        assert_eq!(
+            service_account_of_template(&deployment(
+                serde_json::json!({"containers": containers, "serviceAccount": "old"})
+            ))
+            .as_deref(),
+            Some("old")
+        );
+        assert_eq!(
+            service_account_of_template(&deployment(serde_json::json!({"containers": containers})))
+                .as_deref(),
+            Some("default")
+        );
+        let cronjob = serde_json::json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": containers}}}}}});
+        assert_eq!(
+            service_account_of_template(&cronjob).as_deref(),
+            Some("default")
+        );
+        // Its own pull secrets: the plugin adds none.
+        assert_eq!(
+            service_account_of_template(&deployment(serde_json::json!({
+                "containers": containers, "imagePullSecrets": [{"name": "own"}]
+            }))),
+            None
+        );
+        // A Pod already has them; a Service has no pods.
+        let pod = serde_json::json!({"kind": "Pod", "spec": {"containers": containers}});
+        assert_eq!(service_account_of_template(&pod), None);
+        let service = serde_json::json!({"kind": "Service", "spec": {"ports": []}});
+        assert_eq!(service_account_of_template(&service), None);
     }
 
     #[test]
