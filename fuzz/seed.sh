@@ -7,7 +7,7 @@ t=../testdata
 rm -rf seeds
 mkdir -p seeds/reference seeds/manifest seeds/statement seeds/simple_signing \
   seeds/predicate seeds/policy seeds/bundle seeds/dockerfile seeds/layout \
-  seeds/manifests
+  seeds/manifests seeds/admission_object
 printf 'dhi.io/python:3.13' > seeds/reference/1
 printf 'oci:testdata/demo:3.13' > seeds/reference/2
 printf 'localhost:5000/a/b@sha256:f28f15d3ca4f37e14510fa8474e108e9203a7ff606470816f8d17b976bc0ed40' > seeds/reference/3
@@ -23,6 +23,12 @@ find "$t"/sigstore-conformance -name 'bundle.sigstore.json' | while read -r f; d
 done
 cp "$t"/dockerfiles/*.Dockerfile seeds/dockerfile/
 cp "$t"/deploy/*.yaml "$t"/deploy/*.json seeds/manifests/
+# admission_object: the objects of the AdmissionReview bodies, and a List.
+cp "$t"/deploy/*.json seeds/admission_object/
+for f in "$t"/admission/*-create.json "$t"/admission/*-update.json; do
+  python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["request"]["object"]))' \
+    "$f" > "seeds/admission_object/$(basename "$f")"
+done
 # layout: mode, object (u16 LE), offset (u32 LE), payload; one per mode.
 for mode in 0 1 2 3; do
   for obj in 0 7 21 40; do
