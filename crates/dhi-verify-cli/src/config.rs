@@ -11,7 +11,7 @@ use std::time::Duration;
 use dhi_verify::dockerfile::DockerfileRules;
 use dhi_verify::policy::PolicyError;
 use dhi_verify::sigstore::{BundleError, CertificateClaim, Matcher};
-use dhi_verify::source::registry::{DockerConfig, FetchEvent, Observer, RegistryOptions};
+use dhi_verify::source::registry::{FetchEvent, Observer, RegistryOptions};
 use dhi_verify::{
     KeylessIdentity, Limits, Platform, Policy, Reference, TlogMode, TrustRoot, TrustedKey, Verifier,
 };
@@ -226,24 +226,6 @@ pub(crate) fn build_verifier_and_stage_rules(
     args: &VerifyOptions,
     requirements: Option<&[&str]>,
 ) -> Result<(Verifier, DockerfileRules), FlagError> {
-    build_all(args, requirements, None)
-}
-
-/// [`build`], with registry credentials looked up in `docker_config` in place
-/// of Docker's configuration from the environment (`serve`: a pull secret's
-/// credentials over the mounted config).
-pub(crate) fn build_with_docker_config(
-    args: &VerifyOptions,
-    docker_config: DockerConfig,
-) -> Result<Verifier, FlagError> {
-    build_all(args, None, Some(docker_config)).map(|(verifier, _)| verifier)
-}
-
-fn build_all(
-    args: &VerifyOptions,
-    requirements: Option<&[&str]>,
-    docker_config: Option<DockerConfig>,
-) -> Result<(Verifier, DockerfileRules), FlagError> {
     let loaded = match &args.policy {
         Some(path) => Some(dhi_verify::policy::load_policy(path)?),
         None => None,
@@ -348,9 +330,6 @@ fn build_all(
         builder = builder.deadline(Duration::from_secs(secs));
     }
     let mut registry = RegistryOptions::default();
-    if let Some(config) = docker_config {
-        registry = registry.with_docker_config(config);
-    }
     for host in &args.insecure_registries {
         registry = registry.with_insecure_registry(host.clone());
     }

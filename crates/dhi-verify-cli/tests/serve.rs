@@ -1056,8 +1056,21 @@ fn dockerconfigjson_secret(data: &str) -> String {
     .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry_credentials() {
+/// A registry that wants Basic auth holding the good image (`private`, by
+/// tag), a fake Kubernetes API answering `objects` (given the Docker config
+/// JSON with the registry's credentials), and a server that reads pull
+/// secrets through it.
+struct PrivateRegistry {
+    _registry: DistributionRegistry,
+    _kube: TempDir,
+    private: String,
+    seen: Seen,
+    server: Server,
+}
+
+async fn private_registry(
+    objects: impl FnOnce(&str) -> Vec<(&'static str, (u16, String))>,
+) -> PrivateRegistry {
     use base64::Engine as _;
     let (user, pass) = ("puller", "s3cret-pull");
     let registry = DistributionRegistry::start(RegistryAuth::Basic {
@@ -1067,36 +1080,15 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
     let good = image(&DhiImage::python(), None);
     registry.push_layout(GOOD, &good.fixture.dir);
     let private = format!("{}/{GOOD}:3.13", registry.addr);
-
     let kube = tempfile::tempdir().unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
     let config = serde_json::json!({"auths": {registry.addr.clone(): {"auth": auth}}}).to_string();
-    let secrets = [
-        ("secrets/regcred", (200, dockerconfigjson_secret(&config))),
-        (
-            "secrets/forbidden",
-            (
-                403,
-                r#"{"kind":"Status","code":403,"reason":"Forbidden"}"#.to_owned(),
-            ),
-        ),
-        (
-            "secrets/broken",
-            (200, dockerconfigjson_secret("{\"auths\": [1,")),
-        ),
-        (
-            "secrets/wrongtype",
-            (
-                200,
-                r#"{"kind":"Secret","type":"Opaque","data":{}}"#.to_owned(),
-            ),
-        ),
-    ]
-    .into_iter()
-    .map(|(n, a)| (n.to_owned(), a))
-    .collect();
+    let objects = objects(&config)
+        .into_iter()
+        .map(|(n, a)| (n.to_owned(), a))
+        .collect();
     let seen: Seen = Arc::default();
-    let api = fake_kube_api(kube.path(), secrets, seen.clone()).await;
+    let api = fake_kube_api(kube.path(), objects, seen.clone()).await;
     let token = kube.path().join("token");
     std::fs::write(&token, "the-service-account-token\n").unwrap();
     let (token_arg, ca_arg) = (
@@ -1114,6 +1106,57 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
             &ca_arg,
         ],
     );
+    // The trusted key's file goes once the server runs: the verifiers built
+    // for pull secrets must use the trust loaded at start (the trust the
+    // verdict cache key names), never the file again.
+    let key = good.key.clone();
+    drop(good);
+    assert!(!key.exists());
+    PrivateRegistry {
+        _registry: registry,
+        _kube: kube,
+        private,
+        seen,
+        server,
+    }
+}
+
+/// Asserts a denial naming `image` for the registry's 401.
+fn denied_for_auth(response: &Value, image: &str) {
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(message.contains(image), "{message}");
+    assert!(message.contains("401"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry_credentials() {
+    let fixture = private_registry(|config| {
+        vec![
+            ("secrets/regcred", (200, dockerconfigjson_secret(config))),
+            (
+                "secrets/forbidden",
+                (
+                    403,
+                    r#"{"kind":"Status","code":403,"reason":"Forbidden"}"#.to_owned(),
+                ),
+            ),
+            (
+                "secrets/broken",
+                (200, dockerconfigjson_secret("{\"auths\": [1,")),
+            ),
+            (
+                "secrets/wrongtype",
+                (
+                    200,
+                    r#"{"kind":"Secret","type":"Opaque","data":{}}"#.to_owned(),
+                ),
+            ),
+        ]
+    })
+    .await;
+    // The registry and the API server live as long as `fixture`.
+    let (private, seen, server) = (&fixture.private, &fixture.seen, &fixture.server);
     assert!(
         server
             .log()
@@ -1121,12 +1164,6 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
         "{}",
         server.log()
     );
-    let denied_for_auth = |response: &Value| {
-        assert_eq!(response["allowed"], false, "{response}");
-        let message = response["status"]["message"].as_str().unwrap();
-        assert!(message.contains(&private), "{message}");
-        assert!(message.contains("401"), "{message}");
-    };
     let warning_naming = |response: &Value, name: &str, why: &str| {
         let warnings = response["warnings"].to_string();
         assert!(
@@ -1138,9 +1175,9 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
 
     // (2) No pull secret: the mounted config has no credentials: 401.
     let response = server
-        .review("/validate", &pod_in_team_a(&private, &[]))
+        .review("/validate", &pod_in_team_a(private, &[]))
         .await;
-    denied_for_auth(&response);
+    denied_for_auth(&response, private);
     assert!(response["warnings"].is_null(), "{response}");
     assert!(
         seen.lock().unwrap().is_empty(),
@@ -1149,9 +1186,9 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
 
     // (3) RBAC refuses the read: a warning naming the secret, then the usual denial.
     let response = server
-        .review("/validate", &pod_in_team_a(&private, &["forbidden"]))
+        .review("/validate", &pod_in_team_a(private, &["forbidden"]))
         .await;
-    denied_for_auth(&response);
+    denied_for_auth(&response, private);
     warning_naming(&response, "forbidden", "found 403");
 
     // (4) Malformed or other-typed secrets and a missing one: warnings, denials, no crash.
@@ -1161,9 +1198,9 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
         ("missing", "found 404"),
     ] {
         let response = server
-            .review("/validate", &pod_in_team_a(&private, &[name]))
+            .review("/validate", &pod_in_team_a(private, &[name]))
             .await;
-        denied_for_auth(&response);
+        denied_for_auth(&response, private);
         warning_naming(&response, name, why);
     }
     assert_eq!(server.get("/healthz").await.0, 200);
@@ -1173,13 +1210,13 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
     let response = server
         .review(
             "/validate",
-            &pod_in_team_a(&private, &["forbidden", "regcred"]),
+            &pod_in_team_a(private, &["forbidden", "regcred"]),
         )
         .await;
     assert_eq!(response["allowed"], true, "{response}\n{}", server.log());
     warning_naming(&response, "forbidden", "found 403");
     let response = server
-        .review("/validate", &pod_in_team_a(&private, &["regcred"]))
+        .review("/validate", &pod_in_team_a(private, &["regcred"]))
         .await;
     assert_eq!(response["allowed"], true, "{response}");
     assert!(response["warnings"].is_null(), "{response}");
@@ -1187,7 +1224,7 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
     // "Verdicts are shared across credentials"): the same image without the
     // secret is now admitted from the cache (the tag too, within --tag-ttl).
     let response = server
-        .review("/validate", &pod_in_team_a(&private, &[]))
+        .review("/validate", &pod_in_team_a(private, &[]))
         .await;
     assert_eq!(response["allowed"], true, "{response}");
 
@@ -1297,65 +1334,29 @@ fn deployment_in_team_a(image: &str, account: Option<&str>) -> Value {
 /// a warning and the mounted config, never an allow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_templates_service_account_pull_secrets_give_registry_credentials() {
-    use base64::Engine as _;
-    let (user, pass) = ("puller", "s3cret-pull");
-    let registry = DistributionRegistry::start(RegistryAuth::Basic {
-        user: user.into(),
-        pass: pass.into(),
-    });
-    let good = image(&DhiImage::python(), None);
-    registry.push_layout(GOOD, &good.fixture.dir);
-    let private = format!("{}/{GOOD}:3.13", registry.addr);
-
-    let kube = tempfile::tempdir().unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-    let config = serde_json::json!({"auths": {registry.addr.clone(): {"auth": auth}}}).to_string();
-    let objects = [
-        ("secrets/regcred", (200, dockerconfigjson_secret(&config))),
-        (
-            "serviceaccounts/builder",
+    let fixture = private_registry(|config| {
+        vec![
+            ("secrets/regcred", (200, dockerconfigjson_secret(config))),
             (
-                200,
-                r#"{"kind":"ServiceAccount","metadata":{"name":"builder"},"imagePullSecrets":[{"name":"regcred"}]}"#.to_owned(),
+                "serviceaccounts/builder",
+                (
+                    200,
+                    r#"{"kind":"ServiceAccount","metadata":{"name":"builder"},"imagePullSecrets":[{"name":"regcred"}]}"#.to_owned(),
+                ),
             ),
-        ),
-        (
-            "serviceaccounts/default",
-            (200, r#"{"kind":"ServiceAccount","metadata":{"name":"default"}}"#.to_owned()),
-        ),
-        (
-            "serviceaccounts/locked",
-            (403, r#"{"kind":"Status","code":403,"reason":"Forbidden"}"#.to_owned()),
-        ),
-    ]
-    .into_iter()
-    .map(|(n, a)| (n.to_owned(), a))
-    .collect();
-    let seen: Seen = Arc::default();
-    let api = fake_kube_api(kube.path(), objects, seen.clone()).await;
-    let token = kube.path().join("token");
-    std::fs::write(&token, "the-service-account-token\n").unwrap();
-    let (token_arg, ca_arg) = (
-        token.display().to_string(),
-        kube.path().join("kube-ca.crt").display().to_string(),
-    );
-    let server = Server::start(
-        &good.key,
-        &[
-            "--kube-api",
-            &api,
-            "--kube-token-file",
-            &token_arg,
-            "--kube-ca-file",
-            &ca_arg,
-        ],
-    );
-    let denied_for_auth = |response: &Value| {
-        assert_eq!(response["allowed"], false, "{response}");
-        let message = response["status"]["message"].as_str().unwrap();
-        assert!(message.contains(&private), "{message}");
-        assert!(message.contains("401"), "{message}");
-    };
+            (
+                "serviceaccounts/default",
+                (200, r#"{"kind":"ServiceAccount","metadata":{"name":"default"}}"#.to_owned()),
+            ),
+            (
+                "serviceaccounts/locked",
+                (403, r#"{"kind":"Status","code":403,"reason":"Forbidden"}"#.to_owned()),
+            ),
+        ]
+    })
+    .await;
+    // The registry and the API server live as long as `fixture`.
+    let (private, seen, server) = (&fixture.private, &fixture.seen, &fixture.server);
     let read = |seen: &Seen| -> Vec<String> {
         seen.lock()
             .unwrap()
@@ -1365,46 +1366,43 @@ async fn a_pod_templates_service_account_pull_secrets_give_registry_credentials(
     };
 
     // A Pod naming no secrets: its ServiceAccount is not read.
-    let mut pod = pod_in_team_a(&private, &[]);
+    let mut pod = pod_in_team_a(private, &[]);
     pod["request"]["object"]["spec"]["serviceAccountName"] = "builder".into();
-    denied_for_auth(&server.review("/validate", &pod).await);
-    assert!(read(&seen).is_empty());
+    denied_for_auth(&server.review("/validate", &pod).await, private);
+    assert!(read(seen).is_empty());
 
     // The default ServiceAccount, without pull secrets: the mounted config.
     let response = server
-        .review("/validate", &deployment_in_team_a(&private, None))
+        .review("/validate", &deployment_in_team_a(private, None))
         .await;
-    denied_for_auth(&response);
+    denied_for_auth(&response, private);
     assert!(response["warnings"].is_null(), "{response}");
     assert_eq!(
-        read(&seen),
+        read(seen),
         ["/api/v1/namespaces/team-a/serviceaccounts/default"]
     );
 
     // A ServiceAccount that may not be read: a warning naming it, a denial.
     let response = server
-        .review("/validate", &deployment_in_team_a(&private, Some("locked")))
+        .review("/validate", &deployment_in_team_a(private, Some("locked")))
         .await;
-    denied_for_auth(&response);
+    denied_for_auth(&response, private);
     let warnings = response["warnings"].to_string();
     assert!(
         warnings.contains("imagePullSecrets of ServiceAccount team-a/locked not used")
             && warnings.contains("found 403"),
         "{warnings}"
     );
-    read(&seen);
+    read(seen);
 
     // The builder ServiceAccount names the pull secret: allowed.
     let response = server
-        .review(
-            "/validate",
-            &deployment_in_team_a(&private, Some("builder")),
-        )
+        .review("/validate", &deployment_in_team_a(private, Some("builder")))
         .await;
     assert_eq!(response["allowed"], true, "{response}\n{}", server.log());
     assert!(response["warnings"].is_null(), "{response}");
     assert_eq!(
-        read(&seen),
+        read(seen),
         [
             "/api/v1/namespaces/team-a/serviceaccounts/builder",
             "/api/v1/namespaces/team-a/secrets/regcred"

@@ -15,7 +15,7 @@ use crate::predicate::PredicateReader;
 use crate::reference::{Reference, RegistryReference, DOCKER_HUB};
 use crate::source::budget::Budget;
 use crate::source::layout::LayoutSource;
-use crate::source::registry::{RegistryClient, RegistryOptions, RegistrySource};
+use crate::source::registry::{DockerConfig, RegistryClient, RegistryOptions, RegistrySource};
 use crate::source::Source;
 use crate::trust::TrustRoot;
 use crate::verdict::Verdict;
@@ -167,6 +167,21 @@ impl Verifier {
     /// The platforms [`Self::verify`] selects.
     pub fn platforms(&self) -> &PlatformSelection {
         &self.platforms
+    }
+
+    /// A verifier with this one's trust, policy, platforms, limits and
+    /// registry options, looking registry credentials up in `docker_config`
+    /// instead, with a registry client of its own (connections and tokens are
+    /// not shared: they belong to other credentials). For a server that
+    /// verifies some images with a caller's credentials (a pod's pull
+    /// secrets) and must judge them under exactly the same trust.
+    pub fn with_docker_config(&self, docker_config: DockerConfig) -> Result<Verifier, ConfigError> {
+        let mut options = self.registry.options().clone();
+        options.docker_config = docker_config;
+        Ok(Verifier {
+            registry: RegistryClient::new(options)?,
+            ..self.clone()
+        })
     }
 
     /// Verifies a parsed reference, within [`crate::Limits::max_total_bytes`]

@@ -261,7 +261,7 @@ pub fn run(args: ServeArgs) -> u8 {
         .connect_timeout
         .or(Some(SERVE_DEFAULT_TIMEOUTS_SECS.1));
     let verifier = match crate::config::build(&options) {
-        Ok(v) => v,
+        Ok(v) => Arc::new(v),
         Err(e) => {
             eprintln!("dhi-verify: {e}");
             return EXIT_USAGE;
@@ -309,7 +309,7 @@ pub fn run(args: ServeArgs) -> u8 {
             args.kube_token_file.as_deref(),
             args.kube_ca_file.as_deref(),
         ) {
-            Ok(api) => api.map(|api| pull_secrets::PullSecrets::new(api, options.clone())),
+            Ok(api) => api.map(|api| pull_secrets::PullSecrets::new(api, verifier.clone())),
             Err(e) => {
                 eprintln!("dhi-verify: {e}");
                 return EXIT_USAGE;

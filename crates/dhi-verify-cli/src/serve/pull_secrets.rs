@@ -33,8 +33,6 @@ use sha2::{Digest as _, Sha256};
 use dhi_verify::source::registry::DockerConfig;
 use dhi_verify::Verifier;
 
-use crate::args::VerifyOptions;
-
 /// Where a ServiceAccount's token and the cluster CA are mounted in a pod.
 pub(crate) const IN_CLUSTER_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -380,17 +378,20 @@ pub(crate) fn service_account_of_template(object: &serde_json::Value) -> Option<
 /// The pull secrets' credentials and the verifiers built with them.
 pub(crate) struct PullSecrets {
     api: KubeApi,
-    /// The flags every verifier is built from.
-    options: VerifyOptions,
+    /// The server's verifier: each credential set's verifier is this one
+    /// with other credentials ([`Verifier::with_docker_config`]), so its
+    /// trust is exactly the trust the verdict cache key names (nothing is
+    /// read from disk again).
+    base: Arc<Verifier>,
     /// Most recently used first.
     verifiers: Mutex<Vec<([u8; 32], Arc<Verifier>)>>,
 }
 
 impl PullSecrets {
-    pub(crate) fn new(api: KubeApi, options: VerifyOptions) -> PullSecrets {
+    pub(crate) fn new(api: KubeApi, base: Arc<Verifier>) -> PullSecrets {
         PullSecrets {
             api,
-            options,
+            base,
             verifiers: Mutex::new(Vec::new()),
         }
     }
@@ -466,11 +467,11 @@ impl PullSecrets {
         if let Some(found) = self.kept(&key) {
             return Ok(found);
         }
-        let options = self.options.clone();
+        let base = self.base.clone();
         let built = tokio::task::spawn_blocking(move || {
             let config = DockerConfig::auths_over(json, DockerConfig::FromEnvironment)
                 .map_err(|e| e.to_string())?;
-            crate::config::build_with_docker_config(&options, config).map_err(|e| e.to_string())
+            base.with_docker_config(config).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| format!("building the verifier: {e}"))??;

@@ -191,7 +191,7 @@ impl Verdicts {
     /// `rules`: the requirements of each `[[deploy.rules]]` entry, in order;
     /// `trust`: the trust material's bytes for the cache key.
     pub(crate) fn new(
-        verifier: Verifier,
+        verifier: Arc<Verifier>,
         rules: &[Vec<dhi_verify::Requirement>],
         platforms: PlatformSelection,
         trust: &[u8],
@@ -211,7 +211,7 @@ impl Verdicts {
             })
             .collect();
         Verdicts {
-            verifier: Arc::new(verifier),
+            verifier,
             policies,
             platforms,
             tags: Flights::new(ttls.max_entries),

@@ -179,6 +179,33 @@ fn a_token_is_cached_per_registry_and_scope_across_verifications() {
     assert_eq!(registry.token.as_ref().unwrap().issued(), 1);
 }
 
+#[test]
+fn a_verifier_with_another_docker_config_keeps_the_trust_and_uses_the_new_credentials() {
+    let image = DhiImage::python();
+    let (registry, _dir) = pushed(basic("dave", "pw"), &image);
+    let reference = format!("{}/{REPO}:3.13", registry.addr);
+    let auth = base64::engine::general_purpose::STANDARD.encode("dave:pw");
+    let config = || {
+        let json = format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.addr);
+        DockerConfig::auths_over(json, DockerConfig::None).unwrap()
+    };
+    // Without credentials: the registry's 401, an error.
+    let anonymous = verifier(&image, options(), Limits::default());
+    assert!(run(&anonymous, &reference).is_err());
+    // With them: the image's key is still the trusted one, and it passes.
+    let with = anonymous.with_docker_config(config()).unwrap();
+    assert_pass(run(&with, &reference));
+    // A verifier trusting another key keeps trusting only that key.
+    let mut another = DhiImage::python();
+    another.key = dhi_verify_testkit::TestKey::new("another");
+    let other_key = verifier(&another, options(), Limits::default());
+    let other_with = other_key.with_docker_config(config()).unwrap();
+    let verdict = run(&other_with, &reference).unwrap();
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    // The first verifier is unchanged: still no credentials.
+    assert!(run(&anonymous, &reference).is_err());
+}
+
 /// What a verification in a table row must end in.
 enum Expect {
     /// A passing verdict.

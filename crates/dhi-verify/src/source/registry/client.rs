@@ -250,6 +250,11 @@ impl RegistryClient {
     }
 
     /// The disk cache, if any.
+    /// The options this client was built with.
+    pub(crate) fn options(&self) -> &RegistryOptions {
+        &self.inner.options
+    }
+
     pub(crate) fn cache(&self) -> Option<&DiskCache> {
         self.inner.cache.as_ref()
     }
