@@ -56,7 +56,8 @@ mod verifier;
 pub use digest::{Digest, DigestParseError};
 pub use discover::PlatformSelection;
 pub use error::{
-    ConfigError, Error, ErrorClass, KeyUnusable, Outcome, SourceError, SourceStep, VerifyError,
+    ConfigError, ContentStep, Error, ErrorClass, KeyUnusable, Outcome, SourceError, SourceStep,
+    VerifyError,
 };
 pub use limits::{Limits, PARSER_JSON_DEPTH};
 pub use platform::{Platform, PlatformParseError};

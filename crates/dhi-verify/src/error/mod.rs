@@ -505,6 +505,60 @@ impl Error {
     }
 }
 
+/// Which content of an attestation failed its integrity checks
+/// ([`VerifyError::Content`]). `Display` gives the name used in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ContentStep {
+    /// A signature manifest. Shown as "signature manifest".
+    SignatureManifest,
+    /// A signature manifest's payload layer. Shown as "signature payload".
+    SignaturePayload,
+    /// A Sigstore bundle layer of a signature manifest. Shown as "signature bundle".
+    SignatureBundle,
+    /// The listing of an attestation manifest's signatures. Shown as "signature referrers".
+    SignatureReferrers,
+    /// An attestation manifest. Shown as "attestation manifest".
+    AttestationManifest,
+    /// An attestation manifest's statement layer. Shown as "statement".
+    Statement,
+    /// A BuildKit attestation manifest held in the index. Shown as "in-index attestation manifest".
+    InIndexAttestationManifest,
+    /// A statement layer of a BuildKit in-index attestation manifest. Shown as "in-index attestation statement".
+    InIndexAttestationStatement,
+    /// What cosign's `sha256-<hex>.sig` tag names. Shown as "cosign signature tag".
+    CosignSignatureTag,
+    /// What cosign's `sha256-<hex>.att` tag names. Shown as "cosign attestation tag".
+    CosignAttestationTag,
+    /// A layer of a cosign `.att` manifest. Shown as "cosign attestation layer".
+    CosignAttestationLayer,
+}
+
+impl ContentStep {
+    /// The content's name as it appears in messages, e.g. "statement".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentStep::SignatureManifest => "signature manifest",
+            ContentStep::SignaturePayload => "signature payload",
+            ContentStep::SignatureBundle => "signature bundle",
+            ContentStep::SignatureReferrers => "signature referrers",
+            ContentStep::AttestationManifest => "attestation manifest",
+            ContentStep::Statement => "statement",
+            ContentStep::InIndexAttestationManifest => "in-index attestation manifest",
+            ContentStep::InIndexAttestationStatement => "in-index attestation statement",
+            ContentStep::CosignSignatureTag => "cosign signature tag",
+            ContentStep::CosignAttestationTag => "cosign attestation tag",
+            ContentStep::CosignAttestationLayer => "cosign attestation layer",
+        }
+    }
+}
+
+impl std::fmt::Display for ContentStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A broken link in the chain from trusted key to platform manifest
 /// (DHI-FORMAT.md §1). Each variant is one check; each says what was expected
 /// and what was found. All of them mean [`Outcome::Fail`] for the attestation.
@@ -514,8 +568,8 @@ pub enum VerifyError {
     /// Fetching content of this attestation failed its integrity checks.
     #[error("{step}: {source}")]
     Content {
-        /// Which content ("attestation manifest", "statement", "signature payload", …).
-        step: &'static str,
+        /// Which content.
+        step: ContentStep,
         /// The source's failure.
         source: SourceError,
     },

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::statement::{check_statement, declared_predicate_type};
 use crate::digest::Digest;
 use crate::discover::InIndexAttestationEvidence;
-use crate::error::VerifyError;
+use crate::error::{ContentStep, VerifyError};
 use crate::oci::{annotation, Descriptor};
 use crate::verdict::{AttestationReport, EvidenceSource, Signer, VerifiedAttestation};
 
@@ -64,7 +64,7 @@ pub(super) fn verify_in_index(
                 None,
                 None,
                 Err(VerifyError::Content {
-                    step: "in-index attestation manifest",
+                    step: ContentStep::InIndexAttestationManifest,
                     source: e.clone(),
                 }),
             )]
@@ -91,7 +91,7 @@ pub(super) fn verify_in_index(
             .map(str::to_owned);
         let checked = (|| {
             let statement = bytes.as_ref().map_err(|e| VerifyError::Content {
-                step: "in-index attestation statement",
+                step: ContentStep::InIndexAttestationStatement,
                 source: e.clone(),
             })?;
             let pt = declared_predicate_type(statement)?;

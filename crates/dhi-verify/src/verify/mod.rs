@@ -21,7 +21,7 @@ use base64::Engine as _;
 
 use crate::digest::Digest;
 use crate::discover::{AttestationEvidence, Evidence, PlatformEvidence, SignatureEvidence};
-use crate::error::VerifyError;
+use crate::error::{ContentStep, VerifyError};
 use crate::limits::Limits;
 use crate::oci::{annotation, media_type, Descriptor, ImageManifest, Manifest};
 use crate::policy::TlogMode;
@@ -108,7 +108,7 @@ fn verify_one_signature<'t>(
     ctx: &Context<'t>,
 ) -> Result<SignatureOk, VerifyError> {
     let m = sig.manifest.as_ref().map_err(|e| VerifyError::Content {
-        step: "signature manifest",
+        step: ContentStep::SignatureManifest,
         source: e.clone(),
     })?;
     // distribution-spec: a referrer's `subject` names the manifest it refers
@@ -166,7 +166,7 @@ fn verify_simple_signing(
         Some(Ok(p)) => p,
         Some(Err(e)) => {
             return Err(VerifyError::Content {
-                step: "signature payload",
+                step: ContentStep::SignaturePayload,
                 source: e.clone(),
             })
         }
@@ -259,7 +259,7 @@ fn verify_bundle_signature<'t>(
         Some(Ok(b)) => b,
         Some(Err(e)) => {
             return Err(VerifyError::Content {
-                step: "signature bundle",
+                step: ContentStep::SignatureBundle,
                 source: e.clone(),
             })
         }
@@ -574,7 +574,7 @@ pub(crate) fn verify_attestation(
             Err(e) => (
                 Vec::new(),
                 Err(VerifyError::Content {
-                    step: "signature referrers",
+                    step: ContentStep::SignatureReferrers,
                     source: e.clone(),
                 }),
             ),
@@ -612,7 +612,7 @@ pub(crate) fn verify_attestation(
 
     let chain = (|| -> Result<(VerifiedAttestation, Digest), VerifyError> {
         let m = a.manifest.as_ref().map_err(|e| VerifyError::Content {
-            step: "attestation manifest",
+            step: ContentStep::AttestationManifest,
             source: e.clone(),
         })?;
         if m.effective_artifact_type() != media_type::IN_TOTO {
@@ -639,14 +639,14 @@ pub(crate) fn verify_attestation(
             Some(Ok(s)) => s,
             Some(Err(e)) => {
                 return Err(VerifyError::Content {
-                    step: "statement",
+                    step: ContentStep::Statement,
                     source: e.clone(),
                 })
             }
             // Discovery fetches the statement whenever the layer is well formed.
             None => {
                 return Err(VerifyError::Content {
-                    step: "statement",
+                    step: ContentStep::Statement,
                     source: crate::error::SourceError::Missing {
                         digest: layer.digest,
                         location: "the gathered evidence".into(),

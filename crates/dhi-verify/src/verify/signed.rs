@@ -21,7 +21,7 @@ use super::{
 };
 use crate::digest::Digest;
 use crate::discover::{CosignTagEvidence, CosignTagKind, SignatureEvidence};
-use crate::error::VerifyError;
+use crate::error::{ContentStep, VerifyError};
 use crate::oci::{annotation, media_type, Descriptor};
 use crate::policy::TlogMode;
 use crate::signature::simple_signing::verify_signature;
@@ -178,7 +178,7 @@ impl ImageEvidence {
     fn verify_sig_tag(&mut self, tag: &CosignTagEvidence, ctx: &Context<'_>) {
         if let Err(e) = &tag.manifest {
             let e = VerifyError::Content {
-                step: "cosign signature tag",
+                step: ContentStep::CosignSignatureTag,
                 source: e.clone(),
             };
             self.signature_not_verified(tag, e, ctx);
@@ -232,7 +232,7 @@ impl ImageEvidence {
                 None,
                 Vec::new(),
                 Err(VerifyError::Content {
-                    step: "cosign attestation tag",
+                    step: ContentStep::CosignAttestationTag,
                     source: e.clone(),
                 }),
             ));
@@ -255,7 +255,7 @@ impl ImageEvidence {
                 Ok(bytes) => verify_dsse_layer(layer, bytes, &tag.subject, ctx),
                 Err(e) => Err((
                     VerifyError::Content {
-                        step: "cosign attestation layer",
+                        step: ContentStep::CosignAttestationLayer,
                         source: e.clone(),
                     },
                     Vec::new(),

@@ -1,7 +1,8 @@
 use std::time::{Duration, SystemTime};
 
 use dhi_verify::{
-    CheckStatus, Limits, Outcome, Policy, SourceError, TrustRoot, TrustedKey, Verdict, VerifyError,
+    CheckStatus, ContentStep, Limits, Outcome, Policy, SourceError, TrustRoot, TrustedKey, Verdict,
+    VerifyError,
 };
 use dhi_verify_testkit::{DhiImage, PredicateKind, Tamper};
 
@@ -91,7 +92,7 @@ fn statement_bytes_that_do_not_match_their_digest_are_rejected() {
         matches!(
             err,
             VerifyError::Content {
-                step: "statement",
+                step: ContentStep::Statement,
                 source: SourceError::DigestMismatch { .. }
             }
         ),
@@ -106,7 +107,7 @@ fn statement_missing_from_the_layout_is_rejected() {
         matches!(
             err,
             VerifyError::Content {
-                step: "statement",
+                step: ContentStep::Statement,
                 source: SourceError::Missing { .. }
             }
         ),
@@ -121,7 +122,7 @@ fn attestation_manifest_bytes_that_do_not_match_their_digest_are_rejected() {
         matches!(
             err,
             VerifyError::Content {
-                step: "attestation manifest",
+                step: ContentStep::AttestationManifest,
                 source: SourceError::DigestMismatch { .. }
             }
         ),
@@ -138,7 +139,7 @@ fn payload_bytes_that_do_not_match_their_digest_are_rejected() {
         matches!(
             err,
             VerifyError::Content {
-                step: "signature payload",
+                step: ContentStep::SignaturePayload,
                 source: SourceError::DigestMismatch { .. }
             }
         ),
@@ -396,7 +397,7 @@ fn statement_larger_than_the_limit_is_rejected_and_at_the_limit_accepted() {
     assert!(over.platforms[0].attestations.iter().any(|a| matches!(
         &a.error,
         Some(VerifyError::Content {
-            step: "statement",
+            step: ContentStep::Statement,
             source: SourceError::TooLarge {
                 limit_name: "max_statement_bytes",
                 ..
