@@ -339,8 +339,10 @@ pub struct SignatureReport {
     pub verified: bool,
     /// Why not.
     pub reason: Option<String>,
-    /// The transparency-log entry (`dev.sigstore.cosign/bundle`): `absent`,
-    /// `verified`, `ignored` (policy `never`) or `invalid`.
+    /// The transparency-log entry (`dev.sigstore.cosign/bundle`, or a Sigstore
+    /// bundle's): `absent`, `verified`, `ignored` (a key signature's entry
+    /// under policy `never`; keyless and bundle entries are verified in every
+    /// mode) or `invalid`.
     pub tlog: TlogStatus,
     /// The verified signing time (the log's integrated time, Unix seconds), when known.
     pub signed_at: Option<i64>,
@@ -360,7 +362,7 @@ pub enum TlogStatus {
     Absent,
     /// Attached and verified.
     Verified,
-    /// Attached and not looked at (policy `never`).
+    /// Attached to a key signature and not looked at (policy `never`).
     Ignored,
     /// Attached and did not verify (or was not reached).
     Invalid,

@@ -491,23 +491,51 @@ fn signature_report(
     report_signature(
         sig.descriptor.digest,
         sig.descriptor.artifact_type.clone(),
-        has_log_entry(sig),
+        log_entry(sig),
         result,
         tlog_mode,
     )
 }
 
-/// Whether a signature manifest carries a transparency-log entry (cosign's
-/// Rekor bundle annotation, or a Sigstore bundle layer).
-fn has_log_entry(sig: &SignatureEvidence) -> bool {
+/// A signature's transparency-log entry, as the report tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogEntry {
+    /// No entry.
+    Absent,
+    /// A legacy cosign Rekor bundle on a key signature: verified unless the
+    /// policy's tlog mode is `never`.
+    Skippable,
+    /// An entry verified in every mode: a keyless signature's (the only
+    /// trusted signing time) or a Sigstore bundle's (present evidence is
+    /// never skipped).
+    AlwaysVerified,
+}
+
+impl LogEntry {
+    /// The entry of a signature layer with these annotations and media type.
+    pub(crate) fn of_layer(layer: &Descriptor) -> LogEntry {
+        if layer.media_type == media_type::SIGSTORE_BUNDLE_V03 {
+            LogEntry::AlwaysVerified
+        } else if !layer.annotations.contains_key(annotation::COSIGN_BUNDLE) {
+            LogEntry::Absent
+        } else if layer
+            .annotations
+            .contains_key(annotation::COSIGN_CERTIFICATE)
+        {
+            LogEntry::AlwaysVerified
+        } else {
+            LogEntry::Skippable
+        }
+    }
+}
+
+/// The log entry of a signature manifest's (first) layer.
+fn log_entry(sig: &SignatureEvidence) -> LogEntry {
     sig.manifest
         .as_ref()
         .ok()
         .and_then(|m| m.layers.first())
-        .is_some_and(|l| {
-            l.annotations.contains_key(annotation::COSIGN_BUNDLE)
-                || l.media_type == media_type::SIGSTORE_BUNDLE_V03
-        })
+        .map_or(LogEntry::Absent, LogEntry::of_layer)
 }
 
 /// The report of one signature: `digest` names it (its manifest, or its
@@ -515,16 +543,16 @@ fn has_log_entry(sig: &SignatureEvidence) -> bool {
 fn report_signature(
     digest: Digest,
     artifact_type: Option<String>,
-    has_entry: bool,
+    entry: LogEntry,
     result: &Result<SignatureOk, VerifyError>,
     tlog_mode: TlogMode,
 ) -> SignatureReport {
-    let tlog = match (has_entry, tlog_mode, result) {
-        (false, _, _) => TlogStatus::Absent,
-        (true, TlogMode::Never, _) => TlogStatus::Ignored,
-        (true, _, Ok(ok)) if ok.logged_at.is_some() => TlogStatus::Verified,
-        (true, _, Ok(_)) => TlogStatus::Absent,
-        (true, _, _) => TlogStatus::Invalid,
+    let tlog = match (entry, tlog_mode, result) {
+        (LogEntry::Absent, _, _) => TlogStatus::Absent,
+        (LogEntry::Skippable, TlogMode::Never, _) => TlogStatus::Ignored,
+        (_, _, Ok(ok)) if ok.logged_at.is_some() => TlogStatus::Verified,
+        (_, _, Ok(_)) => TlogStatus::Absent,
+        (_, _, Err(_)) => TlogStatus::Invalid,
     };
     let (key, key_id) = match result {
         Ok(ok) => (
@@ -803,7 +831,7 @@ fn verify_platform(
         // A downgrade in force is always visible (STYLE.md §6).
         checks.push(Check::skip(
             "tlog",
-            "transparency-log entries were not verified: policy tlog mode is never",
+            "transparency-log entries of key signatures were not verified: policy tlog mode is never (a keyless signature's entry is verified in every mode: it is the only trusted signing time)",
         ));
     }
     let config = p

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::statement::{check_statement, declared_predicate_type};
 use super::{
-    first_keyless_signer, has_log_entry, report_signature, verify_one_signature,
-    verify_simple_signing, Context, SignatureOk,
+    first_keyless_signer, log_entry, report_signature, verify_one_signature, verify_simple_signing,
+    Context, LogEntry, SignatureOk,
 };
 use crate::digest::Digest;
 use crate::discover::{CosignTagEvidence, CosignTagKind, SignatureEvidence};
@@ -85,7 +85,7 @@ impl ImageEvidence {
         let report = report_signature(
             sig.descriptor.digest,
             sig.descriptor.artifact_type.clone(),
-            has_log_entry(sig),
+            log_entry(sig),
             &result,
             ctx.tlog,
         );
@@ -192,7 +192,7 @@ impl ImageEvidence {
                 signature: report_signature(
                     layer.digest,
                     Some(layer.media_type.clone()),
-                    layer.annotations.contains_key(annotation::COSIGN_BUNDLE),
+                    LogEntry::of_layer(layer),
                     &result,
                     ctx.tlog,
                 ),
@@ -217,7 +217,13 @@ impl ImageEvidence {
         self.signatures.push(ImageSignatureReport {
             subject: tag.subject,
             source: EvidenceSource::CosignTag,
-            signature: report_signature(tag.descriptor.digest, None, false, &Err(e), ctx.tlog),
+            signature: report_signature(
+                tag.descriptor.digest,
+                None,
+                LogEntry::Absent,
+                &Err(e),
+                ctx.tlog,
+            ),
         });
     }
 
@@ -438,12 +444,12 @@ fn verify_dsse_layer(
             manifest: layer.digest,
         }));
     }
-    let has_entry = layer.annotations.contains_key(annotation::COSIGN_BUNDLE);
+    let entry = LogEntry::of_layer(layer);
     let report = |r: &Result<SignatureOk, VerifyError>| {
         report_signature(
             layer.digest,
             Some(DSSE_ENVELOPE.to_owned()),
-            has_entry,
+            entry,
             r,
             ctx.tlog,
         )

@@ -129,6 +129,11 @@ fn ignoring_the_log_still_requires_the_bundle_signature_to_verify() {
     let (v, _) = run(&good, TlogMode::Never);
     assert_eq!(v.outcome, Outcome::Pass, "{v:#?}");
     assert_eq!(check(&v, "tlog").status, CheckStatus::Skip);
+    // A bundle's entry is verified in every mode (present evidence is never
+    // skipped), and the report says verified, not ignored.
+    for a in &v.platforms[0].attestations {
+        assert_eq!(a.signatures[0].tlog, TlogStatus::Verified, "{a:#?}");
+    }
 }
 
 /// Keyless signing material from `testdata/keyless/` (a local Fulcio-like CA,

@@ -127,6 +127,22 @@ fn the_real_keyless_slsa_generator_attestations_pass_in_every_tlog_mode() {
             );
             assert_eq!(a.signatures.len(), 1);
             assert_eq!(a.signatures[0].issuer.as_deref(), Some(ISSUER));
+            // The log bundle is verified in every mode, `never` included:
+            // it is the only trusted signing time; the report says so.
+            assert_eq!(a.signatures[0].tlog, TlogStatus::Verified, "{mode:?}");
+            if mode == TlogMode::Never {
+                let skip = v.platforms[0]
+                    .checks
+                    .iter()
+                    .find(|c| c.id == "tlog")
+                    .expect("the tlog downgrade is reported");
+                assert!(
+                    skip.message
+                        .contains("keyless signature's entry is verified in every mode"),
+                    "{}",
+                    skip.message
+                );
+            }
             assert_eq!(
                 a.signatures[0].signed_at,
                 Some(real_integrated_time(version)),
