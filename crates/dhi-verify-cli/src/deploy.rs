@@ -277,18 +277,51 @@ async fn verify_all(
             }),
         }
     };
-    futures_util::stream::iter(groups.iter().map(|g| {
-        let policy = policy_of(g.treatment);
-        async move {
-            match policy {
-                None => None,
-                Some(p) => Some(verifier.verify_with(&g.image, &p, platforms).await),
-            }
-        }
-    }))
+    // One verification per (image, policy): rules that require the same
+    // attestations share it.
+    let mut distinct: Vec<(&str, Policy)> = Vec::new();
+    let slots: Vec<Option<usize>> = groups
+        .iter()
+        .map(|g| {
+            let policy = policy_of(g.treatment)?;
+            Some(
+                match distinct
+                    .iter()
+                    .position(|(image, p)| *image == g.image && *p == policy)
+                {
+                    Some(i) => i,
+                    None => {
+                        distinct.push((&g.image, policy));
+                        distinct.len() - 1
+                    }
+                },
+            )
+        })
+        .collect();
+    let results: Vec<Result<Verdict, Error>> = futures_util::stream::iter(
+        distinct
+            .iter()
+            .map(|(image, policy)| verifier.verify_with(image, policy, platforms)),
+    )
     .buffered(IMAGES_AT_ONCE)
     .collect()
-    .await
+    .await;
+    groups
+        .iter()
+        .zip(slots)
+        .map(|(g, slot)| {
+            // `None` is exempt; a verified group always gets a result (a
+            // missing one, a bug, is an error: never read as exempt).
+            slot.map(|i| {
+                results.get(i).cloned().unwrap_or_else(|| {
+                    Err(Error::Unsupported {
+                        reference: g.image.clone(),
+                        what: "a verification without a result (a bug)",
+                    })
+                })
+            })
+        })
+        .collect()
 }
 
 /// `--pin`: the input rewritten, only when every image passed.

@@ -524,6 +524,63 @@ fn one_image_in_eight_containers_is_verified_once() {
 }
 
 #[test]
+fn one_image_under_two_rules_requiring_the_same_is_verified_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = DhiImage::python();
+    let fixture = image.write_layout(&dir.path().join("layout"));
+    let key = dir.path().join("cosign.pub");
+    std::fs::write(&key, image.key.public_pem()).unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n\n[[deploy.rules]]\nimages = [\"*\"]\nnamespaces = [\"shop\"]\nrequire = [\"provenance\"]\n\n[[deploy.rules]]\nimages = [\"*\"]\nnamespaces = [\"payments\"]\nrequire = [\"provenance\"]\n",
+    )
+    .unwrap();
+    let requests_for = |namespaces: &[&str]| -> usize {
+        let registry = TestRegistry::start("dhi/python", Content::from_layout(&fixture.dir));
+        let reference = format!("{}/dhi/python:3.13", registry.addr);
+        let yaml: String = namespaces
+            .iter()
+            .map(|ns| {
+                format!(
+                    "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: {ns}}}\nspec:\n  containers:\n    - name: c\n      image: {reference}\n"
+                )
+            })
+            .collect();
+        let file = dir.path().join(format!("pods{}.yaml", namespaces.len()));
+        std::fs::write(&file, yaml).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_dhi-verify"))
+            .arg("deploy")
+            .arg(&file)
+            .arg("--key")
+            .arg(&key)
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--no-cache", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        // Reported under each rule.
+        let rules: Vec<&Value> = v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["rule"])
+            .collect();
+        assert_eq!(rules.len(), namespaces.len(), "{v}");
+        registry.requests().len()
+    };
+    let one = requests_for(&["shop"]);
+    assert!(one > 0);
+    assert_eq!(
+        requests_for(&["shop", "payments"]),
+        one,
+        "two rules requiring the same share one verification"
+    );
+}
+
+#[test]
 fn an_image_that_cannot_be_checked_is_exit_3_never_a_pass() {
     let c = Cluster::start();
     let closed = {
