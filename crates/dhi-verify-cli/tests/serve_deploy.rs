@@ -791,3 +791,95 @@ fn the_deployment_starts_the_real_server(objects: &[Value]) -> Vec<String> {
     assert!(started, "serve did not start with {args:?}: {seen}");
     args
 }
+
+/// Real `helm template` output through `dhi-verify deploy`: the chart
+/// rendered with its image pointing at a signed test image, read from
+/// standard input, verified, and `--pin` rewriting helm's own YAML.
+#[test]
+fn the_charts_real_helm_output_is_verified_and_pinned_by_deploy() {
+    use dhi_verify_testkit::registry::{Content, TestRegistry};
+    use dhi_verify_testkit::DhiImage;
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let image = DhiImage::python();
+    let fixture = image.write_layout(&dir.path().join("layout"));
+    let key = dir.path().join("cosign.pub");
+    std::fs::write(&key, image.key.public_pem()).unwrap();
+    let registry = TestRegistry::start("dhi/python", Content::from_layout(&fixture.dir));
+    let rendered = std::process::Command::new(helm())
+        .args(["template", "dv"])
+        .arg(deploy().join("helm/dhi-verify"))
+        .args(["--namespace", "dhi-verify", "--set"])
+        .arg(format!("image.repository={}/dhi/python", registry.addr))
+        .args(["--set", "image.tag=3.13"])
+        .output()
+        .unwrap();
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let deploy_run = |extra: &[&str], input: &[u8]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dhi-verify"))
+            .args([
+                "deploy",
+                "-",
+                "--no-cache",
+                "--platform",
+                "linux/amd64",
+                "--key",
+            ])
+            .arg(&key)
+            .args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = deploy_run(&["--format", "json"], &rendered.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let images = report["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{report}");
+    assert_eq!(images[0]["outcome"], "pass");
+    assert_eq!(images[0]["uses"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(images[0]["uses"][0]["kind"], "Deployment");
+    // --pin: helm's text with only the image changed, verifying the same digest.
+    let o = deploy_run(&["--pin"], &rendered.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let pinned = String::from_utf8(o.stdout).unwrap();
+    let expected = format!("{}/dhi/python:3.13@{}", registry.addr, fixture.index_digest);
+    assert!(pinned.contains(&expected), "{pinned}");
+    let original = String::from_utf8(rendered.stdout).unwrap();
+    assert_eq!(
+        pinned.lines().count(),
+        original.lines().count(),
+        "only the image scalar changed"
+    );
+    let changed: Vec<(&str, &str)> = original
+        .lines()
+        .zip(pinned.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    let o = deploy_run(&[], pinned.as_bytes());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
