@@ -1408,4 +1408,8 @@ async fn a_pod_templates_service_account_pull_secrets_give_registry_credentials(
             "/api/v1/namespaces/team-a/secrets/regcred"
         ]
     );
+    // Operators see the unusable reads too (the warnings go to the user).
+    let reads = |result: &str| format!("dhi_verify_pull_secret_reads_total{{result=\"{result}\"}}");
+    assert_eq!(server.metric(&reads("used")).await, 3.0);
+    assert_eq!(server.metric(&reads("not_used")).await, 1.0);
 }

@@ -40,6 +40,9 @@ pub(crate) struct Metrics {
     answers: [[AtomicU64; 2]; ENDPOINTS.len()],
     /// Requests refused before they were read (bad body, too large, unknown path).
     bad_requests: AtomicU64,
+    /// Pull secrets and ServiceAccounts read through the Kubernetes API:
+    /// used, and not used (unreadable, refused, malformed).
+    pull_secret_reads: [AtomicU64; 2],
     latency: [Histogram; ENDPOINTS.len()],
 }
 
@@ -65,6 +68,11 @@ impl Metrics {
 
     pub(crate) fn registry_error(&self) {
         self.registry_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One Secret or ServiceAccount read for pull secrets, used or not.
+    pub(crate) fn pull_secret_read(&self, used: bool) {
+        self.pull_secret_reads[usize::from(!used)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn bad_request(&self) {
@@ -133,6 +141,15 @@ impl Metrics {
             "dhi_verify_bad_requests_total {}",
             get(&self.bad_requests)
         );
+        let _ = writeln!(out, "# HELP dhi_verify_pull_secret_reads_total Secrets and ServiceAccounts read through the Kubernetes API for pods' imagePullSecrets, by result (not_used: unreadable, refused by RBAC, malformed; the admission then warns).");
+        let _ = writeln!(out, "# TYPE dhi_verify_pull_secret_reads_total counter");
+        for (i, result) in ["used", "not_used"].iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "dhi_verify_pull_secret_reads_total{{result=\"{result}\"}} {}",
+                get(&self.pull_secret_reads[i])
+            );
+        }
         let _ = writeln!(out, "# HELP dhi_verify_admissions_total Answers by endpoint and decision (external-data: allowed = every key verified).");
         let _ = writeln!(out, "# TYPE dhi_verify_admissions_total counter");
         for (e, name) in ENDPOINTS.iter().enumerate() {

@@ -301,6 +301,7 @@ pub fn run(args: ServeArgs) -> u8 {
     } else {
         verifier.platforms().clone()
     };
+    let metrics = Arc::new(Metrics::default());
     let pull_secrets = if args.no_pull_secrets {
         None
     } else {
@@ -309,7 +310,8 @@ pub fn run(args: ServeArgs) -> u8 {
             args.kube_token_file.as_deref(),
             args.kube_ca_file.as_deref(),
         ) {
-            Ok(api) => api.map(|api| pull_secrets::PullSecrets::new(api, verifier.clone())),
+            Ok(api) => api
+                .map(|api| pull_secrets::PullSecrets::new(api, verifier.clone(), metrics.clone())),
             Err(e) => {
                 eprintln!("dhi-verify: {e}");
                 return EXIT_USAGE;
@@ -326,7 +328,6 @@ pub fn run(args: ServeArgs) -> u8 {
     );
     let requirements: Vec<Vec<dhi_verify::Requirement>> =
         rules.rules.iter().map(|r| r.require.clone()).collect();
-    let metrics = Arc::new(Metrics::default());
     let state = Arc::new(State {
         rules,
         verdicts: Verdicts::new(

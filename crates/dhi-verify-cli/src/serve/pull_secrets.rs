@@ -383,15 +383,22 @@ pub(crate) struct PullSecrets {
     /// trust is exactly the trust the verdict cache key names (nothing is
     /// read from disk again).
     base: Arc<Verifier>,
+    /// Counts each read, used or not.
+    metrics: Arc<super::metrics::Metrics>,
     /// Most recently used first.
     verifiers: Mutex<Vec<([u8; 32], Arc<Verifier>)>>,
 }
 
 impl PullSecrets {
-    pub(crate) fn new(api: KubeApi, base: Arc<Verifier>) -> PullSecrets {
+    pub(crate) fn new(
+        api: KubeApi,
+        base: Arc<Verifier>,
+        metrics: Arc<super::metrics::Metrics>,
+    ) -> PullSecrets {
         PullSecrets {
             api,
             base,
+            metrics,
             verifiers: Mutex::new(Vec::new()),
         }
     }
@@ -409,13 +416,19 @@ impl PullSecrets {
             .service_account_pull_secrets(namespace, account, timeout)
             .await
         {
-            Ok(names) => (names, None),
-            Err(e) => (
+            Ok(names) => {
+                self.metrics.pull_secret_read(true);
+                (names, None)
+            }
+            Err(e) => {
+                self.metrics.pull_secret_read(false);
+                (
                 Vec::new(),
                 Some(format!(
                     "dhi-verify: the imagePullSecrets of ServiceAccount {namespace}/{account} not used: {e}; its images are verified with the server's own registry credentials"
                 )),
-            ),
+            )
+            }
         }
     }
 
@@ -434,6 +447,7 @@ impl PullSecrets {
         let mut warnings = Vec::new();
         let mut merged = serde_json::Map::new();
         for (name, result) in names.iter().zip(results) {
+            self.metrics.pull_secret_read(result.is_ok());
             match result {
                 Ok(auths) => {
                     for (registry, entry) in auths {
