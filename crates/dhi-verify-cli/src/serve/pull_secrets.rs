@@ -422,12 +422,10 @@ impl PullSecrets {
             }
             Err(e) => {
                 self.metrics.pull_secret_read(false);
-                (
-                Vec::new(),
-                Some(format!(
+                let warning = format!(
                     "dhi-verify: the imagePullSecrets of ServiceAccount {namespace}/{account} not used: {e}; its images are verified with the server's own registry credentials"
-                )),
-            )
+                );
+                (Vec::new(), Some(warning))
             }
         }
     }
