@@ -1239,7 +1239,12 @@ async fn a_pods_image_pull_secrets_read_through_the_kubernetes_api_give_registry
         );
         assert_eq!(auth, "Bearer the-service-account-token", "{path}");
     }
-    assert!(seen.iter().any(|(p, _)| p.ends_with("/regcred")));
+    // Read once for both admissions naming it (kept READ_TTL, 30 s); the
+    // refused and malformed ones are read again each time (errors are not
+    // kept).
+    let reads_of = |name: &str| seen.iter().filter(|(p, _)| p.ends_with(name)).count();
+    assert_eq!(reads_of("/regcred"), 1, "{seen:?}");
+    assert_eq!(reads_of("/forbidden"), 2, "{seen:?}");
 }
 
 /// A tag's digest is kept for `--tag-ttl`, then resolved again: a tag moved

@@ -141,7 +141,7 @@ impl Metrics {
             "dhi_verify_bad_requests_total {}",
             get(&self.bad_requests)
         );
-        let _ = writeln!(out, "# HELP dhi_verify_pull_secret_reads_total Secrets and ServiceAccounts read through the Kubernetes API for pods' imagePullSecrets, by result (not_used: unreadable, refused by RBAC, malformed; the admission then warns).");
+        let _ = writeln!(out, "# HELP dhi_verify_pull_secret_reads_total Secrets and ServiceAccounts looked up for admissions' imagePullSecrets (a read through the Kubernetes API is kept 30 s), by result (not_used: unreadable, refused by RBAC, malformed; the admission then warns).");
         let _ = writeln!(out, "# TYPE dhi_verify_pull_secret_reads_total counter");
         for (i, result) in ["used", "not_used"].iter().enumerate() {
             let _ = writeln!(

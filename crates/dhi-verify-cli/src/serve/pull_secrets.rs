@@ -32,6 +32,9 @@ use sha2::{Digest as _, Sha256};
 
 use dhi_verify::source::registry::DockerConfig;
 use dhi_verify::Verifier;
+use tokio::time::Instant;
+
+use super::cache::Flights;
 
 /// Where a ServiceAccount's token and the cluster CA are mounted in a pod.
 pub(crate) const IN_CLUSTER_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -43,11 +46,19 @@ const MAX_SECRET_BYTES: usize = 2 * 1024 * 1024;
 /// Longest one Secret read may take (less when the admission has less left).
 pub(crate) const SECRET_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a Secret or ServiceAccount read is kept: admissions in a burst
+/// share one read, and a rotated secret is seen within this time. Failed
+/// reads are not kept.
+pub(crate) const READ_TTL: Duration = Duration::from_secs(30);
+
+/// Most reads kept.
+const MAX_READS: usize = 1024;
+
 /// Most verifiers kept, one per distinct set of pull-secret credentials.
 const MAX_VERIFIERS: usize = 32;
 
 /// Why a pull secret was not used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum SecretError {
     /// Not a name a Secret can have.
     #[error("expected a Secret name (lowercase letters, digits, '-' and '.'), found {0:?}")]
@@ -187,40 +198,20 @@ struct Named {
     name: String,
 }
 
-impl KubeApi {
-    /// The `auths` object of Secret `name` in `namespace`.
-    async fn auths(
-        &self,
-        namespace: &str,
-        name: &str,
-        timeout: Duration,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, SecretError> {
-        let body = self.get(namespace, "secrets", name, timeout).await?;
-        auths_of_secret(&body)
-    }
-
-    /// The `imagePullSecrets` of ServiceAccount `name` in `namespace`.
-    async fn service_account_pull_secrets(
-        &self,
-        namespace: &str,
-        name: &str,
-        timeout: Duration,
-    ) -> Result<Vec<String>, SecretError> {
-        let body = self
-            .get(namespace, "serviceaccounts", name, timeout)
-            .await?;
-        let account: ServiceAccount = serde_json::from_slice(&body).map_err(|e| {
-            SecretError::Malformed(format!("expected a ServiceAccount as JSON: {e}"))
-        })?;
-        let mut names: Vec<String> = Vec::new();
-        for n in account.image_pull_secrets {
-            if !n.name.is_empty() && !names.contains(&n.name) {
-                names.push(n.name);
-            }
+/// The `imagePullSecrets` names of a ServiceAccount's JSON, each once.
+fn pull_secrets_of_service_account(body: &[u8]) -> Result<Vec<String>, SecretError> {
+    let account: ServiceAccount = serde_json::from_slice(body)
+        .map_err(|e| SecretError::Malformed(format!("expected a ServiceAccount as JSON: {e}")))?;
+    let mut names: Vec<String> = Vec::new();
+    for n in account.image_pull_secrets {
+        if !n.name.is_empty() && !names.contains(&n.name) {
+            names.push(n.name);
         }
-        Ok(names)
     }
+    Ok(names)
+}
 
+impl KubeApi {
     /// The body of `GET /api/v1/namespaces/{namespace}/{resource}/{name}`
     /// (200 only, at most [`MAX_SECRET_BYTES`]).
     async fn get(
@@ -376,8 +367,13 @@ pub(crate) fn service_account_of_template(object: &serde_json::Value) -> Option<
 }
 
 /// The pull secrets' credentials and the verifiers built with them.
+/// A kept read: the object's body, or why it could not be read.
+type Read = Arc<Result<Vec<u8>, SecretError>>;
+
 pub(crate) struct PullSecrets {
-    api: KubeApi,
+    api: Arc<KubeApi>,
+    /// Reads by (namespace, resource, name), single-flight, kept [`READ_TTL`].
+    reads: Arc<Flights<(String, &'static str, String), Read>>,
     /// The server's verifier: each credential set's verifier is this one
     /// with other credentials ([`Verifier::with_docker_config`]), so its
     /// trust is exactly the trust the verdict cache key names (nothing is
@@ -396,10 +392,39 @@ impl PullSecrets {
         metrics: Arc<super::metrics::Metrics>,
     ) -> PullSecrets {
         PullSecrets {
-            api,
+            api: Arc::new(api),
+            reads: Flights::new(MAX_READS),
             base,
             metrics,
             verifiers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The body of `resource/name` in `namespace`: kept, being read, or
+    /// read now (on its own task, [`SECRET_TIMEOUT`] at most, so a read this
+    /// admission stops waiting for still fills the cache); waited for until
+    /// `timeout`.
+    async fn read(
+        &self,
+        namespace: &str,
+        resource: &'static str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, SecretError> {
+        let deadline = Instant::now() + timeout;
+        let api = self.api.clone();
+        let (ns, n) = (namespace.to_owned(), name.to_owned());
+        let (_, pending) = self.reads.get(
+            (ns.clone(), resource, n.clone()),
+            move || async move { Arc::new(api.get(&ns, resource, &n, SECRET_TIMEOUT).await) },
+            |r: &Read| r.is_ok().then_some(READ_TTL),
+        );
+        match pending.until(deadline).await {
+            Some(read) => (*read).clone(),
+            None => Err(SecretError::Request(format!(
+                "no answer within {} ms",
+                timeout.as_millis()
+            ))),
         }
     }
 
@@ -411,11 +436,11 @@ impl PullSecrets {
         account: &str,
         timeout: Duration,
     ) -> (Vec<String>, Option<String>) {
-        match self
-            .api
-            .service_account_pull_secrets(namespace, account, timeout)
+        let names = self
+            .read(namespace, "serviceaccounts", account, timeout)
             .await
-        {
+            .and_then(|body| pull_secrets_of_service_account(&body));
+        match names {
             Ok(names) => {
                 self.metrics.pull_secret_read(true);
                 (names, None)
@@ -438,9 +463,10 @@ impl PullSecrets {
         names: &[String],
         timeout: Duration,
     ) -> (Option<Arc<Verifier>>, Vec<String>) {
-        let reads = names
-            .iter()
-            .map(|name| self.api.auths(namespace, name, timeout));
+        let reads = names.iter().map(|name| async move {
+            let body = self.read(namespace, "secrets", name, timeout).await?;
+            auths_of_secret(&body)
+        });
         let results = futures_util::future::join_all(reads).await;
         let mut warnings = Vec::new();
         let mut merged = serde_json::Map::new();
