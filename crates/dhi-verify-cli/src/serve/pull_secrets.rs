@@ -6,9 +6,11 @@
 //! The secrets' `auths` are merged (the first secret naming a registry wins,
 //! as the kubelet tries them in order) and put over the mounted config
 //! ([`DockerConfig::auths_over`], which never runs a credential helper the
-//! secret names). One verifier is built per distinct merged config and kept
-//! in a small cache keyed by its SHA-256, so namespaces holding the same
-//! secret share one, and a rotated secret gets a new one.
+//! secret names). One verifier is built per distinct merged config (the
+//! server's verifier with those credentials) and kept in a small cache keyed
+//! by its SHA-256, so namespaces holding the same secret share one, and a
+//! rotated secret gets a new one. Reads are kept [`READ_TTL`] and shared by
+//! concurrent admissions.
 //!
 //! A pod template (a Deployment's, a CronJob's, …) that names no pull
 //! secrets gets those of its ServiceAccount (`spec.serviceAccountName`, else
@@ -49,7 +51,7 @@ pub(crate) const SECRET_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a Secret or ServiceAccount read is kept: admissions in a burst
 /// share one read, and a rotated secret is seen within this time. Failed
 /// reads are not kept.
-pub(crate) const READ_TTL: Duration = Duration::from_secs(30);
+const READ_TTL: Duration = Duration::from_secs(30);
 
 /// Most reads kept.
 const MAX_READS: usize = 1024;
